@@ -1,0 +1,1 @@
+"""dealwire: the shared library behind every function; knows nothing of Lambda events."""

@@ -1,0 +1,1 @@
+"""Receiving DocuSign Connect: signature, parse, archive, record."""

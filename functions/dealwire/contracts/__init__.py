@@ -1,0 +1,1 @@
+"""Models of every message that crosses dealwire's edge, in and out."""

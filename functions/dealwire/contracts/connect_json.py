@@ -1,0 +1,290 @@
+"""DocuSign Connect JSON messages: SIM ("Send Individual Messages") and aggregate.
+
+Models accept what Connect sends and keep unknown fields (``extra="allow"``): DocuSign
+adds fields without notice, and the raw message is archived whole anyway. Only the
+fields dealwire records are typed; counts and ids arrive as strings ("1") or numbers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from dealwire.contracts.errors import MalformedPayload, SchemaViolation
+from dealwire.domain.connect import (
+    DEAL_ID_FIELD,
+    ConnectDocument,
+    ConnectEvent,
+    EnvelopeState,
+    RecipientState,
+)
+from dealwire.domain.status import normalise_recipient_type, normalise_status
+from dealwire.domain.timestamps import TimestampError, canonical_timestamp
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class _ConnectModel(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        coerce_numbers_to_str=True,
+    )
+
+
+class JsonRecipient(_ConnectModel):
+    recipient_id: str = Field(min_length=1, max_length=100)
+    recipient_id_guid: str | None = None
+    recipient_type: str | None = None
+    status: str | None = None
+    name: str | None = None
+    email: str | None = None
+    routing_order: int | None = None
+    sent_date_time: str | None = None
+    delivered_date_time: str | None = None
+    signed_date_time: str | None = None
+    declined_date_time: str | None = None
+    declined_reason: str | None = None
+    auto_responded_reason: str | None = None
+
+
+class JsonSender(_ConnectModel):
+    user_name: str | None = None
+    email: str | None = None
+
+
+class JsonCustomField(_ConnectModel):
+    name: str | None = None
+    value: str | None = None
+
+
+class JsonCustomFields(_ConnectModel):
+    text_custom_fields: list[JsonCustomField] = Field(default_factory=list)
+    list_custom_fields: list[JsonCustomField] = Field(default_factory=list)
+
+
+class JsonDocument(_ConnectModel):
+    document_id: str
+    name: str = ""
+    type: str = "content"
+    pdf_bytes: str | None = Field(default=None, alias="PDFBytes")
+
+
+class JsonEnvelope(_ConnectModel):
+    """``data.envelopeSummary`` of a SIM message; the message itself in aggregate."""
+
+    envelope_id: str | None = None
+    status: str | None = None
+    email_subject: str | None = None
+    sender: JsonSender | None = None
+    created_date_time: str | None = None
+    sent_date_time: str | None = None
+    delivered_date_time: str | None = None
+    completed_date_time: str | None = None
+    declined_date_time: str | None = None
+    voided_date_time: str | None = None
+    voided_reason: str | None = None
+    status_changed_date_time: str | None = None
+    custom_fields: JsonCustomFields | None = None
+    recipients: dict[str, Any] | None = None
+    envelope_documents: list[JsonDocument] = Field(default_factory=list)
+
+
+class SimData(_ConnectModel):
+    account_id: str = Field(min_length=1, max_length=100)
+    envelope_id: str = Field(min_length=1, max_length=100)
+    user_id: str | None = None
+    recipient_id: str | None = None
+    envelope_summary: JsonEnvelope | None = None
+
+
+class SimMessage(_ConnectModel):
+    event: str = Field(min_length=1, max_length=100)
+    api_version: str | None = None
+    uri: str | None = None
+    retry_count: int | None = None
+    configuration_id: str | None = None
+    generated_date_time: str
+    data: SimData
+
+
+def parse_json_message(body: bytes) -> ConnectEvent:
+    """Parse a JSON Connect message (SIM with or without envelope data)."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedPayload(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise MalformedPayload("body is JSON but not an object")
+    if "event" in document or "data" in document:
+        return _from_sim(_validate(SimMessage, document))
+    raise SchemaViolation(
+        "JSON body has neither 'event' nor 'data': not a DocuSign Connect JSON message"
+    )
+
+
+def _validate(model: type[_Model], document: dict[str, Any]) -> _Model:
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+            for error in exc.errors()[:5]
+        )
+        raise SchemaViolation(f"not a valid Connect message: {problems}") from exc
+
+
+def _timestamp(value: str | None, field: str) -> str | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return canonical_timestamp(value)
+    except TimestampError as exc:
+        raise SchemaViolation(f"{field}: {exc}") from exc
+
+
+def _stamps(pairs: dict[str, tuple[str | None, str]]) -> dict[str, str]:
+    stamps = {}
+    for name, (value, field) in pairs.items():
+        stamp = _timestamp(value, field)
+        if stamp is not None:
+            stamps[name] = stamp
+    return stamps
+
+
+def _from_sim(message: SimMessage) -> ConnectEvent:
+    generated = _timestamp(message.generated_date_time, "generatedDateTime")
+    assert generated is not None  # noqa: S101 - a required str; empty is refused here
+    data = message.data
+    summary = data.envelope_summary
+    event = message.event.strip().lower()
+    if summary is None:
+        recipients: tuple[RecipientState, ...] = ()
+        if event.startswith("recipient-") and data.recipient_id:
+            recipients = (RecipientState(recipient_id=data.recipient_id, status=None),)
+        return ConnectEvent(
+            wire_format="sim",
+            event=event,
+            account_id=data.account_id,
+            envelope_id=data.envelope_id,
+            generated=generated,
+            snapshot=False,
+            envelope=EnvelopeState(status=None),
+            recipients=recipients,
+            recipient_id=data.recipient_id,
+            retry_count=message.retry_count,
+            configuration_id=message.configuration_id,
+        )
+    return ConnectEvent(
+        wire_format="sim",
+        event=event,
+        account_id=data.account_id,
+        envelope_id=data.envelope_id,
+        generated=generated,
+        snapshot=summary.status is not None,
+        envelope=envelope_state(summary),
+        recipients=recipient_states(summary),
+        documents=documents(summary),
+        recipient_id=data.recipient_id,
+        retry_count=message.retry_count,
+        configuration_id=message.configuration_id,
+    )
+
+
+def envelope_state(envelope: JsonEnvelope) -> EnvelopeState:
+    sender = envelope.sender or JsonSender()
+    deal_id = None
+    if envelope.custom_fields is not None:
+        fields = envelope.custom_fields.text_custom_fields + envelope.custom_fields.list_custom_fields
+        deal_id = next((f.value for f in fields if f.name == DEAL_ID_FIELD and f.value), None)
+    return EnvelopeState(
+        status=normalise_status(envelope.status) if envelope.status else None,
+        subject=envelope.email_subject,
+        sender_name=sender.user_name,
+        sender_email=sender.email,
+        deal_id=deal_id,
+        voided_reason=envelope.voided_reason or None,
+        timestamps=_stamps(
+            {
+                "created_at": (envelope.created_date_time, "createdDateTime"),
+                "sent_at": (envelope.sent_date_time, "sentDateTime"),
+                "delivered_at": (envelope.delivered_date_time, "deliveredDateTime"),
+                "completed_at": (envelope.completed_date_time, "completedDateTime"),
+                "declined_at": (envelope.declined_date_time, "declinedDateTime"),
+                "voided_at": (envelope.voided_date_time, "voidedDateTime"),
+                "status_changed_at": (
+                    envelope.status_changed_date_time,
+                    "statusChangedDateTime",
+                ),
+            }
+        ),
+    )
+
+
+def recipient_states(envelope: JsonEnvelope) -> tuple[RecipientState, ...]:
+    """Every recipient of every type (signers, carbonCopies, ...), first occurrence wins."""
+    states: dict[str, RecipientState] = {}
+    for group, members in (envelope.recipients or {}).items():
+        if not isinstance(members, list):
+            continue  # recipientCount, currentRoutingOrder
+        for index, member in enumerate(members):
+            if not isinstance(member, dict):
+                raise SchemaViolation(f"recipients.{group}[{index}]: not an object")
+            try:
+                recipient = JsonRecipient.model_validate(member)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in first["loc"])
+                raise SchemaViolation(
+                    f"recipients.{group}[{index}].{where}: {first['msg']}"
+                ) from exc
+            if recipient.recipient_id in states:
+                continue
+            states[recipient.recipient_id] = RecipientState(
+                recipient_id=recipient.recipient_id,
+                status=normalise_status(recipient.status) if recipient.status else None,
+                recipient_type=normalise_recipient_type(recipient.recipient_type or group),
+                routing_order=recipient.routing_order,
+                name=recipient.name,
+                email=recipient.email,
+                recipient_id_guid=recipient.recipient_id_guid,
+                decline_reason=recipient.declined_reason or None,
+                timestamps=_stamps(
+                    {
+                        "sent_at": (recipient.sent_date_time, "sentDateTime"),
+                        "delivered_at": (recipient.delivered_date_time, "deliveredDateTime"),
+                        "signed_at": (recipient.signed_date_time, "signedDateTime"),
+                        "declined_at": (recipient.declined_date_time, "declinedDateTime"),
+                    }
+                ),
+            )
+    return tuple(states.values())
+
+
+def documents(envelope: JsonEnvelope) -> tuple[ConnectDocument, ...]:
+    found = []
+    for document in envelope.envelope_documents:
+        if not document.pdf_bytes:
+            continue
+        try:
+            content = base64.b64decode(document.pdf_bytes, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise SchemaViolation(
+                f"envelopeDocuments[{document.document_id}].PDFBytes: not base64"
+            ) from exc
+        found.append(
+            ConnectDocument(
+                document_id=document.document_id,
+                name=document.name,
+                kind=document.type.lower(),
+                pdf_bytes=content,
+            )
+        )
+    return tuple(found)

@@ -1,0 +1,201 @@
+"""DocuSign Connect legacy XML messages (``DocuSignEnvelopeInformation``).
+
+Parsed with defusedxml and no DTD allowed: Connect never sends one, and refusing it
+shuts out entity expansion ("billion laughs") and external entities in one rule.
+Statuses are capitalised ("Completed") and timestamps carry no UTC offset: they are in
+the zone of ``<TimeZoneOffset>`` when the message has it, else the account's zone.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import TYPE_CHECKING
+from xml.etree.ElementTree import ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from dealwire.contracts.errors import MalformedPayload, SchemaViolation
+from dealwire.domain.connect import (
+    DEAL_ID_FIELD,
+    ConnectDocument,
+    ConnectEvent,
+    EnvelopeState,
+    RecipientState,
+)
+from dealwire.domain.status import normalise_recipient_type, normalise_status
+from dealwire.domain.timestamps import TimestampError, canonical_timestamp, zone_from_offset_hours
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
+    from xml.etree.ElementTree import Element
+
+ROOT = "DocuSignEnvelopeInformation"
+
+_ENVELOPE_STAMPS = {
+    "created_at": "Created",
+    "sent_at": "Sent",
+    "delivered_at": "Delivered",
+    "completed_at": "Completed",
+    "declined_at": "Declined",
+    "voided_at": "Voided",
+}
+_RECIPIENT_STAMPS = {
+    "sent_at": "Sent",
+    "delivered_at": "Delivered",
+    "signed_at": "Signed",
+    "declined_at": "Declined",
+}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child(element: Element, name: str) -> Element | None:
+    """The direct child called ``name``, in any namespace.
+
+    Direct children only: a recipient's ``<Status>`` comes before the envelope's own in
+    document order, and a descendant search would return it.
+    """
+    return next((child for child in element if _local(child.tag) == name), None)
+
+
+def _children(element: Element | None, name: str) -> list[Element]:
+    if element is None:
+        return []
+    return [child for child in element if _local(child.tag) == name]
+
+
+def _text(element: Element | None, name: str) -> str | None:
+    child = None if element is None else _child(element, name)
+    if child is None or child.text is None:
+        return None
+    text = child.text.strip()
+    return text or None
+
+
+def parse_xml_message(body: bytes, account_id: str, account_zone: tzinfo) -> ConnectEvent:
+    """Parse an XML Connect message; it names no account, so the tenant's is used."""
+    try:
+        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise MalformedPayload(f"XML refused: {type(exc).__name__} (DTDs and entities are not allowed)") from exc
+    except ParseError as exc:
+        raise MalformedPayload(f"body is not well-formed XML: {exc}") from exc
+    if _local(root.tag) != ROOT:
+        raise SchemaViolation(f"XML root is <{_local(root.tag)}>, expected <{ROOT}>")
+    status_element = _child(root, "EnvelopeStatus")
+    if status_element is None:
+        raise SchemaViolation(f"<{ROOT}> has no <EnvelopeStatus>")
+    offset = _text(root, "TimeZoneOffset")
+    try:
+        zone = zone_from_offset_hours(offset) if offset is not None else account_zone
+    except TimestampError as exc:
+        raise SchemaViolation(f"TimeZoneOffset: {exc}") from exc
+
+    def stamp(element: Element, name: str) -> str | None:
+        value = _text(element, name)
+        if value is None:
+            return None
+        try:
+            return canonical_timestamp(value, zone)
+        except TimestampError as exc:
+            raise SchemaViolation(f"{_local(element.tag)}.{name}: {exc}") from exc
+
+    envelope_id = _text(status_element, "EnvelopeID")
+    status = _text(status_element, "Status")
+    generated = stamp(status_element, "TimeGenerated")
+    missing = [
+        name
+        for name, value in (("EnvelopeID", envelope_id), ("Status", status), ("TimeGenerated", generated))
+        if value is None
+    ]
+    if missing:
+        raise SchemaViolation(f"<EnvelopeStatus> lacks {', '.join(f'<{name}>' for name in missing)}")
+    assert envelope_id is not None and status is not None and generated is not None  # noqa: S101
+
+    envelope_stamps = {
+        name: value
+        for name, tag in _ENVELOPE_STAMPS.items()
+        if (value := stamp(status_element, tag)) is not None
+    }
+    envelope = EnvelopeState(
+        status=normalise_status(status),
+        subject=_text(status_element, "Subject"),
+        sender_name=_text(status_element, "UserName"),
+        sender_email=_text(status_element, "Email"),
+        deal_id=_deal_id(status_element),
+        voided_reason=_text(status_element, "VoidReason"),
+        timestamps=envelope_stamps,
+    )
+    recipients = []
+    seen: set[str] = set()
+    statuses = _child(status_element, "RecipientStatuses")
+    for index, element in enumerate(_children(statuses, "RecipientStatus")):
+        recipient_id = _text(element, "RecipientId")
+        if recipient_id is None:
+            raise SchemaViolation(f"RecipientStatus[{index}] lacks <RecipientId>")
+        if recipient_id in seen:
+            continue
+        seen.add(recipient_id)
+        recipient_status = _text(element, "Status")
+        routing = _text(element, "RoutingOrder")
+        kind = _text(element, "Type")
+        recipients.append(
+            RecipientState(
+                recipient_id=recipient_id,
+                status=normalise_status(recipient_status) if recipient_status else None,
+                recipient_type=normalise_recipient_type(kind) if kind else None,
+                routing_order=int(routing) if routing and routing.isdigit() else None,
+                name=_text(element, "UserName"),
+                email=_text(element, "Email"),
+                recipient_id_guid=recipient_id,
+                decline_reason=_text(element, "DeclineReason"),
+                timestamps={
+                    name: value
+                    for name, tag in _RECIPIENT_STAMPS.items()
+                    if (value := stamp(element, tag)) is not None
+                },
+            )
+        )
+    return ConnectEvent(
+        wire_format="xml",
+        event=f"envelope-{envelope.status}",
+        account_id=account_id,
+        envelope_id=envelope_id,
+        generated=generated,
+        snapshot=True,
+        envelope=envelope,
+        recipients=tuple(recipients),
+        documents=_documents(root),
+    )
+
+
+def _deal_id(status_element: Element) -> str | None:
+    for field in _children(_child(status_element, "CustomFields"), "CustomField"):
+        if _text(field, "Name") == DEAL_ID_FIELD:
+            return _text(field, "Value")
+    return None
+
+
+def _documents(root: Element) -> tuple[ConnectDocument, ...]:
+    found = []
+    for index, element in enumerate(_children(_child(root, "DocumentPDFs"), "DocumentPDF")):
+        encoded = _text(element, "PDFBytes")
+        if encoded is None:
+            continue
+        try:
+            content = base64.b64decode(encoded, validate=False)
+        except (binascii.Error, ValueError) as exc:
+            raise SchemaViolation(f"DocumentPDF[{index}].PDFBytes: not base64") from exc
+        found.append(
+            ConnectDocument(
+                document_id=_text(element, "DocumentID") or f"pdf-{index + 1}",
+                name=_text(element, "Name") or "",
+                kind=(_text(element, "DocumentType") or "content").lower(),
+                pdf_bytes=content,
+            )
+        )
+    return tuple(found)

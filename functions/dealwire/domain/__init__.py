@@ -1,0 +1,1 @@
+"""Pure rules: statuses and their order, timestamps, what an event changes."""

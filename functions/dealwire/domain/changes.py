@@ -1,0 +1,191 @@
+"""What one Connect event writes, and the ordering rule that makes replays harmless.
+
+Every item (the envelope, each recipient) carries an order key
+``<generatedDateTime>|<status rank>|<digest>``: fixed-width, so one string comparison
+orders two events by DocuSign's own clock, then by how far the signing has got, then
+deterministically by content. A write whose key is not greater than the stored one is
+stale; it changes nothing but may still fill a timestamp the item has never had (an
+older "delivered" arriving after a newer "completed"). That keeps one conditional write
+per event on the common path and makes the final state independent of arrival order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from dealwire.domain.status import (
+    ENVELOPE_EVENT_STATUS,
+    ENVELOPE_TERMINAL,
+    RECIPIENT_EVENT_STATUS,
+    envelope_rank,
+    recipient_rank,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from dealwire.domain.connect import ConnectEvent, RecipientState
+
+ItemKind = Literal["envelope", "recipient"]
+AttributeValue = str | int | bool | dict[str, "AttributeValue"]
+
+# Which timestamp a status sets when all a minimal message says is its event name.
+_STATUS_TIMESTAMP = {
+    "created": "created_at",
+    "sent": "sent_at",
+    "delivered": "delivered_at",
+    "signed": "signed_at",
+    "completed": "completed_at",
+    "declined": "declined_at",
+    "voided": "voided_at",
+    "deleted": "deleted_at",
+    "autoresponded": "autoresponded_at",
+}
+_RECIPIENT_STATUS_TIMESTAMP = {**_STATUS_TIMESTAMP, "completed": "signed_at"}
+
+
+@dataclass(frozen=True, slots=True)
+class ItemWrite:
+    """One item's share of an event.
+
+    ``ordered`` is applied only when ``order`` beats the stored key; ``fill`` is applied
+    then too, and otherwise only where the item lacks the attribute; ``always`` is
+    applied either way (idempotent markers). A write with ``order=None`` orders nothing:
+    it only fills and marks.
+    """
+
+    kind: ItemKind
+    recipient_id: str
+    order: str | None
+    ordered: Mapping[str, AttributeValue] = field(default_factory=dict)
+    fill: Mapping[str, AttributeValue] = field(default_factory=dict)
+    always: Mapping[str, AttributeValue] = field(default_factory=dict)
+
+
+def order_key(generated: str, rank: int, content: Mapping[str, AttributeValue]) -> str:
+    digest = hashlib.sha256(
+        json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()[:16]
+    return f"{generated}|{rank:03d}|{digest}"
+
+
+def _present(values: Mapping[str, AttributeValue | None]) -> dict[str, AttributeValue]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def plan_writes(
+    event: ConnectEvent,
+    *,
+    tenant_id: str,
+    archive_key: str,
+    documents: Mapping[str, AttributeValue] | None = None,
+) -> list[ItemWrite]:
+    """The item writes that record ``event``: the envelope first, then its recipients."""
+    identity = {
+        "tenant_id": tenant_id,
+        "account_id": event.account_id,
+        "envelope_id": event.envelope_id,
+    }
+    writes = [_envelope_write(event, identity, archive_key, documents)]
+    writes.extend(_recipient_writes(event, tenant_id))
+    return writes
+
+
+def _envelope_write(
+    event: ConnectEvent,
+    identity: Mapping[str, str],
+    archive_key: str,
+    documents: Mapping[str, AttributeValue] | None,
+) -> ItemWrite:
+    envelope = event.envelope
+    status = envelope.status or ENVELOPE_EVENT_STATUS.get(event.event)
+    fill: dict[str, AttributeValue] = {**identity, **envelope.timestamps}
+    if envelope.deal_id:
+        fill["deal_id"] = envelope.deal_id
+    if documents:
+        fill["connect_documents"] = dict(documents)
+    always: dict[str, AttributeValue] = {} if event.snapshot else {"needs_refresh": True}
+    if status is None:
+        # A minimal recipient event says nothing about the envelope: make sure it exists
+        # and ask for a refresh, but order nothing.
+        return ItemWrite("envelope", "", None, fill=fill, always=always)
+    if not event.snapshot:
+        stamp = _STATUS_TIMESTAMP.get(status)
+        if stamp:
+            fill.setdefault(stamp, event.generated)
+    ordered: dict[str, AttributeValue] = _present(
+        {
+            "status": status,
+            "status_changed_at": envelope.timestamps.get("status_changed_at", event.generated),
+            "generated": event.generated,
+            "last_event": event.event,
+            "archive_key": archive_key,
+            "subject": envelope.subject,
+            "sender_name": envelope.sender_name,
+            "sender_email": envelope.sender_email,
+            "voided_reason": envelope.voided_reason,
+            "in_flight": status not in ENVELOPE_TERMINAL,
+        }
+    )
+    key = order_key(event.generated, envelope_rank(status), {**ordered, **fill, **always})
+    return ItemWrite("envelope", "", key, ordered=ordered, fill=fill, always=always)
+
+
+def _recipient_writes(event: ConnectEvent, tenant_id: str) -> Iterable[ItemWrite]:
+    recipients: tuple[RecipientState, ...] = event.recipients
+    for recipient in recipients:
+        status = recipient.status
+        fill: dict[str, AttributeValue] = {
+            "tenant_id": tenant_id,
+            "envelope_id": event.envelope_id,
+            "recipient_id": recipient.recipient_id,
+            **recipient.timestamps,
+        }
+        if status is None and not event.snapshot:
+            status = RECIPIENT_EVENT_STATUS.get(event.event)
+            stamp = _RECIPIENT_STATUS_TIMESTAMP.get(status or "")
+            if stamp:
+                fill.setdefault(stamp, event.generated)
+        if status is None:
+            yield ItemWrite("recipient", recipient.recipient_id, None, fill=fill)
+            continue
+        ordered = _present(
+            {
+                "status": status,
+                "generated": event.generated,
+                "last_event": event.event,
+                "recipient_type": recipient.recipient_type,
+                "routing_order": recipient.routing_order,
+                "name": recipient.name,
+                "email": recipient.email,
+                "recipient_id_guid": recipient.recipient_id_guid,
+                "decline_reason": recipient.decline_reason,
+            }
+        )
+        key = order_key(event.generated, recipient_rank(status), {**ordered, **fill})
+        yield ItemWrite("recipient", recipient.recipient_id, key, ordered=ordered, fill=fill)
+
+
+def apply_in_memory(
+    item: dict[str, AttributeValue] | None, write: ItemWrite
+) -> tuple[dict[str, AttributeValue], bool]:
+    """The reference semantics of one write, as the store implements them in DynamoDB.
+
+    Returns the new item and whether the write was fresh (its ordered part applied);
+    an unordered write is never fresh.
+    """
+    current = dict(item or {})
+    stored = current.get("order")
+    fresh = write.order is not None and (not isinstance(stored, str) or stored < write.order)
+    if fresh:
+        current.update(write.ordered)
+        current.update(write.fill)
+        current["order"] = write.order  # type: ignore[assignment]
+    else:
+        for name, value in write.fill.items():
+            current.setdefault(name, value)
+    current.update(write.always)
+    return current, fresh

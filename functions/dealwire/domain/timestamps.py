@@ -1,0 +1,63 @@
+"""DocuSign timestamps made absolute and comparable without losing their 100 ns precision."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+
+# DocuSign writes 7 fractional digits ("2023-05-11T16:57:07.8713504Z"); datetime keeps 6,
+# and two Connect events 100 ns apart must still compare in order, so the canonical form
+# is a fixed-width UTC string that sorts lexicographically in time order.
+_TIMESTAMP = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2})"
+    r"(?:\.(?P<fraction>\d{1,9}))?"
+    r"(?P<offset>Z|[+-]\d{2}:?\d{2})?$"
+)
+FRACTION_DIGITS = 7
+
+
+class TimestampError(ValueError):
+    """A timestamp that is not ISO 8601 as DocuSign writes it."""
+
+
+def canonical_timestamp(text: str, assume_zone: tzinfo = UTC) -> str:
+    """Return ``text`` as ``YYYY-MM-DDTHH:MM:SS.fffffffZ`` in UTC.
+
+    A timestamp without an offset (DocuSign's legacy XML) is read in ``assume_zone``.
+    """
+    match = _TIMESTAMP.match(text.strip())
+    if match is None:
+        raise TimestampError(f"not an ISO 8601 timestamp: {text[:40]!r}")
+    try:
+        naive = datetime.fromisoformat(f"{match['date']}T{match['time']}")
+    except ValueError as exc:
+        raise TimestampError(f"not a valid date and time: {text[:40]!r}") from exc
+    offset = match["offset"]
+    zone: tzinfo
+    if offset is None:
+        zone = assume_zone
+    elif offset == "Z":
+        zone = UTC
+    else:
+        sign = -1 if offset[0] == "-" else 1
+        digits = offset[1:].replace(":", "")
+        zone = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    absolute = naive.replace(tzinfo=zone).astimezone(UTC)
+    fraction = (match["fraction"] or "").ljust(FRACTION_DIGITS, "0")[:FRACTION_DIGITS]
+    return f"{absolute:%Y-%m-%dT%H:%M:%S}.{fraction}Z"
+
+
+def zone_from_offset_hours(hours: str) -> tzinfo:
+    """The fixed zone of XML ``<TimeZoneOffset>`` ("-8", "5.5", "+3")."""
+    try:
+        value = float(hours)
+    except ValueError as exc:
+        raise TimestampError(f"TimeZoneOffset is not a number of hours: {hours[:20]!r}") from exc
+    if not -14 <= value <= 14:
+        raise TimestampError(f"TimeZoneOffset out of range: {hours[:20]!r}")
+    return timezone(timedelta(minutes=round(value * 60)))
+
+
+def compact(canonical: str) -> str:
+    """A canonical timestamp as an S3-key-friendly token (no colons)."""
+    return canonical.replace("-", "").replace(":", "")

@@ -1,0 +1,67 @@
+"""Each function's settings: environment variables validated once per container."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import TYPE_CHECKING, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$"
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+
+class WebhookSettings(_Settings):
+    """webhook_docusign."""
+
+    table_name: str = Field(alias="DEALWIRE_TABLE_NAME", pattern=_NAME)
+    documents_bucket: str = Field(alias="DEALWIRE_DOCUMENTS_BUCKET", pattern=_NAME)
+    tenant_secret_prefix: str = Field(alias="DEALWIRE_TENANT_SECRET_PREFIX", min_length=1)
+    default_tenant_id: str = Field(alias="DEALWIRE_DEFAULT_TENANT_ID", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+    # Lambda's synchronous payload limit is 6 MB including the event around the body.
+    max_body_bytes: int = Field(alias="DEALWIRE_MAX_BODY_BYTES", default=5_000_000, gt=0, le=6_000_000)
+    tenant_cache_seconds: int = Field(alias="DEALWIRE_TENANT_CACHE_SECONDS", default=300, ge=0, le=3600)
+
+
+class StreamPublisherSettings(_Settings):
+    """stream_publisher."""
+
+    event_bus_name: str = Field(alias="DEALWIRE_EVENT_BUS_NAME", min_length=1)
+    event_source: str = Field(alias="DEALWIRE_EVENT_SOURCE", default="dealwire", min_length=1)
+    document_queue_url: str = Field(alias="DEALWIRE_DOCUMENT_QUEUE_URL", pattern=r"^https?://")
+
+
+_S = TypeVar("_S", bound=_Settings)
+
+
+def load_settings(model: type[_S], environ: Mapping[str, str] | None = None) -> _S:
+    """Validate ``model`` from the environment; raise ``SettingsError`` naming what is wrong."""
+    source = os.environ if environ is None else environ
+    try:
+        return model.model_validate(dict(source))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise SettingsError(f"{model.__name__} is not configured: {problems}") from exc
+
+
+@cache
+def webhook_settings() -> WebhookSettings:
+    return load_settings(WebhookSettings)
+
+
+@cache
+def stream_publisher_settings() -> StreamPublisherSettings:
+    return load_settings(StreamPublisherSettings)

@@ -1,0 +1,1 @@
+"""Data access: one module per store; the only code that imports boto3."""

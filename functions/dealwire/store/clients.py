@@ -1,0 +1,63 @@
+"""AWS clients, built on first use and reused across warm invocations.
+
+boto3 reads ``AWS_ENDPOINT_URL`` itself, which is how the local stack points every
+client at moto server without a line of code here.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
+
+# Short timeouts: a webhook must answer DocuSign well inside its 100 s, and a retry by
+# the caller (Connect, SQS, the stream) is cheaper than a Lambda stuck on a socket.
+_CONFIG = Config(
+    connect_timeout=3,
+    read_timeout=10,
+    retries={"mode": "standard", "max_attempts": 3},
+)
+
+
+@cache
+def _client(service: str) -> Any:  # noqa: ANN401 - typed by the wrappers below
+    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def dynamodb() -> DynamoDBClient:
+    client: DynamoDBClient = _client("dynamodb")
+    return client
+
+
+def s3() -> S3Client:
+    client: S3Client = _client("s3")
+    return client
+
+
+def secretsmanager() -> SecretsManagerClient:
+    client: SecretsManagerClient = _client("secretsmanager")
+    return client
+
+
+def events() -> EventBridgeClient:
+    client: EventBridgeClient = _client("events")
+    return client
+
+
+def sqs() -> SQSClient:
+    client: SQSClient = _client("sqs")
+    return client
+
+
+def reset() -> None:
+    """Forget every client (tests start a new moto backend per test)."""
+    _client.cache_clear()

@@ -1,0 +1,132 @@
+"""Tenants' DocuSign settings: one Secrets Manager secret per tenant, cached per container.
+
+Secret ``<prefix><tenantId>`` holds JSON:
+``{"docusignAccountId": "...", "hmacKeys": ["..."], "timeZone": "Europe/Berlin"}``.
+Keys never leave this module unmasked except to the signature check.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import cache, cached_property
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from dealwire.store import clients
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+class TenantConfigError(RuntimeError):
+    """A tenant's secret exists but cannot be used; the operator must fix it."""
+
+
+class TenantConfig(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
+
+    tenant_id: str = Field(pattern=TENANT_ID_PATTERN)
+    docusign_account_id: str = Field(min_length=1)
+    hmac_keys: tuple[SecretStr, ...] = ()
+    time_zone: str = "UTC"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def key_values(self) -> list[str]:
+        return [key.get_secret_value() for key in self.hmac_keys if key.get_secret_value()]
+
+
+class TenantDirectory:
+    """Looks tenants up by id.
+
+    Secrets are cached by Powertools parameters for ``max_age_seconds``; a miss is
+    remembered as long, so a flood of unknown tenant ids costs no extra calls.
+    """
+
+    def __init__(
+        self,
+        secret_prefix: str,
+        max_age_seconds: int,
+        fetch: Callable[[str, int], str | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._prefix = secret_prefix
+        self._max_age = max_age_seconds
+        self._fetch = fetch or _fetch_secret
+        self._clock = clock
+        self._misses: dict[str, float] = {}
+        self._parsed: dict[str, tuple[str, TenantConfig]] = {}
+
+    def get(self, tenant_id: str) -> TenantConfig | None:
+        now = self._clock()
+        if self._misses.get(tenant_id, 0.0) > now:
+            return None
+        raw = self._fetch(self._prefix + tenant_id, self._max_age)
+        if raw is None:
+            self._misses[tenant_id] = now + self._max_age
+            return None
+        known = self._parsed.get(tenant_id)
+        if known is not None and known[0] == raw:
+            return known[1]
+        config = _parse(tenant_id, raw)
+        self._parsed[tenant_id] = (raw, config)
+        return config
+
+
+def _parse(tenant_id: str, raw: str) -> TenantConfig:
+    try:
+        document = json.loads(raw)
+        if not isinstance(document, dict):
+            raise TypeError("not a JSON object")
+        return TenantConfig.model_validate({**document, "tenantId": tenant_id})
+    except (ValueError, TypeError, ValidationError) as exc:
+        # Never echo the secret: name the problem only.
+        detail = (
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            if isinstance(exc, ValidationError)
+            else type(exc).__name__
+        )
+        raise TenantConfigError(f"tenant {tenant_id!r} secret is malformed: {detail}") from None
+
+
+@cache
+def _provider() -> SecretsProvider:
+    return SecretsProvider(boto3_client=clients.secretsmanager())
+
+
+def _fetch_secret(name: str, max_age: int) -> str | None:
+    try:
+        value = _provider().get(name, max_age=max_age)
+    except GetParameterError as exc:
+        cause = exc.__context__
+        if isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") == (
+            "ResourceNotFoundException"
+        ):
+            return None
+        raise
+    return value if isinstance(value, str) else None
+
+
+def reset() -> None:
+    """Forget the provider and its cache (tests start a new moto backend per test)."""
+    _provider.cache_clear()

@@ -1,0 +1,1 @@
+"""What runs beside the deployment but is never shipped (outside CodeUri)."""

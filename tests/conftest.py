@@ -1,0 +1,32 @@
+"""Process-wide test environment: the functions' settings come from template.yaml.
+
+Set before any function module is imported (their settings are validated at import, as
+at a Lambda cold start); credentials are fake and no endpoint is set, so a client that
+escaped moto could reach nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+from infra.local.template import Stack, load_template
+
+STACK_NAME = "dealwire-test"
+REGION = "us-east-1"
+TEST_STACK = Stack(name=STACK_NAME, region=REGION, template=load_template(), parameters={"Stage": "test"})
+
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+for _function in ("WebhookDocusignFunction", "StreamPublisherFunction"):
+    os.environ.update(TEST_STACK.function_environment(_function))
+os.environ["POWERTOOLS_SERVICE_NAME"] = "dealwire-tests"
