@@ -1,0 +1,72 @@
+# dealwire: `make test` is everything CI checks; `make run` is the whole system locally.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON := $(shell tools/find-python)
+UV_VERSION := 0.13.9
+TOOLS := .dealwire/tools
+UV := $(TOOLS)/bin/uv
+SAM_ENV := $(CURDIR)/.dealwire/sam
+VENV := .venv
+BIN := $(VENV)/bin
+# uv must never download an interpreter: it uses the one found above.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+# SAM CLI must not phone home: there is no network here, and CI should not wait on one.
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help install test lint typecheck template requirements pytest unit run bench lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+$(UV):
+	@mkdir -p $(dir $(TOOLS))
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen
+	@touch $@
+
+$(SAM_ENV)/.synced: $(UV) tools/sam/uv.lock tools/sam/pyproject.toml
+	cd tools/sam && UV_PROJECT_ENVIRONMENT=$(SAM_ENV) $(CURDIR)/$(UV) sync --frozen
+	@touch $@
+
+install: $(VENV)/.synced $(SAM_ENV)/.synced  ## create the virtual environments from the lock files
+
+test: install lint typecheck template pytest  ## everything CI checks
+
+lint: $(VENV)/.synced  ## ruff (lint and format check)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.synced  ## mypy --strict on the shipped package
+	$(BIN)/mypy
+
+template: $(VENV)/.synced $(SAM_ENV)/.synced  ## sam validate --lint and sam build (no Docker)
+	$(SAM_ENV)/bin/sam validate --lint --template template.yaml
+	PATH="$(dir $(PYTHON)):$$PATH" $(SAM_ENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build
+
+pytest: $(VENV)/.synced  ## the whole pytest suite (unit, integration, e2e)
+	$(BIN)/pytest
+
+unit: $(VENV)/.synced  ## unit tests only (no AWS, no sockets)
+	$(BIN)/pytest tests/unit
+
+run: $(VENV)/.synced  ## the whole system locally: moto server, HTTP gateway, stream routing
+	$(BIN)/python -m infra.local.run
+
+bench: $(VENV)/.synced  ## per-event cost: CPU, AWS requests, cold-start imports
+	$(BIN)/python -m bench.webhook
+
+lock: $(UV)  ## re-resolve the lock files and re-export functions/requirements.txt
+	$(UV) lock
+	cd tools/sam && $(CURDIR)/$(UV) lock
+	$(MAKE) requirements
+
+requirements: $(UV)  ## functions/requirements.txt from uv.lock (what sam build ships)
+	$(UV) export --frozen --no-dev --no-emit-project --no-header --output-file functions/requirements.txt >/dev/null
+
+clean:  ## remove the environments and build output
+	rm -rf $(VENV) .dealwire .aws-sam .mypy_cache .ruff_cache .pytest_cache

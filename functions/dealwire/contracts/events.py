@@ -1,0 +1,104 @@
+"""Events dealwire publishes on the bus, and the jobs it queues. Documented in docs/events.md.
+
+``eventId`` / ``jobId`` are stable across redeliveries of the same change (they derive
+from the item's order key), so consumers deduplicate on them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
+
+
+class StoredDocument(_Contract):
+    document_id: str
+    key: str
+    sha256: str
+    size: int
+    name: str = ""
+    kind: str = "content"
+
+
+class EnvelopeStatusChanged(_Contract):
+    """detail-type ``envelope.status_changed``."""
+
+    event_id: str
+    tenant_id: str
+    account_id: str
+    envelope_id: str
+    deal_id: str | None = None
+    status: str
+    previous_status: str | None = None
+    changed_at: str
+    docusign_event: str | None = None
+    subject: str | None = None
+
+
+class EnvelopeCompleted(_Contract):
+    """detail-type ``envelope.completed``."""
+
+    event_id: str
+    tenant_id: str
+    account_id: str
+    envelope_id: str
+    deal_id: str | None = None
+    completed_at: str
+    subject: str | None = None
+
+
+class RecipientStatusChanged(_Contract):
+    """detail-type ``envelope.recipient_status_changed``."""
+
+    event_id: str
+    tenant_id: str
+    envelope_id: str
+    recipient_id: str
+    recipient_type: str | None = None
+    routing_order: int | None = None
+    name: str | None = None
+    email: str | None = None
+    status: str
+    previous_status: str | None = None
+    changed_at: str
+    decline_reason: str | None = None
+
+
+class FetchDocumentsJob(_Contract):
+    """Queue message: store the signed PDF and certificate of a completed envelope."""
+
+    kind: Literal["fetch_documents"] = "fetch_documents"
+    job_id: str
+    tenant_id: str
+    account_id: str
+    envelope_id: str
+    completed_at: str
+    # Documents Connect already delivered (and the webhook stored); the job skips these.
+    connect_documents: list[StoredDocument] = Field(default_factory=list)
+
+
+class RefreshEnvelopeJob(_Contract):
+    """Queue message: read the envelope from the API; a minimal Connect message said too little."""
+
+    kind: Literal["refresh_envelope"] = "refresh_envelope"
+    job_id: str
+    tenant_id: str
+    account_id: str
+    envelope_id: str
+    requested_at: str | None = None
+
+
+DETAIL_TYPES: dict[str, type[_Contract]] = {
+    "envelope.status_changed": EnvelopeStatusChanged,
+    "envelope.completed": EnvelopeCompleted,
+    "envelope.recipient_status_changed": RecipientStatusChanged,
+}
+JOB_KINDS: dict[str, type[_Contract]] = {
+    "fetch_documents": FetchDocumentsJob,
+    "refresh_envelope": RefreshEnvelopeJob,
+}

@@ -1,0 +1,143 @@
+"""What a committed change to an item means for the world: bus events and queued jobs.
+
+Derived from the table's stream (old and new image), never sent by the writer: a crash
+between a write and a send would otherwise lose the event or send one for nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dealwire.contracts.events import (
+    EnvelopeCompleted,
+    EnvelopeStatusChanged,
+    FetchDocumentsJob,
+    RecipientStatusChanged,
+    RefreshEnvelopeJob,
+    StoredDocument,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from pydantic import BaseModel
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    detail_type: str
+    detail: BaseModel
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    events: list[Publication] = field(default_factory=list)
+    jobs: list[BaseModel] = field(default_factory=list)
+
+
+def _identity(kind: str, item: Mapping[str, Any]) -> str:
+    seed = f"{kind}|{item.get('pk')}|{item.get('sk')}|{item.get('order', '')}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:32]
+
+
+def derive(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Derived:
+    """The events and jobs one stream record implies (nothing for removals)."""
+    if not new:
+        return Derived()
+    sk = str(new.get("sk", ""))
+    if sk == "ENVELOPE":
+        return _envelope(old or {}, new)
+    if sk.startswith("RCP#"):
+        return _recipient(old or {}, new)
+    return Derived()
+
+
+def _envelope(old: Mapping[str, Any], new: Mapping[str, Any]) -> Derived:
+    derived = Derived()
+    status, previous = new.get("status"), old.get("status")
+    common = {
+        "tenant_id": new["tenant_id"],
+        "account_id": new["account_id"],
+        "envelope_id": new["envelope_id"],
+    }
+    if status and status != previous:
+        derived.events.append(
+            Publication(
+                "envelope.status_changed",
+                EnvelopeStatusChanged(
+                    event_id=_identity("envelope.status_changed", new),
+                    deal_id=new.get("deal_id"),
+                    status=status,
+                    previous_status=previous,
+                    changed_at=new.get("status_changed_at") or new.get("generated", ""),
+                    docusign_event=new.get("last_event"),
+                    subject=new.get("subject"),
+                    **common,
+                ),
+            )
+        )
+    if status == "completed" and previous != "completed":
+        completed_at = new.get("completed_at") or new.get("status_changed_at") or new.get("generated", "")
+        derived.events.append(
+            Publication(
+                "envelope.completed",
+                EnvelopeCompleted(
+                    event_id=_identity("envelope.completed", new),
+                    deal_id=new.get("deal_id"),
+                    completed_at=completed_at,
+                    subject=new.get("subject"),
+                    **common,
+                ),
+            )
+        )
+        documents = [
+            StoredDocument(document_id=document_id, **fields)
+            for document_id, fields in sorted((new.get("connect_documents") or {}).items())
+        ]
+        derived.jobs.append(
+            FetchDocumentsJob(
+                job_id=_identity("fetch_documents", {"pk": new.get("pk")}),
+                completed_at=completed_at,
+                connect_documents=documents,
+                **common,
+            )
+        )
+    if new.get("needs_refresh") is True and old.get("needs_refresh") is not True:
+        derived.jobs.append(
+            RefreshEnvelopeJob(
+                job_id=_identity("refresh_envelope", new),
+                requested_at=new.get("generated"),
+                **common,
+            )
+        )
+    return derived
+
+
+def _recipient(old: Mapping[str, Any], new: Mapping[str, Any]) -> Derived:
+    status, previous = new.get("status"), old.get("status")
+    if not status or status == previous:
+        return Derived()
+    routing = new.get("routing_order")
+    return Derived(
+        events=[
+            Publication(
+                "envelope.recipient_status_changed",
+                RecipientStatusChanged(
+                    event_id=_identity("envelope.recipient_status_changed", new),
+                    tenant_id=new["tenant_id"],
+                    envelope_id=new["envelope_id"],
+                    recipient_id=new["recipient_id"],
+                    recipient_type=new.get("recipient_type"),
+                    routing_order=int(routing) if routing is not None else None,
+                    name=new.get("name"),
+                    email=new.get("email"),
+                    status=status,
+                    previous_status=previous,
+                    changed_at=new.get("generated", ""),
+                    decline_reason=new.get("decline_reason"),
+                ),
+            )
+        ]
+    )
