@@ -102,6 +102,11 @@ def refused(refusal: ConnectRefusal) -> Response[str]:
     return _json(refusal.status, {"error": refusal.reason, "message": refusal.message})
 
 
+@app.not_found
+def no_route(_: Exception) -> Response[str]:
+    return _json(404, {"error": "not_found", "message": "POST /webhooks/docusign or /webhooks/docusign/{tenantId}"})
+
+
 @app.exception_handler(Exception)
 def failed(error: Exception) -> Response[str]:
     # Nothing acknowledged: DocuSign retries a 5xx, and whatever was written is idempotent.

@@ -134,11 +134,17 @@ class ConnectReceiver:
         kind = media_type(request.headers.get("content-type"))
         extension = "xml" if kind and "xml" in kind else "json" if kind and "json" in kind else "bin"
         key = rejected_key(request.tenant_id, request.received_at, body_digest(request.body), extension)
+        # Stored as opaque bytes: the declared type is what was wrong, so it goes in metadata.
         self._archive.put(
             key,
             request.body,
-            kind or "application/octet-stream",
-            {"reason": refusal.reason, "detail": refusal.detail[:512], "received": request.received_at},
+            "application/octet-stream",
+            {
+                "reason": refusal.reason,
+                "detail": refusal.detail[:512],
+                "received": request.received_at,
+                "declared-content-type": kind or "",
+            },
         )
 
     def _store_documents(self, tenant_id: str, event: ConnectEvent) -> dict[str, AttributeValue]:

@@ -45,13 +45,13 @@ def parse_connect_message(
     body: bytes, content_type: str | None, *, account_id: str, account_zone: tzinfo
 ) -> ConnectEvent:
     """Parse any Connect format. ``account_id`` and ``account_zone`` are the tenant's:
-    the XML format names no account and writes local times."""
+    the XML and aggregate formats may name no account, and XML writes local times."""
     if not body.strip():
         raise MalformedPayload("empty body: a Connect message was expected")
     if wire_syntax(body, content_type) == "json":
         from dealwire.contracts.connect_json import parse_json_message  # noqa: PLC0415
 
-        return parse_json_message(body)
+        return parse_json_message(body, account_id)
     from dealwire.contracts.connect_xml import parse_xml_message  # noqa: PLC0415
 
     return parse_xml_message(body, account_id, account_zone)

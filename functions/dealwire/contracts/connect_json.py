@@ -58,6 +58,7 @@ class JsonRecipient(_ConnectModel):
 class JsonSender(_ConnectModel):
     user_name: str | None = None
     email: str | None = None
+    account_id: str | None = None
 
 
 class JsonCustomField(_ConnectModel):
@@ -92,6 +93,7 @@ class JsonEnvelope(_ConnectModel):
     voided_date_time: str | None = None
     voided_reason: str | None = None
     status_changed_date_time: str | None = None
+    last_modified_date_time: str | None = None
     custom_fields: JsonCustomFields | None = None
     recipients: dict[str, Any] | None = None
     envelope_documents: list[JsonDocument] = Field(default_factory=list)
@@ -115,8 +117,18 @@ class SimMessage(_ConnectModel):
     data: SimData
 
 
-def parse_json_message(body: bytes) -> ConnectEvent:
-    """Parse a JSON Connect message (SIM with or without envelope data)."""
+class AggregateMessage(JsonEnvelope):
+    """The aggregate JSON format: the envelope object itself, as the REST API returns it."""
+
+    envelope_id: str = Field(min_length=1, max_length=100)
+    status: str = Field(min_length=1)
+
+
+def parse_json_message(body: bytes, account_id: str) -> ConnectEvent:
+    """Parse a JSON Connect message: SIM (with or without envelope data) or aggregate.
+
+    ``account_id`` is the tenant's, for the aggregate format when its sender names none.
+    """
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -125,8 +137,10 @@ def parse_json_message(body: bytes) -> ConnectEvent:
         raise MalformedPayload("body is JSON but not an object")
     if "event" in document or "data" in document:
         return _from_sim(_validate(SimMessage, document))
+    if "envelopeId" in document:
+        return _from_aggregate(_validate(AggregateMessage, document), account_id)
     raise SchemaViolation(
-        "JSON body has neither 'event' nor 'data': not a DocuSign Connect JSON message"
+        "JSON body has none of 'event', 'data' or 'envelopeId': not a DocuSign Connect message"
     )
 
 
@@ -195,6 +209,27 @@ def _from_sim(message: SimMessage) -> ConnectEvent:
         recipient_id=data.recipient_id,
         retry_count=message.retry_count,
         configuration_id=message.configuration_id,
+    )
+
+
+def _from_aggregate(message: AggregateMessage, account_id: str) -> ConnectEvent:
+    """An aggregate message has no generatedDateTime: its latest timestamp orders it."""
+    envelope = envelope_state(message)
+    modified = _timestamp(message.last_modified_date_time, "lastModifiedDateTime")
+    stamps = [*envelope.timestamps.values(), *([modified] if modified else [])]
+    if not stamps:
+        raise SchemaViolation("aggregate message carries no timestamp to order it by")
+    generated = max(stamps)
+    return ConnectEvent(
+        wire_format="aggregate",
+        event=f"envelope-{envelope.status}",
+        account_id=(message.sender.account_id if message.sender else None) or account_id,
+        envelope_id=message.envelope_id,
+        generated=generated,
+        snapshot=True,
+        envelope=envelope,
+        recipients=recipient_states(message),
+        documents=documents(message),
     )
 
 

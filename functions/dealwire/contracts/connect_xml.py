@@ -190,11 +190,14 @@ def _documents(root: Element) -> tuple[ConnectDocument, ...]:
             content = base64.b64decode(encoded, validate=False)
         except (binascii.Error, ValueError) as exc:
             raise SchemaViolation(f"DocumentPDF[{index}].PDFBytes: not base64") from exc
+        kind = (_text(element, "DocumentType") or "content").lower()
+        # The certificate of completion comes as DocumentType SUMMARY without a DocumentID.
+        fallback = "certificate" if kind == "summary" else f"pdf-{index + 1}"
         found.append(
             ConnectDocument(
-                document_id=_text(element, "DocumentID") or f"pdf-{index + 1}",
+                document_id=_text(element, "DocumentID") or fallback,
                 name=_text(element, "Name") or "",
-                kind=(_text(element, "DocumentType") or "content").lower(),
+                kind=kind,
                 pdf_bytes=content,
             )
         )

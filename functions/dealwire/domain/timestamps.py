@@ -42,9 +42,16 @@ def canonical_timestamp(text: str, assume_zone: tzinfo = UTC) -> str:
         sign = -1 if offset[0] == "-" else 1
         digits = offset[1:].replace(":", "")
         zone = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    absolute = naive.replace(tzinfo=zone).astimezone(UTC)
+    try:
+        absolute = naive.replace(tzinfo=zone).astimezone(UTC)
+    except OverflowError as exc:
+        raise TimestampError(f"timestamp out of range: {text[:40]!r}") from exc
     fraction = (match["fraction"] or "").ljust(FRACTION_DIGITS, "0")[:FRACTION_DIGITS]
-    return f"{absolute:%Y-%m-%dT%H:%M:%S}.{fraction}Z"
+    # Explicit widths: strftime's %Y does not zero-pad years before 1000 on glibc.
+    return (
+        f"{absolute.year:04d}-{absolute.month:02d}-{absolute.day:02d}T"
+        f"{absolute.hour:02d}:{absolute.minute:02d}:{absolute.second:02d}.{fraction}Z"
+    )
 
 
 def zone_from_offset_hours(hours: str) -> tzinfo:
