@@ -83,3 +83,8 @@ def test_a_recipient_change_publishes_recipient_status_changed() -> None:
 def test_removals_and_unknown_items_publish_nothing() -> None:
     assert derive(envelope(status="sent"), None).events == []
     assert derive(None, {**BASE, "sk": "SOMETHING"}).events == []
+
+
+def test_an_image_without_identity_publishes_nothing() -> None:
+    assert derive(None, {"pk": "T#t#ENV#e-1", "sk": "ENVELOPE"}).events == []
+    assert derive(None, {"pk": "T#t#ENV#e-1", "sk": "RCP#1", "status": "sent"}).events == []

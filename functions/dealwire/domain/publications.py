@@ -47,9 +47,11 @@ def derive(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Deri
     if not new:
         return Derived()
     sk = str(new.get("sk", ""))
-    if sk == "ENVELOPE":
+    # An image without its identity is not a recorded change (moto, for one, streams the
+    # bare key of a transactional update before the item itself).
+    if sk == "ENVELOPE" and all(new.get(k) for k in ("tenant_id", "account_id", "envelope_id")):
         return _envelope(old or {}, new)
-    if sk.startswith("RCP#"):
+    if sk.startswith("RCP#") and all(new.get(k) for k in ("tenant_id", "envelope_id", "recipient_id")):
         return _recipient(old or {}, new)
     return Derived()
 
