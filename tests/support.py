@@ -99,7 +99,9 @@ def http_event(
         all_headers[f"x-docusign-signature-{index}"] = sign(body, secret)
     all_headers.update(headers or {})
     tenant = path.rsplit("/", 1)[-1]
-    route = "POST /webhooks/docusign" if path == "/webhooks/docusign" else "POST /webhooks/docusign/{tenantId}"
+    route = (
+        "POST /webhooks/docusign" if path == "/webhooks/docusign" else "POST /webhooks/docusign/{tenantId}"
+    )
     return {
         "version": "2.0",
         "routeKey": route,
@@ -110,7 +112,13 @@ def http_event(
             "accountId": "123456789012",
             "apiId": "api",
             "domainName": "api.example.com",
-            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "DocuSign"},
+            "http": {
+                "method": "POST",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "DocuSign",
+            },
             "requestId": "r-1",
             "routeKey": route,
             "stage": "$default",

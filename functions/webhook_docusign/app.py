@@ -94,9 +94,11 @@ def _receive(tenant_id: str) -> Response[str]:
     return _json(200, {"status": outcome, "envelopeId": receipt.envelope_id, "event": receipt.event})
 
 
-@app.exception_handler(ConnectRefusal)
+@app.exception_handler(ConnectRefusal)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
 def refused(refusal: ConnectRefusal) -> Response[str]:
-    with single_metric(name="EventsRejected", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
+    with single_metric(
+        name="EventsRejected", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+    ) as metric:
         metric.add_dimension(name="reason", value=refusal.reason)
     logger.warning("connect event refused", extra={"reason": refusal.reason, "detail": refusal.detail})
     return _json(refusal.status, {"error": refusal.reason, "message": refusal.message})
@@ -104,10 +106,12 @@ def refused(refusal: ConnectRefusal) -> Response[str]:
 
 @app.not_found
 def no_route(_: Exception) -> Response[str]:
-    return _json(404, {"error": "not_found", "message": "POST /webhooks/docusign or /webhooks/docusign/{tenantId}"})
+    return _json(
+        404, {"error": "not_found", "message": "POST /webhooks/docusign or /webhooks/docusign/{tenantId}"}
+    )
 
 
-@app.exception_handler(Exception)
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
 def failed(error: Exception) -> Response[str]:
     # Nothing acknowledged: DocuSign retries a 5xx, and whatever was written is idempotent.
     logger.exception("connect event failed", extra={"error": type(error).__name__})

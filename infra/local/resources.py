@@ -28,12 +28,16 @@ def _client(service: str, region: str, endpoint_url: str | None) -> Any:  # noqa
 
 def create_resources(stack: Stack, endpoint_url: str | None = None) -> dict[str, str]:
     """Create every emulated resource; return the DynamoDB stream ARN of each table."""
-    unknown = {r["Type"] for r in stack.resources().values()} - NOT_EMULATED - {
-        "AWS::DynamoDB::Table",
-        "AWS::S3::Bucket",
-        "AWS::SQS::Queue",
-        "AWS::Events::EventBus",
-    }
+    unknown = (
+        {r["Type"] for r in stack.resources().values()}
+        - NOT_EMULATED
+        - {
+            "AWS::DynamoDB::Table",
+            "AWS::S3::Bucket",
+            "AWS::SQS::Queue",
+            "AWS::Events::EventBus",
+        }
+    )
     if unknown:
         raise NotImplementedError(f"the local stack cannot emulate {sorted(unknown)}")
     streams = {}

@@ -109,7 +109,7 @@ class Stack:
 
     def resolve(self, value: Any) -> Any:  # noqa: ANN401 - template values are untyped
         if isinstance(value, dict) and len(value) == 1:
-            (function, argument), = value.items()
+            ((function, argument),) = value.items()
             if function == "Ref":
                 return self.ref(argument)
             if function == "Fn::GetAtt":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import moto  # noqa: F401 - imported before any client exists, as moto asks
+import moto
 import pytest
 
 from dealwire.store import clients, tenants

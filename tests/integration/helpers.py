@@ -43,7 +43,7 @@ class RequestLog:
         for client in (clients.dynamodb(), clients.s3(), clients.secretsmanager()):
             client.meta.events.register("before-call.*.*", self._record)
 
-    def _record(self, model: Any, **_: Any) -> None:  # noqa: ANN401
+    def _record(self, model: Any, **_: Any) -> None:
         self.calls[model.name] += 1
 
     def take(self) -> dict[str, int]:

@@ -22,7 +22,9 @@ def stream_event(stack: Stack) -> dict[str, Any]:
     dynamodb = boto3.client("dynamodb")
     # botocore 1.44 sends stream calls to account endpoints (<account>.streams-ddb...), which
     # moto 5.2.5 does not intercept yet; its classic endpoint is pinned here.
-    streams = boto3.client("dynamodbstreams", endpoint_url=f"https://streams.dynamodb.{stack.region}.amazonaws.com")
+    streams = boto3.client(
+        "dynamodbstreams", endpoint_url=f"https://streams.dynamodb.{stack.region}.amazonaws.com"
+    )
     arn = dynamodb.describe_table(TableName=table(stack))["Table"]["LatestStreamArn"]
     records = []
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
@@ -71,14 +73,21 @@ def test_completion_publishes_events_and_queues_one_document_job(aws: Stack) -> 
     from webhook_docusign import app as webhook
 
     bus_tap = tap(aws)
-    for name in ("sim_envelope_sent.json", "sim_recipient_completed_last.json", "sim_envelope_completed.json"):
+    for name in (
+        "sim_envelope_sent.json",
+        "sim_recipient_completed_last.json",
+        "sim_envelope_completed.json",
+    ):
         assert webhook.lambda_handler(http_event(fixture_bytes(name)), FakeContext())["statusCode"] == 200
     assert publish_all(aws) == {"batchItemFailures": []}
     published = drain(bus_tap)
     kinds = [event["detail-type"] for event in published]
     assert kinds.count("envelope.completed") == 1
     status_changes = [e["detail"] for e in published if e["detail-type"] == "envelope.status_changed"]
-    assert [(d["previousStatus"], d["status"]) for d in status_changes] == [(None, "sent"), ("sent", "completed")]
+    assert [(d["previousStatus"], d["status"]) for d in status_changes] == [
+        (None, "sent"),
+        ("sent", "completed"),
+    ]
     completed = next(e["detail"] for e in published if e["detail-type"] == "envelope.completed")
     assert completed["envelopeId"] == ENVELOPE_ID
     assert completed["dealId"] == "deal-1001"
@@ -111,9 +120,8 @@ def test_minimal_messages_queue_a_refresh_once(aws: Stack) -> None:
 
 
 def test_a_bus_failure_reports_the_record_for_retry(aws: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    from webhook_docusign import app as webhook
-
     from dealwire.store import clients
+    from webhook_docusign import app as webhook
 
     webhook.lambda_handler(http_event(fixture_bytes("sim_envelope_sent.json")), FakeContext())
     events = clients.events()

@@ -40,7 +40,7 @@ def call(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return answer["statusCode"], json.loads(answer["body"])
 
 
-def tracker(stack: Stack, tenant: str = TENANT_ID, envelope: str = ENVELOPE_ID):  # noqa: ANN201
+def tracker(stack: Stack, tenant: str = TENANT_ID, envelope: str = ENVELOPE_ID):
     return EnvelopeStore(table(stack)).tracker(tenant, envelope)
 
 
@@ -107,7 +107,9 @@ def test_a_base64_encoded_body_is_verified_as_the_bytes_it_encodes(aws: Stack) -
 
 
 def test_the_legacy_xml_format_is_recorded(aws: Stack) -> None:
-    status, answer = call(http_event(fixture_bytes("xml_envelope_completed.xml"), content_type="text/xml; charset=utf-8"))
+    status, answer = call(
+        http_event(fixture_bytes("xml_envelope_completed.xml"), content_type="text/xml; charset=utf-8")
+    )
     assert (status, answer["event"]) == (200, "envelope-completed")
     view = tracker(aws)
     assert view is not None
@@ -133,7 +135,13 @@ def test_embedded_documents_are_stored_before_the_answer_with_checksums(aws: Sta
 
 def test_each_tenant_has_its_own_url_and_keys(aws: Stack) -> None:
     seed_tenant(aws, "acme", account_id="acme-account", hmac_keys=[OTHER_KEY])
-    message = sim_message("envelope-sent", "2024-01-01T00:00:00Z", status="sent", signers=[signer("1", "sent")], account_id="acme-account")
+    message = sim_message(
+        "envelope-sent",
+        "2024-01-01T00:00:00Z",
+        status="sent",
+        signers=[signer("1", "sent")],
+        account_id="acme-account",
+    )
     body = encode(message)
     assert call(http_event(body, path="/webhooks/docusign/acme", key=OTHER_KEY))[0] == 200
     assert call(http_event(body, path="/webhooks/docusign/acme", key=HMAC_KEY))[0] == 401
@@ -142,14 +150,18 @@ def test_each_tenant_has_its_own_url_and_keys(aws: Stack) -> None:
 
 
 def test_an_unknown_tenant_is_404_and_nothing_is_stored(aws: Stack) -> None:
-    status, answer = call(http_event(fixture_bytes("sim_envelope_sent.json"), path="/webhooks/docusign/nobody"))
+    status, answer = call(
+        http_event(fixture_bytes("sim_envelope_sent.json"), path="/webhooks/docusign/nobody")
+    )
     assert (status, answer["error"]) == (404, "unknown_tenant")
     assert object_keys(aws) == []
 
 
 def test_a_tenant_without_keys_refuses_everything(aws: Stack) -> None:
     seed_tenant(aws, "keyless", account_id=ACCOUNT_ID, hmac_keys=[])
-    status, answer = call(http_event(fixture_bytes("sim_envelope_sent.json"), path="/webhooks/docusign/keyless"))
+    status, answer = call(
+        http_event(fixture_bytes("sim_envelope_sent.json"), path="/webhooks/docusign/keyless")
+    )
     assert (status, answer["error"]) == (401, "bad_signature")
 
 
@@ -178,8 +190,12 @@ def test_a_tampered_body_is_401(aws: Stack) -> None:
         (b"", "application/json", 400, "malformed"),
         (b"{not json", "application/json", 400, "malformed"),
         (b'{"event": "envelope-sent", "data": {}}', "application/json", 400, "schema_violation"),
-        (b"<!DOCTYPE x [<!ENTITY a 'a'>]><DocuSignEnvelopeInformation>&a;</DocuSignEnvelopeInformation>",
-         "text/xml", 400, "malformed"),
+        (
+            b"<!DOCTYPE x [<!ENTITY a 'a'>]><DocuSignEnvelopeInformation>&a;</DocuSignEnvelopeInformation>",
+            "text/xml",
+            400,
+            "malformed",
+        ),
         (b"name=value", "application/x-www-form-urlencoded", 415, "unsupported_content_type"),
     ],
     ids=["empty", "invalid-json", "schema", "xml-bomb", "form"],
@@ -240,7 +256,9 @@ def test_a_failed_state_write_answers_500_so_docusign_retries_and_the_retry_land
     assert len(object_keys(aws, "connect/")) == 1  # the same archive key: no duplicate object
 
 
-def test_a_failed_archive_answers_500_and_writes_no_state(aws: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_archive_answers_500_and_writes_no_state(
+    aws: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def unavailable(**_: Any) -> None:
         raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow"}}, "PutObject")
 

@@ -35,7 +35,9 @@ def snapshot_timeline(signers: int) -> list[ConnectEvent]:
                 envelope_id=ENVELOPE_ID,
                 generated=_at(minute, fraction),
                 snapshot=True,
-                envelope=EnvelopeState(status=envelope_status, subject="Deal", deal_id="d-1", timestamps=dict(envelope_stamps)),
+                envelope=EnvelopeState(
+                    status=envelope_status, subject="Deal", deal_id="d-1", timestamps=dict(envelope_stamps)
+                ),
                 recipients=tuple(
                     RecipientState(
                         recipient_id=str(i + 1),
@@ -80,6 +82,7 @@ def snapshot_timeline(signers: int) -> list[ConnectEvent]:
 
 def minimal_timeline(signers: int) -> list[ConnectEvent]:
     """The same life with envelope data off: event names and ids only."""
+
     def event(name: str, minute: int, recipient: str | None = None) -> ConnectEvent:
         return ConnectEvent(
             wire_format="sim",
@@ -125,7 +128,9 @@ def arrivals(draw: st.DrawFn) -> tuple[list[ConnectEvent], list[int]]:
 
 @settings(max_examples=300, deadline=None)
 @given(arrivals())
-def test_any_permutation_with_duplicates_ends_in_the_in_order_state(case: tuple[list[ConnectEvent], list[int]]) -> None:
+def test_any_permutation_with_duplicates_ends_in_the_in_order_state(
+    case: tuple[list[ConnectEvent], list[int]],
+) -> None:
     events, order = case
     assert replay(events, order) == replay(events, list(range(len(events))))
 

@@ -13,7 +13,7 @@ from dealwire.contracts.errors import MalformedPayload, SchemaViolation, Unsuppo
 from tests.support import ACCOUNT_ID, ENVELOPE_ID, encode, fixture_bytes, signer, sim_message
 
 
-def parse(body: bytes, content_type: str | None = "application/json", zone: object = UTC):  # noqa: ANN201
+def parse(body: bytes, content_type: str | None = "application/json", zone: object = UTC):
     return parse_connect_message(body, content_type, account_id=ACCOUNT_ID, account_zone=zone)  # type: ignore[arg-type]
 
 
@@ -89,7 +89,8 @@ def test_xml_local_times_use_time_zone_offset_when_present() -> None:
     berlin = parse(body, "text/xml", ZoneInfo("Europe/Berlin"))
     utc = parse(body, "text/xml", UTC)
     assert berlin.generated == utc.generated  # the offset in the message wins over the account's zone
-    assert berlin.documents and berlin.documents[0].pdf_bytes.startswith(b"%PDF")
+    assert berlin.documents
+    assert berlin.documents[0].pdf_bytes.startswith(b"%PDF")
 
 
 def test_xml_without_offset_uses_the_accounts_zone() -> None:
@@ -114,7 +115,9 @@ def test_wire_syntax(content_type: str | None, body: bytes, syntax: str) -> None
     assert wire_syntax(body, content_type) == syntax
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded"]
+)
 def test_wrong_content_types_are_refused(content_type: str) -> None:
     with pytest.raises(UnsupportedContentType):
         parse(b'{"event": "envelope-sent"}', content_type)
@@ -130,8 +133,12 @@ def test_wrong_content_types_are_refused(content_type: str) -> None:
         (b"\xff\xfe{}", MalformedPayload, "not valid JSON"),
         (b'{"hello": "world"}', SchemaViolation, "not a DocuSign Connect message"),
         (b'{"event": "envelope-sent", "data": {}}', SchemaViolation, "data.accountId"),
-        (b'{"event": "envelope-sent", "generatedDateTime": "soon", "data": {"accountId": "a", "envelopeId": "e"}}',
-         SchemaViolation, "generatedDateTime"),
+        (
+            b'{"event": "envelope-sent", "generatedDateTime": "soon",'
+            b' "data": {"accountId": "a", "envelopeId": "e"}}',
+            SchemaViolation,
+            "generatedDateTime",
+        ),
     ],
 )
 def test_bad_json_names_the_problem(body: bytes, error: type[Exception], words: str) -> None:
@@ -140,20 +147,26 @@ def test_bad_json_names_the_problem(body: bytes, error: type[Exception], words: 
 
 
 def test_a_recipient_without_an_id_is_a_schema_violation_naming_it() -> None:
-    message = sim_message("envelope-sent", "2024-01-01T00:00:00Z", status="sent", signers=[{"status": "sent"}])
+    message = sim_message(
+        "envelope-sent", "2024-01-01T00:00:00Z", status="sent", signers=[{"status": "sent"}]
+    )
     with pytest.raises(SchemaViolation, match=r"recipients.signers\[0\].recipientId"):
         parse(encode(message))
 
 
 def test_unknown_fields_are_kept_not_rejected() -> None:
-    message = sim_message("envelope-sent", "2024-01-01T00:00:00Z", status="sent", signers=[signer("1", "sent", brandNew=True)])
+    message = sim_message(
+        "envelope-sent", "2024-01-01T00:00:00Z", status="sent", signers=[signer("1", "sent", brandNew=True)]
+    )
     message["futureField"] = {"x": 1}
     message["data"]["envelopeSummary"]["anotherNewThing"] = [1, 2]
     assert parse(encode(message)).envelope.status == "sent"
 
 
 def test_numbers_where_strings_are_usual_are_accepted() -> None:
-    message = sim_message("envelope-sent", "2024-01-01T00:00:00Z", status="sent", signers=[signer("1", "sent")])
+    message = sim_message(
+        "envelope-sent", "2024-01-01T00:00:00Z", status="sent", signers=[signer("1", "sent")]
+    )
     message["data"]["envelopeSummary"]["recipients"]["signers"][0]["recipientId"] = 1
     message["configurationId"] = "10418446"
     assert parse(encode(message)).recipients[0].recipient_id == "1"
@@ -181,8 +194,11 @@ def test_xml_with_a_dtd_is_refused_before_any_expansion(body: bytes) -> None:
         (b"<DocuSignEnvelopeInformation><EnvelopeStatus>", "not well-formed"),
         (b"<html><body/></html>", "expected <DocuSignEnvelopeInformation>"),
         (b"<DocuSignEnvelopeInformation/>", "no <EnvelopeStatus>"),
-        (b"<DocuSignEnvelopeInformation><EnvelopeStatus><Status>Sent</Status></EnvelopeStatus>"
-         b"</DocuSignEnvelopeInformation>", "lacks <EnvelopeID>, <TimeGenerated>"),
+        (
+            b"<DocuSignEnvelopeInformation><EnvelopeStatus><Status>Sent</Status></EnvelopeStatus>"
+            b"</DocuSignEnvelopeInformation>",
+            "lacks <EnvelopeID>, <TimeGenerated>",
+        ),
     ],
 )
 def test_bad_xml_names_the_problem(body: bytes, words: str) -> None:
@@ -192,6 +208,10 @@ def test_bad_xml_names_the_problem(body: bytes, words: str) -> None:
 
 def test_json_fixture_corpus_all_parse() -> None:
     # Guards the corpus itself: a fixture that stops parsing is a format change to study.
-    for name in ("sim_envelope_completed.json", "sim_recipient_delivered.json", "sim_recipient_completed.json"):
+    for name in (
+        "sim_envelope_completed.json",
+        "sim_recipient_delivered.json",
+        "sim_recipient_completed.json",
+    ):
         json.loads(fixture_bytes(name))
         assert parse(fixture_bytes(name)).envelope_id == ENVELOPE_ID

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from dealwire.contracts.events import EnvelopeCompleted, EnvelopeStatusChanged, FetchDocumentsJob, RefreshEnvelopeJob
+from dealwire.contracts.events import (
+    EnvelopeCompleted,
+    EnvelopeStatusChanged,
+    FetchDocumentsJob,
+    RefreshEnvelopeJob,
+)
 from dealwire.domain.publications import derive
 
 BASE = {
@@ -36,7 +41,15 @@ def test_completion_publishes_completed_and_queues_one_document_job() -> None:
     new = envelope(
         status="completed",
         completed_at="2024-01-01T01:00:00.0000000Z",
-        connect_documents={"1": {"key": "documents/t/e-1/connect/1.pdf", "sha256": "ab", "size": 10, "name": "c.pdf", "kind": "content"}},
+        connect_documents={
+            "1": {
+                "key": "documents/t/e-1/connect/1.pdf",
+                "sha256": "ab",
+                "size": 10,
+                "name": "c.pdf",
+                "kind": "content",
+            }
+        },
     )
     derived = derive(envelope(status="sent"), new)
     assert [p.detail_type for p in derived.events] == ["envelope.status_changed", "envelope.completed"]
@@ -51,7 +64,8 @@ def test_completion_publishes_completed_and_queues_one_document_job() -> None:
 def test_the_document_job_id_is_the_same_for_every_completion_of_an_envelope() -> None:
     first = derive(None, envelope(status="completed", order="o1")).jobs[0]
     again = derive(envelope(status="sent"), envelope(status="completed", order="o9")).jobs[0]
-    assert isinstance(first, FetchDocumentsJob) and isinstance(again, FetchDocumentsJob)
+    assert isinstance(first, FetchDocumentsJob)
+    assert isinstance(again, FetchDocumentsJob)
     assert first.job_id == again.job_id
 
 

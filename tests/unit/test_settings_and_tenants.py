@@ -38,7 +38,9 @@ def test_a_missing_or_malformed_setting_is_named(change: dict[str, str | None], 
 
 def test_stream_publisher_needs_a_queue_url() -> None:
     with pytest.raises(SettingsError, match="DEALWIRE_DOCUMENT_QUEUE_URL"):
-        load_settings(StreamPublisherSettings, {"DEALWIRE_EVENT_BUS_NAME": "bus", "DEALWIRE_DOCUMENT_QUEUE_URL": "q"})
+        load_settings(
+            StreamPublisherSettings, {"DEALWIRE_EVENT_BUS_NAME": "bus", "DEALWIRE_DOCUMENT_QUEUE_URL": "q"}
+        )
 
 
 SECRET = json.dumps({"docusignAccountId": "acct", "hmacKeys": ["k1", "k2"], "timeZone": "Europe/Paris"})

@@ -42,7 +42,9 @@ def test_xml_time_zone_offset_hours() -> None:
     )
 
 
-@pytest.mark.parametrize("bad", ["", "yesterday", "2023-13-01T00:00:00Z", "2023-05-11 16:57", "2023-05-11T16:57:07+2"])
+@pytest.mark.parametrize(
+    "bad", ["", "yesterday", "2023-13-01T00:00:00Z", "2023-05-11 16:57", "2023-05-11T16:57:07+2"]
+)
 def test_malformed_timestamps_are_refused(bad: str) -> None:
     with pytest.raises(TimestampError):
         canonical_timestamp(bad)

@@ -99,10 +99,10 @@ class ConnectReceiver:
         archive_key = connect_key(
             tenant.tenant_id,
             event.envelope_id,
-            event.generated,
-            event.event,
-            digest,
-            "xml" if event.wire_format == "xml" else "json",
+            generated=event.generated,
+            event=event.event,
+            digest=digest,
+            ext="xml" if event.wire_format == "xml" else "json",
         )
         self._archive.put(
             archive_key,
@@ -176,6 +176,7 @@ def _check(event: ConnectEvent, tenant: TenantConfig) -> None:
     if event.account_id.lower() != tenant.docusign_account_id.lower():
         raise AccountMismatch(
             "the message belongs to another DocuSign account",
-            detail=f"account {event.account_id} is not tenant {tenant.tenant_id}'s {tenant.docusign_account_id}",
+            detail=(
+                f"account {event.account_id} is not tenant {tenant.tenant_id}'s {tenant.docusign_account_id}"
+            ),
         )
-

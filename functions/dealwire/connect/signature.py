@@ -49,7 +49,9 @@ def verify(body: bytes, headers: Mapping[str, str], keys: Sequence[str]) -> Verd
         return Verdict(False, "no HMAC key is configured for this tenant: every callback is refused")
     signatures = signature_headers(headers)
     if not signatures:
-        return Verdict(False, "no X-DocuSign-Signature-N header: is HMAC enabled in the Connect configuration?")
+        return Verdict(
+            False, "no X-DocuSign-Signature-N header: is HMAC enabled in the Connect configuration?"
+        )
     expected = [sign(body, key).encode("ascii") for key in keys]
     for signature in signatures:
         given = signature.encode("ascii", "replace")
@@ -78,4 +80,6 @@ def _diagnose(body: bytes, signatures: Sequence[str], keys: Sequence[str]) -> st
                     "DocuSign keys are 44 characters ending in '=', check it was pasted whole"
                 )
     detail = "; ".join(hints) if hints else "the key may have been rotated or the body altered"
-    return f"no signature matched any of {len(keys)} configured key(s) ({len(signatures)} header(s)): {detail}"
+    return (
+        f"no signature matched any of {len(keys)} configured key(s) ({len(signatures)} header(s)): {detail}"
+    )

@@ -26,7 +26,6 @@ from dealwire.domain.connect import (
 from dealwire.domain.status import normalise_recipient_type, normalise_status
 from dealwire.domain.timestamps import TimestampError, canonical_timestamp
 
-
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
@@ -175,7 +174,8 @@ def _stamps(pairs: dict[str, tuple[str | None, str]]) -> dict[str, str]:
 
 def _from_sim(message: SimMessage) -> ConnectEvent:
     generated = _timestamp(message.generated_date_time, "generatedDateTime")
-    assert generated is not None  # noqa: S101 - a required str; empty is refused here
+    if generated is None:
+        raise SchemaViolation("generatedDateTime: empty")
     data = message.data
     summary = data.envelope_summary
     event = message.event.strip().lower()
@@ -277,9 +277,7 @@ def recipient_states(envelope: JsonEnvelope) -> tuple[RecipientState, ...]:
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(part) for part in first["loc"])
-                raise SchemaViolation(
-                    f"recipients.{group}[{index}].{where}: {first['msg']}"
-                ) from exc
+                raise SchemaViolation(f"recipients.{group}[{index}].{where}: {first['msg']}") from exc
             if recipient.recipient_id in states:
                 continue
             states[recipient.recipient_id] = RecipientState(
@@ -311,9 +309,7 @@ def documents(envelope: JsonEnvelope) -> tuple[ConnectDocument, ...]:
         try:
             content = base64.b64decode(document.pdf_bytes, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise SchemaViolation(
-                f"envelopeDocuments[{document.document_id}].PDFBytes: not base64"
-            ) from exc
+            raise SchemaViolation(f"envelopeDocuments[{document.document_id}].PDFBytes: not base64") from exc
         found.append(
             ConnectDocument(
                 document_id=document.document_id,

@@ -81,7 +81,9 @@ def parse_xml_message(body: bytes, account_id: str, account_zone: tzinfo) -> Con
     try:
         root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
-        raise MalformedPayload(f"XML refused: {type(exc).__name__} (DTDs and entities are not allowed)") from exc
+        raise MalformedPayload(
+            f"XML refused: {type(exc).__name__} (DTDs and entities are not allowed)"
+        ) from exc
     except ParseError as exc:
         raise MalformedPayload(f"body is not well-formed XML: {exc}") from exc
     if _local(root.tag) != ROOT:
@@ -107,14 +109,13 @@ def parse_xml_message(body: bytes, account_id: str, account_zone: tzinfo) -> Con
     envelope_id = _text(status_element, "EnvelopeID")
     status = _text(status_element, "Status")
     generated = stamp(status_element, "TimeGenerated")
-    missing = [
-        name
-        for name, value in (("EnvelopeID", envelope_id), ("Status", status), ("TimeGenerated", generated))
-        if value is None
-    ]
-    if missing:
-        raise SchemaViolation(f"<EnvelopeStatus> lacks {', '.join(f'<{name}>' for name in missing)}")
-    assert envelope_id is not None and status is not None and generated is not None  # noqa: S101
+    if envelope_id is None or status is None or generated is None:
+        missing = [
+            f"<{name}>"
+            for name, value in (("EnvelopeID", envelope_id), ("Status", status), ("TimeGenerated", generated))
+            if value is None
+        ]
+        raise SchemaViolation(f"<EnvelopeStatus> lacks {', '.join(missing)}")
 
     envelope_stamps = {
         name: value

@@ -66,9 +66,9 @@ class ItemWrite:
 
 
 def order_key(generated: str, rank: int, content: Mapping[str, AttributeValue]) -> str:
-    digest = hashlib.sha256(
-        json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()[:16]
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[
+        :16
+    ]
     return f"{generated}|{rank:03d}|{digest}"
 
 

@@ -29,7 +29,9 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def connect_key(tenant_id: str, envelope_id: str, generated: str, event: str, digest: str, ext: str) -> str:
+def connect_key(
+    tenant_id: str, envelope_id: str, *, generated: str, event: str, digest: str, ext: str
+) -> str:
     """Deterministic per message: a redelivered message overwrites its own archive."""
     return (
         f"connect/{safe_token(tenant_id)}/{safe_token(envelope_id)}/"

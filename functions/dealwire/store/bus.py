@@ -48,6 +48,10 @@ class EventBus:
             )
             requests += 1
             if answer.get("FailedEntryCount", 0):
-                errors = {entry.get("ErrorCode") for entry in answer.get("Entries", []) if entry.get("ErrorCode")}
-                raise PublishFailed(f"{answer['FailedEntryCount']} event(s) refused: {sorted(map(str, errors))}")
+                errors = {
+                    entry.get("ErrorCode") for entry in answer.get("Entries", []) if entry.get("ErrorCode")
+                }
+                raise PublishFailed(
+                    f"{answer['FailedEntryCount']} event(s) refused: {sorted(map(str, errors))}"
+                )
         return requests

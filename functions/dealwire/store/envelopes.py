@@ -103,7 +103,9 @@ class _Expression:
         return " ".join(parts)
 
 
-def _index_attributes(tenant_id: str, envelope_id: str, values: Mapping[str, AttributeValue]) -> dict[str, str]:
+def _index_attributes(
+    tenant_id: str, envelope_id: str, values: Mapping[str, AttributeValue]
+) -> dict[str, str]:
     """The sparse index keys an envelope write implies."""
     found: dict[str, str] = {}
     deal = values.get("deal_id")
@@ -163,9 +165,7 @@ def build_update(
         "ExpressionAttributeValues": expression.values,
     }
     if ordered_attempt:
-        update["ConditionExpression"] = (
-            f"attribute_not_exists({order_name}) OR {order_name} < {order_value}"
-        )
+        update["ConditionExpression"] = f"attribute_not_exists({order_name}) OR {order_name} < {order_value}"
         # A stale write learns what the item holds from the refusal itself: no read.
         update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
     return update
@@ -242,7 +242,7 @@ class EnvelopeStore:
                 self.client.update_item(**pending[0][1])
             else:
                 self.client.transact_write_items(
-                    TransactItems=[{"Update": update} for _, update in pending]  # type: ignore[misc]
+                    TransactItems=[{"Update": update} for _, update in pending]  # type: ignore[typeddict-item]
                 )
         except ClientError as exc:
             response: dict[str, Any] = dict(exc.response)
