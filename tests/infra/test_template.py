@@ -1,0 +1,91 @@
+"""template.yaml: the promises the README makes about the deployment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.local.template import Stack, load_template
+
+TEMPLATE = load_template()
+STACK = Stack(name="dealwire-test", region="us-east-1", template=TEMPLATE, parameters={"Stage": "test"})
+
+
+def resource(logical: str) -> dict[str, Any]:
+    properties: dict[str, Any] = TEMPLATE["Resources"][logical]["Properties"]
+    return properties
+
+
+def statements(logical: str) -> list[dict[str, Any]]:
+    found = []
+    for policy in resource(logical).get("Policies", []):
+        found.extend(policy.get("Statement", []) if isinstance(policy, dict) else [])
+    return found
+
+
+def test_functions_run_python_313_on_arm64_with_tracing() -> None:
+    function = TEMPLATE["Globals"]["Function"]
+    assert (function["Runtime"], function["Architectures"], function["Tracing"]) == (
+        "python3.13",
+        ["arm64"],
+        "Active",
+    )
+    assert function["CodeUri"] == "functions/"
+
+
+def test_webhook_routes() -> None:
+    assert sorted(STACK.http_routes()) == [
+        ("POST", "/webhooks/docusign", "WebhookDocusignFunction"),
+        ("POST", "/webhooks/docusign/{tenantId}", "WebhookDocusignFunction"),
+    ]
+
+
+def test_the_webhook_may_only_write_state_put_archives_and_read_tenant_secrets() -> None:
+    actions = sorted(str(s["Action"]) for s in statements("WebhookDocusignFunction"))
+    assert actions == ["dynamodb:UpdateItem", "s3:PutObject", "secretsmanager:GetSecretValue"]
+    secrets = next(
+        s for s in statements("WebhookDocusignFunction") if s["Action"] == "secretsmanager:GetSecretValue"
+    )
+    assert STACK.resolve(secrets["Resource"]).endswith(":secret:dealwire/test/tenants/*")
+
+
+def test_table_is_on_demand_recoverable_with_ttl_and_a_stream() -> None:
+    table = resource("DealwireTable")
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == {"by_deal", "in_flight"}
+
+
+def test_documents_bucket_is_private_encrypted_versioned_and_tls_only() -> None:
+    bucket = resource("DocumentsBucket")
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    (deny,) = resource("DocumentsBucketPolicy")["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_follow_up_work_has_a_dead_letter_queue_with_an_alarm() -> None:
+    redrive = resource("DocumentJobQueue")["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["DocumentJobDeadLetterQueue", "Arn"]}
+    alarm = resource("DocumentJobDeadLetterAlarm")
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["DocumentJobDeadLetterQueue", "QueueName"]}
+
+
+def test_the_stream_consumer_reports_partial_failures_and_keeps_what_fails() -> None:
+    ((function, table, properties),) = STACK.stream_mappings()
+    assert (function, table) == ("StreamPublisherFunction", "DealwireTable")
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+    assert properties["BisectBatchOnFunctionError"] is True
+
+
+def test_function_environments_resolve_to_the_stacks_names() -> None:
+    env = STACK.function_environment("WebhookDocusignFunction")
+    assert env["DEALWIRE_TABLE_NAME"] == "dealwire-test-DealwireTable"
+    assert env["DEALWIRE_TENANT_SECRET_PREFIX"] == "dealwire/test/tenants/"
+    assert env["POWERTOOLS_SERVICE_NAME"] == "webhook_docusign"
+    publisher = STACK.function_environment("StreamPublisherFunction")
+    assert publisher["DEALWIRE_DOCUMENT_QUEUE_URL"].endswith("/dealwire-test-DocumentJobQueue")

@@ -1,0 +1,28 @@
+"""docs/events.md stays true: every example validates, every contract has an example."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from dealwire.contracts.events import DETAIL_TYPES, JOB_KINDS
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
+
+
+def examples() -> list[dict[str, object]]:
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", DOC.read_text(), re.DOTALL)]
+
+
+def test_every_example_validates_against_its_model() -> None:
+    for example in examples():
+        if "detail-type" in example:
+            DETAIL_TYPES[str(example["detail-type"])].model_validate(example["detail"])
+        else:
+            JOB_KINDS[str(example["kind"])].model_validate(example)
+
+
+def test_every_contract_is_documented() -> None:
+    documented = {str(e.get("detail-type", e.get("kind"))) for e in examples()}
+    assert documented == set(DETAIL_TYPES) | set(JOB_KINDS)
