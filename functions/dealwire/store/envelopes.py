@@ -16,6 +16,9 @@ present only while the envelope is not terminal (the poller's sparse sweep).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -49,6 +52,32 @@ def envelope_pk(tenant_id: str, envelope_id: str) -> str:
 def item_key(tenant_id: str, envelope_id: str, write: ItemWrite) -> dict[str, Any]:
     sk = ENVELOPE_SK if write.kind == "envelope" else RECIPIENT_PREFIX + write.recipient_id
     return {"pk": {"S": envelope_pk(tenant_id, envelope_id)}, "sk": {"S": sk}}
+
+
+class InvalidCursor(ValueError):
+    """A paging cursor that this store did not issue (or issued for another query)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[dict[str, Any]]
+    cursor: str | None
+
+
+def encode_cursor(key: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, partition: str, attribute: str) -> dict[str, Any]:
+    """The LastEvaluatedKey inside ``cursor``, refused unless it belongs to ``partition``."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidCursor("cursor is not one this API issued") from exc
+    if not isinstance(key, dict) or key.get(attribute) != {"S": partition}:
+        # Also what keeps a cursor from one tenant or deal paging through another's.
+        raise InvalidCursor("cursor belongs to another query")
+    return key
 
 
 class StoreConflict(RuntimeError):
@@ -281,3 +310,38 @@ class EnvelopeStore:
             return None
         recipients = [item for item in items if str(item["sk"]).startswith(RECIPIENT_PREFIX)]
         return build_tracker(envelope, recipients)
+
+    def envelopes_of_deal(
+        self, tenant_id: str, deal_id: str, *, limit: int = 25, cursor: str | None = None
+    ) -> Page:
+        """The deal's envelopes, newest first: one Query on ``by_deal``."""
+        return self._page(
+            "by_deal", "gsi_deal_pk", f"T#{tenant_id}#DEAL#{deal_id}", limit, cursor, newest=True
+        )
+
+    def in_flight(self, tenant_id: str, *, limit: int = 100, cursor: str | None = None) -> Page:
+        """Envelopes not yet terminal, oldest change first: the poller's sparse sweep."""
+        return self._page(
+            "in_flight", "gsi_inflight_pk", f"T#{tenant_id}#INFLIGHT", limit, cursor, newest=False
+        )
+
+    def _page(
+        self, index: str, attribute: str, partition: str, limit: int, cursor: str | None, *, newest: bool
+    ) -> Page:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": "#p = :p",
+            "ExpressionAttributeNames": {"#p": attribute},
+            "ExpressionAttributeValues": {":p": {"S": partition}},
+            "ScanIndexForward": not newest,
+            "Limit": max(1, min(limit, 1000)),
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, partition, attribute)
+        answer = self.client.query(**kwargs)
+        last = answer.get("LastEvaluatedKey")
+        return Page(
+            items=[deserialize(item) for item in answer.get("Items", [])],
+            cursor=encode_cursor(last) if last else None,
+        )
