@@ -23,7 +23,7 @@ NOT_EMULATED = frozenset(
 
 
 def _client(service: str, region: str, endpoint_url: str | None) -> Any:  # noqa: ANN401
-    return boto3.client(service, region_name=region, endpoint_url=endpoint_url)
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url)  # type: ignore[call-overload]
 
 
 def create_resources(stack: Stack, endpoint_url: str | None = None) -> dict[str, str]:
