@@ -1,0 +1,327 @@
+"""`make run`: the whole system on loopback: moto server, function workers, HTTP gateway, stream pollers."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import contextlib
+import errno
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from infra.local.gateway import Gateway
+from infra.local.resources import create_resources, seed_tenant
+from infra.local.streams import start_pollers
+from infra.local.template import ROOT, Stack, load_template
+from infra.local.worker import FunctionWorker, InvocationError, function_settings, lambda_environment
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from types import FrameType
+
+    from infra.local.streams import Invoker, StreamPoller
+
+log = logging.getLogger("dealwire.local")
+
+STACK_NAME = "dealwire-local"
+REGION = "us-east-1"
+STAGE = "local"
+DEFAULT_STATE_FILE = ROOT / ".dealwire" / "local.json"
+# The account of the sample messages in tests/events/docusign, so the README's curl
+# examples can post those files unchanged to the seeded tenant.
+DEV_ACCOUNT_ID = "9f1c2a7e-3b4d-4c5e-8f6a-1b2c3d4e5f60"
+
+
+class StartupError(RuntimeError):
+    """The stack cannot start (a port is taken, a function fails its cold start...)."""
+
+
+def _port(variable: str, default: int) -> int:
+    raw = os.environ.get(variable, str(default))
+    try:
+        port = int(raw)
+    except ValueError:
+        raise StartupError(f"{variable}={raw!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise StartupError(f"{variable}={port} is not a port number")
+    return port
+
+
+def _require_free(port: int, variable: str) -> None:
+    """Fail clearly now: moto's server thread would otherwise hang on a taken port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers themselves do, so a port in TIME_WAIT still counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StartupError(
+                    f"port {port} on 127.0.0.1 is taken (is another `make run` up?); "
+                    f"free it or choose another with {variable}=<port>"
+                ) from None
+            raise
+
+
+def _valid_key(key: object) -> bool:
+    if not isinstance(key, str) or len(key) != 44:
+        return False
+    try:
+        return len(base64.b64decode(key, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
+def _dev_hmac_keys(state_file: Path) -> list[str]:
+    """The previous run's key when there is one, so a developer's signed curl keeps working."""
+    with contextlib.suppress(OSError, ValueError):
+        previous = json.loads(state_file.read_text())
+        keys = previous.get("docusign_hmac_keys") if isinstance(previous, dict) else None
+        if isinstance(keys, list) and keys and all(_valid_key(k) for k in keys):
+            return [str(k) for k in keys]
+    # DocuSign's keys are 32 random bytes in base64.
+    return [base64.b64encode(os.urandom(32)).decode("ascii")]
+
+
+def _single(stack: Stack, kind: str) -> str:
+    found = list(stack.resources(kind))
+    if len(found) != 1:
+        raise StartupError(f"the local stack expects one {kind} in template.yaml, found {found}")
+    return found[0]
+
+
+def _event_sources(stack: Stack) -> list[str]:
+    sources = {
+        stack.function_environment(logical).get("DEALWIRE_EVENT_SOURCE")
+        for logical in stack.resources("AWS::Serverless::Function")
+    }
+    return sorted(source for source in sources if source) or ["dealwire"]
+
+
+def _bus_tap(stack: Stack, endpoint_url: str, bus_name: str) -> str:
+    """A queue that receives every dealwire event on the bus, so published events can be seen."""
+    sqs = boto3.client("sqs", region_name=stack.region, endpoint_url=endpoint_url)
+    events = boto3.client("events", region_name=stack.region, endpoint_url=endpoint_url)
+    name = f"{stack.name}-bus-tap"
+    url = str(sqs.create_queue(QueueName=name)["QueueUrl"])
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name=name, EventBusName=bus_name, EventPattern=json.dumps({"source": _event_sources(stack)})
+    )
+    events.put_targets(Rule=name, EventBusName=bus_name, Targets=[{"Id": "bus-tap", "Arn": arn}])
+    return url
+
+
+def _write_state(path: Path, state: dict[str, Any]) -> None:
+    """Atomically: whoever waits for the file never reads half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps(state, indent=2) + "\n")
+    partial.replace(path)
+
+
+class LocalStack:
+    """Everything `make run` starts, in start order; ``close`` stops it in reverse."""
+
+    def __init__(self, http_port: int, aws_port: int, state_file: Path) -> None:
+        self.http_port = http_port
+        self.aws_port = aws_port
+        self.state_file = state_file
+        self.endpoint_url = f"http://127.0.0.1:{aws_port}"
+        self.stack = Stack(
+            name=STACK_NAME, region=REGION, template=load_template(), parameters={"Stage": STAGE}
+        )
+        self.stop = threading.Event()
+        self.workers: dict[str, FunctionWorker] = {}
+        self.pollers: list[StreamPoller] = []
+        self.gateway: Gateway | None = None
+        self._moto: Any = None
+
+    def start(self) -> dict[str, Any]:
+        _require_free(self.aws_port, "DEALWIRE_AWS_PORT")
+        _require_free(self.http_port, "DEALWIRE_HTTP_PORT")
+        # Imported here: moto is a dev dependency and slow to import; --help should not wait.
+        from moto.server import ThreadedMotoServer  # noqa: PLC0415
+
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
+        self._moto.start()
+        log.info("moto server on %s", self.endpoint_url)
+
+        stack = self.stack
+        stream_arns = create_resources(stack, self.endpoint_url)
+        tenant_id = stack.parameter("DefaultTenantId")
+        hmac_keys = _dev_hmac_keys(self.state_file)
+        seed_tenant(
+            stack, tenant_id, account_id=DEV_ACCOUNT_ID, hmac_keys=hmac_keys, endpoint_url=self.endpoint_url
+        )
+        bus_name = stack.physical_name(_single(stack, "AWS::Events::EventBus"))
+        tap_url = _bus_tap(stack, self.endpoint_url, bus_name)
+
+        # Cold starts in parallel: each worker imports its handler (and boto3) on its own.
+        with ThreadPoolExecutor() as pool:
+            started = {
+                logical: pool.submit(self._start_worker, logical)
+                for logical in stack.resources("AWS::Serverless::Function")
+            }
+        failure: InvocationError | None = None
+        for logical, future in started.items():
+            try:
+                self.workers[logical] = future.result()
+            except InvocationError as exc:
+                # Keep the others, so close() stops them too; report the first failure.
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        invokers: dict[str, Invoker] = dict(self.workers)
+        try:
+            self.gateway = Gateway(stack.http_routes(), invokers, self.http_port)
+        except OSError as exc:
+            raise StartupError(f"the gateway cannot listen on 127.0.0.1:{self.http_port}: {exc}") from exc
+        self.gateway.start()
+        self.pollers = start_pollers(stack, invokers, stream_arns, self.endpoint_url, self.stop)
+
+        state = self._state(self.gateway, tenant_id, hmac_keys, bus_name, tap_url)
+        _write_state(self.state_file, state)
+        return state
+
+    def _start_worker(self, logical: str) -> FunctionWorker:
+        stack = self.stack
+        timeout, _ = function_settings(stack, logical)
+        handler = stack.function_handler(logical)
+        log.info("starting %s (%s)", logical, handler)
+        return FunctionWorker(
+            logical, handler, lambda_environment(stack, logical, self.endpoint_url), timeout_seconds=timeout
+        )
+
+    def _state(
+        self, gateway: Gateway, tenant_id: str, hmac_keys: list[str], bus_name: str, tap_url: str
+    ) -> dict[str, Any]:
+        stack = self.stack
+        sqs = boto3.client("sqs", region_name=stack.region, endpoint_url=self.endpoint_url)
+        settings: dict[str, str] = {}
+        for logical in stack.resources("AWS::Serverless::Function"):
+            settings.update(stack.function_environment(logical))
+
+        def queue_url(stack_url_or_arn: str) -> str:
+            # The template's URL or ARN names the queue; moto's own URL is the one to use here.
+            name = stack_url_or_arn.replace(":", "/").rsplit("/", 1)[1]
+            return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+
+        failure_queues = [
+            queue_url(str(stack.resolve(destination)))
+            for _, _, properties in stack.stream_mappings()
+            if (
+                destination := properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            )
+        ]
+        return {
+            "stack_name": stack.name,
+            "pid": os.getpid(),
+            "http_url": gateway.url,
+            "webhook_url": f"{gateway.url}/webhooks/docusign",
+            "aws_endpoint_url": self.endpoint_url,
+            "region": stack.region,
+            "tenant_id": tenant_id,
+            "docusign_account_id": DEV_ACCOUNT_ID,
+            "docusign_hmac_keys": hmac_keys,
+            "table_name": settings["DEALWIRE_TABLE_NAME"],
+            "documents_bucket": settings["DEALWIRE_DOCUMENTS_BUCKET"],
+            "event_bus_name": bus_name,
+            "document_queue_url": queue_url(settings["DEALWIRE_DOCUMENT_QUEUE_URL"]),
+            "bus_tap_queue_url": tap_url,
+            "stream_failure_queue_url": failure_queues[0] if failure_queues else None,
+        }
+
+    def close(self) -> None:
+        self.stop.set()
+        for poller in self.pollers:
+            poller.join(10)
+        if self.gateway is not None:
+            self.gateway.close()
+        for worker in self.workers.values():
+            worker.close()
+        if self._moto is not None:
+            self._moto.stop()
+
+
+def _banner(state: dict[str, Any]) -> Iterator[str]:
+    yield "dealwire local stack is up"
+    yield f"  webhook      POST {state['webhook_url']}   (tenant {state['tenant_id']!r})"
+    yield f"  AWS (moto)   {state['aws_endpoint_url']}   region {state['region']}"
+    yield f"  DocuSign     account {state['docusign_account_id']}, HMAC key {state['docusign_hmac_keys'][0]}"
+    yield "  state        " + str(state["state_file"])
+    yield "Sign a body with the key and POST it: see the README's curl example."
+    yield "Then: python -m infra.local.show envelope <envelopeId>   |   python -m infra.local.show events"
+    yield "Ctrl-C stops everything."
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.local.run", description=__doc__)
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=DEFAULT_STATE_FILE,
+        help=f"where to write the running stack's URLs, names and dev key (default {DEFAULT_STATE_FILE})",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # This process talks to moto only: fake credentials, and no profile that could point elsewhere.
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
+    os.environ.pop("AWS_PROFILE", None)
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    try:
+        http_port = _port("DEALWIRE_HTTP_PORT", 3000)
+        aws_port = _port("DEALWIRE_AWS_PORT", 5000)
+    except StartupError as exc:
+        sys.stderr.write(f"make run: {exc}\n")
+        return 2
+    local = LocalStack(http_port, aws_port, args.state_file.resolve())
+    try:
+        started = time.monotonic()
+        state = local.start()
+        state["state_file"] = str(local.state_file)
+        log.info("ready in %.1f s", time.monotonic() - started)
+        print("\n".join(_banner(state)), flush=True)
+        while not stop.wait(1.0):
+            pass
+    except (StartupError, InvocationError) as exc:
+        sys.stderr.write(f"make run: {exc}\n")
+        return 1
+    finally:
+        local.close()
+        log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
