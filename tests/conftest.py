@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import os
 
+from infra.local.offline import go_offline
 from infra.local.template import Stack, load_template
 
 STACK_NAME = "dealwire-test"
 REGION = "us-east-1"
 TEST_STACK = Stack(name=STACK_NAME, region=REGION, template=load_template(), parameters={"Stage": "test"})
 
+go_offline()
 os.environ.update(
-    {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_DEV": "false",
-    }
+    {"AWS_DEFAULT_REGION": REGION, "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
-os.environ.pop("AWS_PROFILE", None)
 for _function in ("WebhookDocusignFunction", "StreamPublisherFunction"):
     os.environ.update(TEST_STACK.function_environment(_function))
 os.environ["POWERTOOLS_SERVICE_NAME"] = "dealwire-tests"

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from infra.local.gateway import Gateway
+from infra.local.offline import go_offline
 from infra.local.resources import create_resources, seed_tenant
 from infra.local.streams import start_pollers
 from infra.local.template import ROOT, Stack, load_template
@@ -278,17 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    # This process talks to moto only: fake credentials, and no profile that could point elsewhere.
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        }
-    )
-    os.environ.pop("AWS_PROFILE", None)
+    go_offline()  # this process talks to moto only
 
     stop = threading.Event()
 

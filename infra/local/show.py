@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from infra.local.offline import go_offline
 from infra.local.template import ROOT
 
 if TYPE_CHECKING:
@@ -40,14 +41,9 @@ def _point_at_stack(state: dict[str, Any]) -> None:
         {
             "AWS_ENDPOINT_URL": state["aws_endpoint_url"],
             "AWS_DEFAULT_REGION": state["region"],
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         }
     )
-    os.environ.pop("AWS_PROFILE", None)
+    go_offline()
     # The functions' own code root, as Lambda has it, for dealwire.store.
     functions = str(ROOT / "functions")
     if functions not in sys.path:

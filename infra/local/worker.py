@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from infra.local.offline import OFFLINE_AWS_ENV
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -61,11 +63,7 @@ def lambda_environment(stack: Stack, logical: str, endpoint_url: str) -> dict[st
             "AWS_REGION": stack.region,
             "AWS_DEFAULT_REGION": stack.region,
             # Fake credentials, and no profile files: a client that escaped moto reaches nothing.
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            **OFFLINE_AWS_ENV,
             "AWS_LAMBDA_FUNCTION_NAME": name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(timeout),
