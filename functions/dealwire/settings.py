@@ -21,6 +21,10 @@ class SettingsError(RuntimeError):
 class _Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
+    # Powertools reads it itself; checked here so a missing one fails the cold start by
+    # name rather than every metrics flush.
+    metrics_namespace: str = Field(alias="POWERTOOLS_METRICS_NAMESPACE", min_length=1)
+
 
 class WebhookSettings(_Settings):
     """webhook_docusign."""

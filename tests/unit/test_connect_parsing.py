@@ -163,6 +163,13 @@ def test_unknown_fields_are_kept_not_rejected() -> None:
     assert parse(encode(message)).envelope.status == "sent"
 
 
+def test_an_odd_routing_order_is_dropped_not_refused() -> None:
+    signers = [signer("1", "sent"), signer("2", "sent")]
+    signers[0]["routingOrder"], signers[1]["routingOrder"] = "", "first"
+    message = sim_message("envelope-sent", "2024-01-01T00:00:00Z", status="sent", signers=signers)
+    assert [r.routing_order for r in parse(encode(message)).recipients] == [None, None]
+
+
 def test_numbers_where_strings_are_usual_are_accepted() -> None:
     message = sim_message(
         "envelope-sent", "2024-01-01T00:00:00Z", status="sent", signers=[signer("1", "sent")]

@@ -8,6 +8,7 @@ from dealwire.settings import SettingsError, StreamPublisherSettings, WebhookSet
 from dealwire.store.tenants import TenantConfigError, TenantDirectory
 
 GOOD = {
+    "POWERTOOLS_METRICS_NAMESPACE": "dealwire",
     "DEALWIRE_TABLE_NAME": "table",
     "DEALWIRE_DOCUMENTS_BUCKET": "bucket",
     "DEALWIRE_TENANT_SECRET_PREFIX": "dealwire/test/tenants/",
@@ -28,6 +29,7 @@ def test_settings_validate_from_the_environment() -> None:
         ({"DEALWIRE_MAX_BODY_BYTES": "lots"}, "DEALWIRE_MAX_BODY_BYTES"),
         ({"DEALWIRE_MAX_BODY_BYTES": "7000000"}, "DEALWIRE_MAX_BODY_BYTES"),
         ({"DEALWIRE_DEFAULT_TENANT_ID": "../etc"}, "DEALWIRE_DEFAULT_TENANT_ID"),
+        ({"POWERTOOLS_METRICS_NAMESPACE": None}, "POWERTOOLS_METRICS_NAMESPACE"),
     ],
 )
 def test_a_missing_or_malformed_setting_is_named(change: dict[str, str | None], named: str) -> None:
@@ -39,7 +41,12 @@ def test_a_missing_or_malformed_setting_is_named(change: dict[str, str | None], 
 def test_stream_publisher_needs_a_queue_url() -> None:
     with pytest.raises(SettingsError, match="DEALWIRE_DOCUMENT_QUEUE_URL"):
         load_settings(
-            StreamPublisherSettings, {"DEALWIRE_EVENT_BUS_NAME": "bus", "DEALWIRE_DOCUMENT_QUEUE_URL": "q"}
+            StreamPublisherSettings,
+            {
+                "POWERTOOLS_METRICS_NAMESPACE": "d",
+                "DEALWIRE_EVENT_BUS_NAME": "bus",
+                "DEALWIRE_DOCUMENT_QUEUE_URL": "q",
+            },
         )
 
 

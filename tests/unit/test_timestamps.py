@@ -40,6 +40,8 @@ def test_xml_time_zone_offset_hours() -> None:
     assert canonical_timestamp("2024-03-04T21:52:10", zone_from_offset_hours("5.5")).startswith(
         "2024-03-04T16:22:10"
     )
+    assert zone_from_offset_hours("-08:00") == zone_from_offset_hours("-8")
+    assert zone_from_offset_hours("+05:30") == zone_from_offset_hours("5.5")
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from dealwire.contracts.errors import MalformedPayload, SchemaViolation
@@ -38,6 +38,15 @@ class _ConnectModel(BaseModel):
     )
 
 
+def _routing_order(value: object) -> int | None:
+    """A routing order, or ``None`` for anything else: it only sorts the tracker, and a
+    refused message would be retried by DocuSign for days and never recorded."""
+    try:
+        return int(str(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
 class JsonRecipient(_ConnectModel):
     recipient_id: str = Field(min_length=1, max_length=100)
     recipient_id_guid: str | None = None
@@ -45,7 +54,7 @@ class JsonRecipient(_ConnectModel):
     status: str | None = None
     name: str | None = None
     email: str | None = None
-    routing_order: int | None = None
+    routing_order: Annotated[int | None, BeforeValidator(_routing_order)] = None
     sent_date_time: str | None = None
     delivered_date_time: str | None = None
     signed_date_time: str | None = None

@@ -54,10 +54,19 @@ def canonical_timestamp(text: str, assume_zone: tzinfo = UTC) -> str:
     )
 
 
+_CLOCK_OFFSET = re.compile(r"^([+-])?(\d{1,2}):(\d{2})$")
+
+
 def zone_from_offset_hours(hours: str) -> tzinfo:
-    """The fixed zone of XML ``<TimeZoneOffset>`` ("-8", "5.5", "+3")."""
+    """The fixed zone of XML ``<TimeZoneOffset>``: whole hours as DocuSign writes them
+    ("-8"), and, to be safe, fractions ("5.5") and clock form ("-08:00")."""
+    clock = _CLOCK_OFFSET.match(hours.strip())
     try:
-        value = float(hours)
+        if clock:
+            sign = -1 if clock[1] == "-" else 1
+            value = sign * (int(clock[2]) + int(clock[3]) / 60)
+        else:
+            value = float(hours)
     except ValueError as exc:
         raise TimestampError(f"TimeZoneOffset is not a number of hours: {hours[:20]!r}") from exc
     if not -14 <= value <= 14:
