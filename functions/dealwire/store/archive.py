@@ -8,11 +8,16 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
+
 from dealwire.domain.timestamps import compact
 from dealwire.store import clients
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
     from dealwire.domain.connect import ConnectDocument
 
@@ -41,6 +46,16 @@ def connect_key(
 
 def rejected_key(tenant_id: str, received: str, digest: str, ext: str) -> str:
     return f"connect-rejected/{safe_token(tenant_id)}/{received[:10]}/{compact(received)}_{digest[:16]}.{ext}"
+
+
+def signed_document_key(tenant_id: str, envelope_id: str, name: str) -> str:
+    """Where the document job stores ``combined``, ``certificate`` or ``document-<id>``."""
+    return f"documents/{safe_token(tenant_id)}/{safe_token(envelope_id)}/signed/{safe_token(name, 60)}.pdf"
+
+
+# S3's smallest multipart part is 5 MiB; 8 MiB parts keep a 50 MB PDF to 7 requests and
+# the memory held to one part.
+PART_SIZE = 8 * 1024 * 1024
 
 
 def document_key(tenant_id: str, envelope_id: str, document: ConnectDocument) -> str:
@@ -80,6 +95,78 @@ class Archive:
             Metadata={name: _ascii(value) for name, value in (metadata or {}).items()},
         )
         return StoredObject(key=key, sha256=digest.hex(), size=len(body))
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
+    def put_stream(
+        self, key: str, chunks: Iterable[bytes], content_type: str, metadata: dict[str, str] | None = None
+    ) -> StoredObject:
+        """Store a stream of unknown length holding at most one part in memory.
+
+        A body that fits one part is a single PutObject; a larger one a multipart upload,
+        each part checked by S3 (SHA-256), aborted on any failure so no partial object
+        remains. The whole-object SHA-256 is computed on the way through.
+        """
+        digest = hashlib.sha256()
+        size = 0
+        buffer = bytearray()
+        upload_id: str | None = None
+        parts: list[CompletedPartTypeDef] = []
+        try:
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                buffer += chunk
+                while len(buffer) >= PART_SIZE:
+                    if upload_id is None:
+                        upload_id = self._start_multipart(key, content_type, metadata)
+                    # Through a memoryview: one copy of the part, not a slice and then a copy.
+                    with memoryview(buffer) as view:
+                        part = bytes(view[:PART_SIZE])
+                    parts.append(self._upload_part(key, upload_id, len(parts) + 1, part))
+                    del part, buffer[:PART_SIZE]
+            if upload_id is None:
+                self.put(key, bytes(buffer), content_type, metadata)
+                return StoredObject(key=key, sha256=digest.hexdigest(), size=size)
+            if buffer:
+                parts.append(self._upload_part(key, upload_id, len(parts) + 1, bytes(buffer)))
+            self.client.complete_multipart_upload(
+                Bucket=self._bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            if upload_id is not None:
+                self.client.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
+            raise
+        return StoredObject(key=key, sha256=digest.hexdigest(), size=size)
+
+    def _start_multipart(self, key: str, content_type: str, metadata: dict[str, str] | None) -> str:
+        answer = self.client.create_multipart_upload(
+            Bucket=self._bucket,
+            Key=key,
+            ContentType=content_type,
+            ChecksumAlgorithm="SHA256",
+            Metadata={name: _ascii(value) for name, value in (metadata or {}).items()},
+        )
+        return answer["UploadId"]
+
+    def _upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> CompletedPartTypeDef:
+        checksum = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+        answer = self.client.upload_part(
+            Bucket=self._bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=body,
+            ChecksumSHA256=checksum,
+        )
+        return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
 
 
 def _ascii(value: str) -> str:
