@@ -108,3 +108,17 @@ def test_the_in_flight_sweep_holds_only_unfinished_envelopes_oldest_change_first
     _record(store, "t", "done", "completed", 40)
     sweep = store.in_flight("t")
     assert [item["envelope_id"] for item in sweep.items] == ["early", "late"]
+
+
+def test_documents_are_recorded_on_an_existing_envelope_only(aws: Stack) -> None:
+    from botocore.exceptions import ClientError
+
+    store = EnvelopeStore(table(aws))
+    _record(store, "t", "e-1", "completed", 1)
+    assert store.signed_documents("t", "e-1") == {}
+    documents = {"combined": {"key": "k", "sha256": "ab", "size": 3, "name": "combined", "kind": "pdf"}}
+    store.record_documents("t", "e-1", documents, "stored")
+    store.record_documents("t", "e-1", documents, "stored")  # a repeated job changes nothing
+    assert store.signed_documents("t", "e-1") == documents
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        store.record_documents("t", "missing", documents, "stored")

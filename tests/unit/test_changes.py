@@ -180,3 +180,17 @@ def test_a_minimal_envelope_event_derives_status_from_its_name() -> None:
 def test_snapshot_events_do_not_ask_for_a_refresh() -> None:
     writes = plan_writes(snapshot_timeline(1)[0], tenant_id="t", archive_key="k")
     assert all("needs_refresh" not in w.always for w in writes)
+
+
+def test_a_refresh_from_the_api_clears_the_refresh_request_even_when_stale() -> None:
+    event = snapshot_timeline(1)[0]
+    (envelope_write, *_) = plan_writes(event, tenant_id="t", archive_key="k", refreshed=True)
+    assert envelope_write.always == {"needs_refresh": False}
+    newer = snapshot_timeline(1)[-1]
+    state: dict[str, Any] = {}
+    for write in plan_writes(newer, tenant_id="t", archive_key="k"):
+        if write.kind == "envelope":
+            state, _ = apply_in_memory({**state, "needs_refresh": True}, write)
+    state, fresh = apply_in_memory(state, envelope_write)
+    assert not fresh
+    assert state["needs_refresh"] is False

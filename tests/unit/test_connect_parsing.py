@@ -222,3 +222,13 @@ def test_json_fixture_corpus_all_parse() -> None:
     ):
         json.loads(fixture_bytes(name))
         assert parse(fixture_bytes(name)).envelope_id == ENVELOPE_ID
+
+
+def test_an_envelope_read_from_the_api_parses_like_the_aggregate_format() -> None:
+    from dealwire.contracts.connect_json import parse_envelope_document
+
+    event = parse_envelope_document(
+        json.loads(fixture_bytes("aggregate_envelope_completed.json")), ACCOUNT_ID
+    )
+    assert (event.wire_format, event.envelope.status, event.snapshot) == ("api", "completed", True)
+    assert len(event.recipients) == 3

@@ -102,3 +102,30 @@ def test_removals_and_unknown_items_publish_nothing() -> None:
 def test_an_image_without_identity_publishes_nothing() -> None:
     assert derive(None, {"pk": "T#t#ENV#e-1", "sk": "ENVELOPE"}).events == []
     assert derive(None, {"pk": "T#t#ENV#e-1", "sk": "RCP#1", "status": "sent"}).events == []
+
+
+def test_documents_recorded_on_the_envelope_publish_documents_stored_once() -> None:
+    stored = {
+        "combined": {
+            "key": "documents/t/e-1/signed/combined.pdf",
+            "sha256": "ab",
+            "size": 10,
+            "name": "combined",
+            "kind": "pdf",
+        },
+        "certificate": {
+            "key": "documents/t/e-1/signed/certificate.pdf",
+            "sha256": "cd",
+            "size": 9,
+            "name": "certificate",
+            "kind": "pdf",
+        },
+    }
+    before = envelope(status="completed")
+    after = envelope(status="completed", signed_documents=stored, documents_outcome="stored")
+    (publication,) = derive(before, after).events
+    assert publication.detail_type == "envelope.documents_stored"
+    dumped = publication.detail.model_dump(by_alias=True)
+    assert [d["documentId"] for d in dumped["documents"]] == ["certificate", "combined"]
+    assert dumped["outcome"] == "stored"
+    assert derive(after, after).events == []

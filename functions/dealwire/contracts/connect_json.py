@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import replace
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -219,6 +220,12 @@ def _from_sim(message: SimMessage) -> ConnectEvent:
         retry_count=message.retry_count,
         configuration_id=message.configuration_id,
     )
+
+
+def parse_envelope_document(document: dict[str, Any], account_id: str) -> ConnectEvent:
+    """An envelope as ``GET .../envelopes/{id}?include=recipients`` returns it (a refresh)."""
+    event = _from_aggregate(_validate(AggregateMessage, document), account_id)
+    return replace(event, wire_format="api")
 
 
 def _from_aggregate(message: AggregateMessage, account_id: str) -> ConnectEvent:

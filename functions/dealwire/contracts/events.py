@@ -17,7 +17,7 @@ class _Contract(BaseModel):
 
 
 class StoredDocument(_Contract):
-    document_id: str
+    document_id: str = Field(description="DocuSign's document id, or combined / certificate")
     key: str
     sha256: str
     size: int
@@ -50,6 +50,20 @@ class EnvelopeCompleted(_Contract):
     deal_id: str | None = None
     completed_at: str
     subject: str | None = None
+
+
+class EnvelopeDocumentsStored(_Contract):
+    """detail-type ``envelope.documents_stored``: the signed PDF and certificate are in S3."""
+
+    event_id: str
+    tenant_id: str
+    account_id: str
+    envelope_id: str
+    deal_id: str | None = None
+    # "stored"; "combined_not_allowed" when the account forbids the combined PDF and the
+    # documents were stored one by one.
+    outcome: str
+    documents: list[StoredDocument]
 
 
 class RecipientStatusChanged(_Contract):
@@ -96,6 +110,7 @@ class RefreshEnvelopeJob(_Contract):
 DETAIL_TYPES: dict[str, type[_Contract]] = {
     "envelope.status_changed": EnvelopeStatusChanged,
     "envelope.completed": EnvelopeCompleted,
+    "envelope.documents_stored": EnvelopeDocumentsStored,
     "envelope.recipient_status_changed": RecipientStatusChanged,
 }
 JOB_KINDS: dict[str, type[_Contract]] = {

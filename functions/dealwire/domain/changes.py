@@ -82,14 +82,19 @@ def plan_writes(
     tenant_id: str,
     archive_key: str,
     documents: Mapping[str, AttributeValue] | None = None,
+    refreshed: bool = False,
 ) -> list[ItemWrite]:
-    """The item writes that record ``event``: the envelope first, then its recipients."""
+    """The item writes that record ``event``: the envelope first, then its recipients.
+
+    ``refreshed``: the event is the envelope as read from the API, answering a refresh
+    request, which it clears.
+    """
     identity = {
         "tenant_id": tenant_id,
         "account_id": event.account_id,
         "envelope_id": event.envelope_id,
     }
-    writes = [_envelope_write(event, identity, archive_key, documents)]
+    writes = [_envelope_write(event, identity, archive_key, documents, refreshed=refreshed)]
     writes.extend(_recipient_writes(event, tenant_id))
     return writes
 
@@ -99,6 +104,8 @@ def _envelope_write(
     identity: Mapping[str, str],
     archive_key: str,
     documents: Mapping[str, AttributeValue] | None,
+    *,
+    refreshed: bool,
 ) -> ItemWrite:
     envelope = event.envelope
     status = envelope.status or ENVELOPE_EVENT_STATUS.get(event.event)
@@ -107,7 +114,11 @@ def _envelope_write(
         fill["deal_id"] = envelope.deal_id
     if documents:
         fill["connect_documents"] = dict(documents)
-    always: dict[str, AttributeValue] = {} if event.snapshot else {"needs_refresh": True}
+    always: dict[str, AttributeValue] = {}
+    if not event.snapshot:
+        always["needs_refresh"] = True
+    elif refreshed:
+        always["needs_refresh"] = False
     if status is None:
         # A minimal recipient event says nothing about the envelope: make sure it exists
         # and ask for a refresh, but order nothing.

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-ConnectFormat = Literal["sim", "aggregate", "xml"]
+# "api": the envelope as the REST API returned it (a refresh), shaped like "aggregate".
+ConnectFormat = Literal["sim", "aggregate", "xml", "api"]
 
 # The envelope custom field that ties an envelope to a CRM deal; stage_trigger sets it.
 DEAL_ID_FIELD = "dealwire_deal_id"

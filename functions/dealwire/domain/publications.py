@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from dealwire.contracts.events import (
     EnvelopeCompleted,
+    EnvelopeDocumentsStored,
     EnvelopeStatusChanged,
     FetchDocumentsJob,
     RecipientStatusChanged,
@@ -104,6 +105,23 @@ def _envelope(old: Mapping[str, Any], new: Mapping[str, Any]) -> Derived:
                 completed_at=completed_at,
                 connect_documents=documents,
                 **common,
+            )
+        )
+    if new.get("signed_documents") and not old.get("signed_documents"):
+        stored = new["signed_documents"]
+        derived.events.append(
+            Publication(
+                "envelope.documents_stored",
+                EnvelopeDocumentsStored(
+                    event_id=_identity("envelope.documents_stored", {"pk": new.get("pk")}),
+                    deal_id=new.get("deal_id"),
+                    outcome=str(new.get("documents_outcome", "stored")),
+                    documents=[
+                        StoredDocument(**{**fields, "document_id": name})
+                        for name, fields in sorted(stored.items())
+                    ],
+                    **common,
+                ),
             )
         )
     if new.get("needs_refresh") is True and old.get("needs_refresh") is not True:

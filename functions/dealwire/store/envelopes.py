@@ -345,3 +345,28 @@ class EnvelopeStore:
             items=[deserialize(item) for item in answer.get("Items", [])],
             cursor=encode_cursor(last) if last else None,
         )
+
+    def signed_documents(self, tenant_id: str, envelope_id: str) -> dict[str, Any]:
+        """What the document job recorded for the envelope (empty when nothing yet)."""
+        answer = self.client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": envelope_pk(tenant_id, envelope_id)}, "sk": {"S": ENVELOPE_SK}},
+            ProjectionExpression="signed_documents",
+        )
+        documents = deserialize(answer.get("Item", {})).get("signed_documents")
+        return documents if isinstance(documents, dict) else {}
+
+    def record_documents(
+        self, tenant_id: str, envelope_id: str, documents: Mapping[str, Mapping[str, Any]], outcome: str
+    ) -> None:
+        """Point the envelope at its stored documents; the same call twice changes nothing."""
+        self.client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": envelope_pk(tenant_id, envelope_id)}, "sk": {"S": ENVELOPE_SK}},
+            UpdateExpression="SET signed_documents = :d, documents_outcome = :o",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={
+                ":d": _serializer.serialize({k: dict(v) for k, v in documents.items()}),
+                ":o": {"S": outcome},
+            },
+        )
