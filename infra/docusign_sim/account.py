@@ -1,0 +1,381 @@
+"""The simulated DocuSign account: its configuration, templates and envelopes, behind one lock."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from infra.docusign_sim import connect
+from infra.docusign_sim.connect import ALL_EVENTS, FORMATS, ConnectSettings, Outbox
+from infra.docusign_sim.documents import envelope_pdf
+from infra.docusign_sim.model import (
+    DEFAULT_TEMPLATE,
+    MonotonicClock,
+    Sender,
+    SimError,
+    new_envelope,
+    parse_template,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from infra.docusign_sim.model import Envelope, Event, Template
+
+MAX_PAGE = 1000
+_INCLUDE_ALL = frozenset({"recipients", "custom_fields", "documents"})
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Everything the command line or ``Simulator(...)`` configures; some may change at run time."""
+
+    account_id: str
+    integration_key: str
+    user_id: str
+    public_key_pem: str
+    port: int = 0
+    webhook_url: str | None = None
+    hmac_keys: tuple[str, ...] = ()
+    connect_format: str = "json"
+    include_envelope_data: bool = True
+    include_documents: bool = False
+    events: frozenset[str] = ALL_EVENTS
+    configuration_id: int = 10482913
+    xml_offset_hours: int = 0
+    consent: bool = True
+    allow_combined_download: bool = True
+    token_lifetime: int = 3600
+    rate_limit: int = 3000
+    async_callbacks: bool = False
+    callback_timeout: float = 10.0
+    user_name: str = "Sim Sender"
+    user_email: str = "sender@example.com"
+    account_name: str = "dealwire DocuSign simulator"
+
+    def connect_settings(self) -> ConnectSettings:
+        return ConnectSettings(
+            webhook_url=self.webhook_url,
+            hmac_keys=self.hmac_keys,
+            connect_format=self.connect_format,
+            include_envelope_data=self.include_envelope_data,
+            include_documents=self.include_documents,
+            configuration_id=self.configuration_id,
+            events=self.events,
+            xml_offset_hours=self.xml_offset_hours,
+            xml_time_zone="UTC" if self.xml_offset_hours == 0 else f"UTC{self.xml_offset_hours:+d}",
+            timeout=self.callback_timeout,
+        )
+
+    def public_view(self) -> dict[str, Any]:
+        return {
+            "accountId": self.account_id,
+            "integrationKey": self.integration_key,
+            "userId": self.user_id,
+            "webhookUrl": self.webhook_url,
+            "hmacKeyCount": len(self.hmac_keys),  # the keys themselves are not echoed
+            "connectFormat": self.connect_format,
+            "includeEnvelopeData": self.include_envelope_data,
+            "includeDocuments": self.include_documents,
+            "events": sorted(self.events),
+            "configurationId": self.configuration_id,
+            "xmlTimeZoneOffset": self.xml_offset_hours,
+            "consent": self.consent,
+            "allowCombinedDownload": self.allow_combined_download,
+            "tokenLifetime": self.token_lifetime,
+            "rateLimit": self.rate_limit,
+            "asyncCallbacks": self.async_callbacks,
+        }
+
+
+# camelCase key of POST /_sim/config → (SimConfig field, conversion)
+_CONFIG_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "webhookUrl": ("webhook_url", lambda v: str(v) if v else None),
+    "hmacKeys": ("hmac_keys", lambda v: tuple(str(k) for k in v)),
+    "hmacKey": ("hmac_keys", lambda v: (str(v),) if v else ()),
+    "connectFormat": ("connect_format", str),
+    "includeEnvelopeData": ("include_envelope_data", bool),
+    "includeDocuments": ("include_documents", bool),
+    "events": ("events", lambda v: frozenset(str(e) for e in v)),
+    "configurationId": ("configuration_id", int),
+    "xmlTimeZoneOffset": ("xml_offset_hours", int),
+    "consent": ("consent", bool),
+    "allowCombinedDownload": ("allow_combined_download", bool),
+    "tokenLifetime": ("token_lifetime", int),
+    "rateLimit": ("rate_limit", int),
+    "asyncCallbacks": ("async_callbacks", bool),
+}
+
+
+def updated_config(config: SimConfig, changes: Mapping[str, Any]) -> SimConfig:
+    unknown = sorted(set(changes) - set(_CONFIG_KEYS))
+    if unknown:
+        raise ValueError(f"unknown config keys {unknown}; known: {sorted(_CONFIG_KEYS)}")
+    values = {}
+    for key, raw in changes.items():
+        name, convert = _CONFIG_KEYS[key]
+        try:
+            values[name] = convert(raw)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{key}: {exc}") from exc
+    new = replace(config, **values)
+    if new.connect_format not in FORMATS:
+        raise ValueError(f"connectFormat must be one of {FORMATS}")
+    if not new.events <= ALL_EVENTS:
+        raise ValueError(f"events must be among {sorted(ALL_EVENTS)}")
+    return new
+
+
+def parse_time(text: str, parameter: str) -> datetime:
+    """A query date as DocuSign takes it: ISO 8601 date or date-time; no zone means UTC."""
+    try:
+        moment = datetime.fromisoformat(_FRACTION.sub(r"\1", text.strip()).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise SimError(
+            400,
+            "INVALID_REQUEST_PARAMETER",
+            f"The request contained at least one invalid parameter. Invalid value for '{parameter}'.",
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class Account:
+    config: SimConfig
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    clock: MonotonicClock = field(default_factory=MonotonicClock)
+    templates: dict[str, Template] = field(
+        default_factory=lambda: {DEFAULT_TEMPLATE.template_id: DEFAULT_TEMPLATE}
+    )
+    envelopes: dict[str, Envelope] = field(default_factory=dict)
+    downloads: Counter[tuple[str, str]] = field(default_factory=Counter)
+    outbox: Outbox = field(init=False)
+    _sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _field_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(10923847561))
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.config.callback_timeout)
+
+    def sender(self) -> Sender:
+        return Sender(
+            user_id=self.config.user_id,
+            user_name=self.config.user_name,
+            email=self.config.user_email,
+            account_id=self.config.account_id,
+        )
+
+    # --- callbacks -----------------------------------------------------------------------
+
+    def _queue(self, envelope: Envelope, events: list[Event]) -> None:
+        """Build the callbacks now (the envelope as it is after the transition), under the lock."""
+        settings = self.config.connect_settings()
+        messages = [
+            connect.build(
+                settings,
+                envelope,
+                event,
+                recipient_id=recipient,
+                moment=self.clock(),
+                sequence=next(self._sequence),
+            )
+            for event, recipient in events
+            if event in settings.events
+        ]
+        self.outbox.put(messages)
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Deliver queued callbacks now, unless a worker thread does it."""
+        return [] if self.config.async_callbacks else self.outbox.drain()
+
+    # --- envelopes -----------------------------------------------------------------------
+
+    def envelope(self, envelope_id: str) -> Envelope:
+        found = self.envelopes.get(envelope_id)
+        if found is None:
+            raise SimError(
+                404,
+                "ENVELOPE_DOES_NOT_EXIST",
+                "The envelope specified either does not exist or you have no rights to it.",
+            )
+        return found
+
+    def create(self, request: object) -> dict[str, Any]:
+        with self.lock:
+            envelope = new_envelope(
+                request, self.templates, self.sender(), self.clock(), lambda: str(next(self._field_ids))
+            )
+            status = request.get("status", "created") if isinstance(request, dict) else "created"
+            if status not in ("created", "sent"):
+                raise SimError(
+                    400, "INVALID_REQUEST_PARAMETER", f"status must be 'sent' or 'created', not {status!r}"
+                )
+            events = envelope.send(self.clock) if status == "sent" else []
+            self.envelopes[envelope.envelope_id] = envelope
+            self._queue(envelope, events)
+            answer = envelope.summary()
+        self.flush()
+        return answer
+
+    def update(self, envelope_id: str, request: object) -> dict[str, Any]:
+        """``PUT envelopes/{id}``: void a sent envelope, or send a draft."""
+        if not isinstance(request, dict):
+            raise SimError(
+                400, "INVALID_REQUEST_BODY", "The request body is missing or improperly formatted."
+            )
+        with self.lock:
+            envelope = self.envelope(envelope_id)
+            status = request.get("status")
+            if status == "voided":
+                events = envelope.void(str(request.get("voidedReason") or ""), self.clock)
+            elif status == "sent":
+                events = envelope.send(self.clock)
+            else:
+                raise SimError(
+                    400,
+                    "INVALID_REQUEST_PARAMETER",
+                    "the simulator updates status to 'voided' or 'sent' only",
+                )
+            self._queue(envelope, events)
+        self.flush()
+        return {"envelopeId": envelope_id}
+
+    def act(self, envelope_id: str, recipient_id: str, action: str, reason: str = "") -> list[dict[str, Any]]:
+        """A recipient's step (control API); the callbacks it caused, once answered."""
+        with self.lock:
+            envelope = self.envelope(envelope_id)
+            if action == "deliver":
+                events = envelope.deliver(recipient_id, self.clock)
+            elif action == "sign":
+                events = envelope.sign(recipient_id, self.clock)
+            elif action == "decline":
+                events = envelope.decline(recipient_id, reason or "Declined (simulated)", self.clock)
+            else:
+                raise SimError(404, "UNKNOWN_ACTION", f"no recipient action {action!r}")
+            self._queue(envelope, events)
+        return self.flush()
+
+    def void(self, envelope_id: str, reason: str) -> list[dict[str, Any]]:
+        with self.lock:
+            envelope = self.envelope(envelope_id)
+            self._queue(envelope, envelope.void(reason, self.clock))
+        return self.flush()
+
+    def envelope_json(self, envelope_id: str, include: frozenset[str] = _INCLUDE_ALL) -> dict[str, Any]:
+        with self.lock:
+            return self.envelope(envelope_id).as_json(include)
+
+    def recipients_json(self, envelope_id: str) -> dict[str, Any]:
+        with self.lock:
+            return self.envelope(envelope_id).recipients_json()
+
+    def all_envelopes(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [e.as_json(_INCLUDE_ALL) for e in self.envelopes.values()]
+
+    def list_changes(self, query: Mapping[str, str]) -> dict[str, Any]:
+        """``GET envelopes`` (listStatusChanges): envelopes changed at or after ``from_date``,
+        a recipient's progress included, oldest change first unless ``order=desc``."""
+        ids = [i for i in query.get("envelope_ids", "").split(",") if i and i != "request_body"]
+        if "from_date" not in query and not ids:
+            raise SimError(
+                400,
+                "INVALID_REQUEST_PARAMETER",
+                "The request contained at least one invalid parameter. "
+                "A value was not found for parameter 'from_date'.",
+            )
+        since = parse_time(query["from_date"], "from_date") if "from_date" in query else None
+        until = parse_time(query["to_date"], "to_date") if "to_date" in query else None
+        statuses = {s.strip().lower() for s in query.get("status", "").split(",") if s.strip()} - {"any"}
+        include = frozenset(i.strip() for i in query.get("include", "").split(",") if i.strip())
+        try:
+            start = int(query.get("start_position", "0"))
+            count = min(int(query.get("count", str(MAX_PAGE))), MAX_PAGE)
+        except ValueError as exc:
+            raise SimError(400, "INVALID_REQUEST_PARAMETER", "start_position and count are numbers") from exc
+        if start < 0 or count < 1:
+            raise SimError(400, "INVALID_REQUEST_PARAMETER", "start_position ≥ 0 and count ≥ 1")
+        with self.lock:
+            found = [
+                e
+                for e in self.envelopes.values()
+                if (not ids or e.envelope_id in ids)
+                and (since is None or (e.changed_at or e.created_at) >= since)
+                and (until is None or (e.changed_at or e.created_at) <= until)
+                and (not statuses or e.status in statuses)
+            ]
+            found.sort(
+                key=lambda e: (e.changed_at or e.created_at, e.envelope_id),
+                reverse=query.get("order", "asc").lower() == "desc",
+            )
+            page = [e.as_json(include) for e in found[start : start + count]]
+        answer: dict[str, Any] = {
+            "resultSetSize": str(len(page)),
+            "startPosition": str(start),
+            "endPosition": str(start + len(page) - 1),
+            "totalSetSize": str(len(found)),
+        }
+        if start + count < len(found):
+            answer["nextUri"] = "/envelopes?" + urlencode({**query, "start_position": str(start + count)})
+        if start > 0:
+            answer["previousUri"] = "/envelopes?" + urlencode(
+                {**query, "start_position": str(max(start - count, 0))}
+            )
+        answer["envelopes"] = page
+        return answer
+
+    # --- documents -----------------------------------------------------------------------
+
+    def document_list(self, envelope_id: str) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "envelopeId": envelope_id,
+                "envelopeDocuments": self.envelope(envelope_id).document_list(),
+            }
+
+    def document(
+        self, envelope_id: str, document_id: str, *, certificate: bool = True, count: bool = False
+    ) -> bytes:
+        with self.lock:
+            envelope = self.envelope(envelope_id)
+            if document_id == "combined" and count and not self.config.allow_combined_download:
+                raise SimError(
+                    400,
+                    "COMBINED_PDF_DOWNLOAD_NOT_ALLOWED",
+                    "Combined PDF download is not allowed for this account. Download documents one by one.",
+                )
+            pdf = envelope_pdf(envelope, document_id, certificate=certificate)
+            if count:
+                self.downloads[(envelope_id, document_id)] += 1
+            return pdf
+
+    def download_counts(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                {"envelopeId": envelope_id, "documentId": document_id, "count": n}
+                for (envelope_id, document_id), n in sorted(self.downloads.items())
+            ]
+
+    # --- control -------------------------------------------------------------------------
+
+    def add_template(self, body: object) -> dict[str, Any]:
+        template = parse_template(body)
+        with self.lock:
+            self.templates[template.template_id] = template
+        return template.summary()
+
+    def template_list(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [t.summary() for t in self.templates.values()]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.envelopes.clear()
+            self.downloads.clear()
+            self.outbox.clear()

@@ -1,0 +1,165 @@
+"""``SimulatorControl``: the simulator's ``/_sim/`` control API from Python, for tests and scripts."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote, urlencode
+
+
+class SimulatorControlError(Exception):
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"simulator answered {status}: {body[:500]}")
+        self.status = status
+        self.body = body
+
+
+class SimulatorControl:
+    """Drives a running simulator (in this process or another) over HTTP."""
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        # The simulator is on loopback: never through a proxy named in the environment.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def _call(self, method: str, path: str, body: object = None) -> bytes:
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
+            f"{self.url}/_sim/{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"} if data is not None else {},
+        )
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                return bytes(response.read())
+        except urllib.error.HTTPError as exc:
+            raise SimulatorControlError(exc.code, exc.read().decode("utf-8", "replace")) from exc
+
+    def _json(self, method: str, path: str, body: object = None) -> dict[str, Any]:
+        answer: dict[str, Any] = json.loads(self._call(method, path, body))
+        return answer
+
+    # --- recipients and envelopes --------------------------------------------------------
+
+    def _recipient(self, envelope_id: str, recipient_id: str, action: str, body: object) -> dict[str, Any]:
+        return self._json(
+            "POST", f"envelopes/{quote(envelope_id)}/recipients/{quote(recipient_id)}/{action}", body
+        )
+
+    def deliver(self, envelope_id: str, recipient_id: str) -> dict[str, Any]:
+        """The recipient opens the envelope; ``{"envelope", "callbacks"}``."""
+        return self._recipient(envelope_id, recipient_id, "deliver", {})
+
+    def sign(self, envelope_id: str, recipient_id: str) -> dict[str, Any]:
+        return self._recipient(envelope_id, recipient_id, "sign", {})
+
+    def decline(self, envelope_id: str, recipient_id: str, reason: str) -> dict[str, Any]:
+        return self._recipient(envelope_id, recipient_id, "decline", {"reason": reason})
+
+    def void(self, envelope_id: str, reason: str) -> dict[str, Any]:
+        return self._json("POST", f"envelopes/{quote(envelope_id)}/void", {"reason": reason})
+
+    def envelopes(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._json("GET", "envelopes")["envelopes"]
+        return found
+
+    def envelope(self, envelope_id: str) -> dict[str, Any]:
+        return self._json("GET", f"envelopes/{quote(envelope_id)}")
+
+    def document(self, envelope_id: str, document_id: str, *, certificate: bool = True) -> bytes:
+        """A document's bytes, as the REST API serves them, without counting a download."""
+        query = "" if certificate else "?" + urlencode({"certificate": "false"})
+        return self._call("GET", f"envelopes/{quote(envelope_id)}/documents/{quote(document_id)}{query}")
+
+    def downloads(self) -> list[dict[str, Any]]:
+        """``[{"envelopeId", "documentId", "count"}]``: REST downloads so far."""
+        found: list[dict[str, Any]] = self._json("GET", "downloads")["downloads"]
+        return found
+
+    # --- callbacks, faults, configuration ------------------------------------------------
+
+    def callbacks(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._json("GET", "callbacks")["callbacks"]
+        return found
+
+    def clear_callbacks(self) -> None:
+        self._call("DELETE", "callbacks")
+
+    def add_fault(
+        self,
+        kind: str,
+        count: int = 1,
+        *,
+        path_prefix: str | None = None,
+        method: str | None = None,
+        retry_after: int = 1,
+        delay: float = 0.0,
+        status: int | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The next ``count`` matching API answers: kind ``429``, ``500``, ``503``, ``delay``
+        (answer late by ``delay`` seconds) or ``hourly_limit``. Default prefix ``/restapi/``."""
+        fault: dict[str, Any] = {"kind": kind, "count": count, "retryAfter": retry_after, "delay": delay}
+        if path_prefix is not None:
+            fault["pathPrefix"] = path_prefix
+        if method is not None:
+            fault["method"] = method
+        if status is not None:
+            fault["status"] = status
+        if body is not None:
+            fault["body"] = body
+        found: list[dict[str, Any]] = self._json("POST", "faults", fault)["faults"]
+        return found
+
+    def faults(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._json("GET", "faults")["faults"]
+        return found
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "faults")
+
+    def configure(self, **changes: Any) -> dict[str, Any]:  # noqa: ANN401 - camelCase keys of POST /_sim/config
+        """E.g. ``configure(connectFormat="xml", webhookUrl=..., hmacKeys=[...], consent=False)``."""
+        return self._json("POST", "config", changes)
+
+    def config(self) -> dict[str, Any]:
+        return self._json("GET", "config")
+
+    def set_consent(self, *, granted: bool) -> dict[str, Any]:
+        return self.configure(consent=granted)
+
+    def allow_combined_download(self, *, allowed: bool) -> dict[str, Any]:
+        return self.configure(allowCombinedDownload=allowed)
+
+    def expire_tokens(self) -> int:
+        return int(self._json("POST", "tokens/expire")["expired"])
+
+    def register_template(
+        self,
+        template_id: str,
+        roles: list[dict[str, Any]],
+        *,
+        name: str | None = None,
+        document_name: str | None = None,
+        email_subject: str | None = None,
+    ) -> dict[str, Any]:
+        """``roles``: ``[{"roleName", "routingOrder", "type": "signer"|"carboncopy"}]``."""
+        template: dict[str, Any] = {"templateId": template_id, "roles": roles}
+        for key, value in (("name", name), ("documentName", document_name), ("emailSubject", email_subject)):
+            if value is not None:
+                template[key] = value
+        return self._json("POST", "templates", template)
+
+    def templates(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._json("GET", "templates")["templates"]
+        return found
+
+    def reset(self) -> None:
+        """Forget envelopes, callbacks, downloads, faults and tokens; keep templates and config."""
+        self._call("POST", "reset")

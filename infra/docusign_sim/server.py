@@ -1,0 +1,472 @@
+"""The simulator's HTTP face: OAuth, eSignature REST v2.1 and the ``/_sim/`` control API on loopback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
+
+from infra.docusign_sim.account import Account, SimConfig, updated_config
+from infra.docusign_sim.auth import JWT_BEARER, OAuthError, TokenStore, load_public_key, verify_assertion
+from infra.docusign_sim.connect import ALL_EVENTS, FORMATS
+from infra.docusign_sim.limits import API_PREFIX, FaultPlan, HourlyBudget, hourly_limit_body, parse_fault
+from infra.docusign_sim.model import SimError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+log = logging.getLogger("dealwire.docusign_sim")
+
+HOST = "127.0.0.1"  # loopback only, whatever the caller asks
+MAX_BODY_BYTES = 5 * 1024 * 1024
+_ACCOUNT_PATH = re.compile(r"^/restapi/v2\.1/accounts/(?P<account>[^/]+)(?P<rest>/.*)?$")
+
+
+class Answer:
+    """An HTTP answer: status, body, content type and extra headers."""
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes | dict[str, Any] | list[Any],
+        content_type: str = "application/json; charset=utf-8",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.body = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
+        self.content_type = content_type
+        self.headers = headers or {}
+
+
+class Simulator:
+    """A DocuSign account on ``http://127.0.0.1:<port>``: ``start()``, use ``url``, ``stop()``.
+
+    ``port=0`` picks a free port. Everything is in memory and lost at ``stop()``.
+    """
+
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        integration_key: str,
+        user_id: str,
+        public_key_pem: str | bytes,
+        port: int = 0,
+        webhook_url: str | None = None,
+        hmac_keys: Iterable[str] = (),
+        connect_format: str = "json",
+        include_envelope_data: bool = True,
+        include_documents: bool = False,
+        token_lifetime: int = 3600,
+        rate_limit: int = 3000,
+        async_callbacks: bool = False,
+        callback_timeout: float = 10.0,
+        user_name: str = "Sim Sender",
+        user_email: str = "sender@example.com",
+        account_name: str = "dealwire DocuSign simulator",
+        configuration_id: int = 10482913,
+        xml_offset_hours: int = 0,
+        events: Iterable[str] = ALL_EVENTS,
+    ) -> None:
+        pem = public_key_pem.decode("ascii") if isinstance(public_key_pem, bytes) else public_key_pem
+        if connect_format not in FORMATS:
+            raise ValueError(f"connect_format must be one of {FORMATS}")
+        config = SimConfig(
+            account_id=account_id,
+            integration_key=integration_key,
+            user_id=user_id,
+            public_key_pem=pem,
+            port=port,
+            webhook_url=webhook_url,
+            hmac_keys=tuple(hmac_keys),
+            connect_format=connect_format,
+            include_envelope_data=include_envelope_data,
+            include_documents=include_documents,
+            token_lifetime=token_lifetime,
+            rate_limit=rate_limit,
+            async_callbacks=async_callbacks,
+            callback_timeout=callback_timeout,
+            user_name=user_name,
+            user_email=user_email,
+            account_name=account_name,
+            configuration_id=configuration_id,
+            xml_offset_hours=xml_offset_hours,
+            events=frozenset(events),
+        )
+        self.public_key = load_public_key(pem)
+        self.account = Account(config)
+        self.tokens = TokenStore()
+        self.faults = FaultPlan()
+        self.budget = HourlyBudget(rate_limit)
+        handler = type("BoundSimHandler", (_Handler,), {"sim": self})
+        self.server = ThreadingHTTPServer((HOST, port), handler)
+        self.server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def config(self) -> SimConfig:
+        return self.account.config
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> Simulator:
+        if self._thread is None:
+            # A short poll interval makes stop() quick: shutdown() waits for the next poll.
+            self._thread = threading.Thread(
+                target=self.server.serve_forever, args=(0.05,), name="docusign-sim", daemon=True
+            )
+            self._thread.start()
+            if self.config.async_callbacks:
+                self.account.outbox.start_worker()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self.server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self.account.outbox.stop()
+        self.server.server_close()
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # --- accessors for tests -------------------------------------------------------------
+
+    def document_bytes(self, envelope_id: str, document_id: str, *, certificate: bool = True) -> bytes:
+        """The bytes ``GET .../documents/{document_id}`` answers, without counting a download."""
+        return self.account.document(envelope_id, document_id, certificate=certificate)
+
+    def download_count(self, envelope_id: str, document_id: str) -> int:
+        with self.account.lock:
+            return self.account.downloads[(envelope_id, document_id)]
+
+    def callbacks(self) -> list[dict[str, Any]]:
+        return self.account.outbox.records()
+
+    def configure(self, **changes: Any) -> SimConfig:  # noqa: ANN401 - the control API's camelCase keys
+        """Change run-time settings with the keys of ``POST /_sim/config``."""
+        with self.account.lock:
+            new = updated_config(self.account.config, changes)
+            was_async = self.account.config.async_callbacks
+            self.account.config = new
+            self.budget.set_limit(new.rate_limit)
+            self.account.outbox.timeout = new.callback_timeout
+        if new.async_callbacks and not was_async and self._thread is not None:
+            self.account.outbox.start_worker()
+        elif was_async and not new.async_callbacks:
+            self.account.outbox.stop()
+        return new
+
+    # --- OAuth ---------------------------------------------------------------------------
+
+    def audiences(self, host_header: str | None) -> set[str]:
+        """The ``aud`` values accepted: this server's host:port, and the Host the client used."""
+        found = {f"{HOST}:{self.port}", f"localhost:{self.port}"}
+        if host_header:
+            found.add(host_header.strip())
+        return found
+
+    def token(self, form: dict[str, str], host_header: str | None) -> Answer:
+        try:
+            if form.get("grant_type") != JWT_BEARER:
+                raise OAuthError("unsupported_grant_type")
+            assertion = form.get("assertion")
+            if not assertion:
+                raise OAuthError("invalid_request", "the assertion parameter is missing")
+            config = self.config
+            verify_assertion(
+                assertion,
+                public_key=self.public_key,
+                integration_key=config.integration_key,
+                user_id=config.user_id,
+                audiences=self.audiences(host_header),
+            )
+            if not config.consent:
+                raise OAuthError("consent_required")
+        except OAuthError as refusal:
+            return Answer(400, refusal.body())
+        token = self.tokens.issue(config.user_id, config.token_lifetime)
+        return Answer(
+            200, {"access_token": token, "token_type": "Bearer", "expires_in": config.token_lifetime}
+        )
+
+    def userinfo(self) -> Answer:
+        config = self.config
+        return Answer(
+            200,
+            {
+                "sub": config.user_id,
+                "name": config.user_name,
+                "email": config.user_email,
+                "accounts": [
+                    {
+                        "account_id": config.account_id,
+                        "is_default": True,
+                        "account_name": config.account_name,
+                        "base_uri": self.url,
+                    }
+                ],
+            },
+        )
+
+
+def _bearer(header: str | None) -> str | None:
+    if not header or not header.lower().startswith("bearer "):
+        return None
+    return header[7:].strip() or None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sim: ClassVar[Simulator]
+    protocol_version = "HTTP/1.1"  # keep-alive, as the httpx client of dealwire expects
+    server_version = "DocuSignSimulator/1.0"
+    # Headers and body go out in two writes; with Nagle on, a keep-alive client waits ~40 ms for each.
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: ANN401 - BaseHTTPRequestHandler's signature
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    _body: bytes | None = None
+
+    def _read_body(self) -> bytes:
+        """The request body, read once: every answer must consume it, or keep-alive breaks."""
+        if self._body is None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                self.close_connection = True  # the body is left unread, so the connection cannot be reused
+                raise SimError(413, "REQUEST_ENTITY_TOO_LARGE", "The request body is too large.")
+            self._body = self.rfile.read(length) if length > 0 else b""
+        return self._body
+
+    def _json_body(self) -> object:
+        raw = self._read_body()
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SimError(
+                400, "INVALID_REQUEST_BODY", f"The request body is missing or improperly formatted. {exc}"
+            ) from exc
+
+    def _send(self, answer: Answer) -> None:
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(answer.body)
+
+    def _handle(self, method: str) -> None:
+        self._body = None
+        parts = urlsplit(self.path)
+        path = parts.path.rstrip("/") or "/"
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        try:
+            self._read_body()  # first, so that no answer leaves it unread on a keep-alive connection
+            if path.startswith("/_sim/"):
+                answer = self._control(method, path, query)
+            else:
+                answer = self._api(method, path, query)
+        except SimError as refusal:
+            answer = Answer(refusal.status, refusal.body())
+        except Exception:  # a simulator bug must still answer, and say so
+            log.exception("simulator error on %s %s", method, self.path)
+            answer = Answer(500, {"errorCode": "UNSPECIFIED_ERROR", "message": "simulator bug, see its log"})
+        self._send(answer)
+
+    # --- DocuSign API --------------------------------------------------------------------
+
+    def _api(self, method: str, path: str, query: dict[str, str]) -> Answer:
+        sim = self.sim
+        fault = sim.faults.take(method, path)
+        if fault is not None and fault.kind == "delay":
+            time.sleep(fault.delay)
+        elif fault is not None:
+            budget = sim.budget.exhausted() if fault.kind == "hourly_limit" else sim.budget.charge()[0]
+            headers = budget.headers() if path.startswith(API_PREFIX) else {}
+            if fault.kind in ("429", "hourly_limit", "503"):
+                headers["Retry-After"] = str(fault.retry_after)
+            return Answer(fault.answer_status(), fault.answer_body(sim.budget.limit), headers=headers)
+        if path == "/oauth/token" and method == "POST":
+            form = dict(parse_qsl(self._read_body().decode("utf-8", "replace")))
+            return sim.token(form, self.headers.get("Host"))
+        if path == "/oauth/userinfo" and method == "GET":
+            token = _bearer(self.headers.get("Authorization"))
+            if token is None or sim.tokens.check(token) is None:
+                return Answer(
+                    401, {"error": "invalid_token", "error_description": "expired or unknown token"}
+                )
+            return sim.userinfo()
+        if path.startswith(API_PREFIX):
+            return self._rest(method, path, query)
+        return Answer(
+            404,
+            {
+                "errorCode": "INVALID_REQUEST_RESOURCE",
+                "message": "The URL provided does not resolve to a resource.",
+            },
+        )
+
+    def _rest(self, method: str, path: str, query: dict[str, str]) -> Answer:
+        sim = self.sim
+        token = _bearer(self.headers.get("Authorization"))
+        if token is None or sim.tokens.check(token) is None:
+            refusal = SimError(
+                401,
+                "AUTHORIZATION_INVALID_TOKEN",
+                "The access token provided is expired, revoked or malformed.",
+            )
+            return Answer(401, refusal.body(), headers=sim.budget.peek().headers())
+        budget, exceeded = sim.budget.charge()
+        headers = budget.headers()
+        if exceeded:
+            return Answer(400, hourly_limit_body(budget.limit), headers=headers)
+        try:
+            answer = self._rest_route(method, path, query)
+        except SimError as refusal:
+            answer = Answer(refusal.status, refusal.body())
+        answer.headers |= headers
+        return answer
+
+    def _rest_route(self, method: str, path: str, query: dict[str, str]) -> Answer:
+        account = self.sim.account
+        match = _ACCOUNT_PATH.match(path)
+        if match is None:
+            raise SimError(
+                404, "INVALID_REQUEST_RESOURCE", "The URL provided does not resolve to a resource."
+            )
+        if match["account"] != account.config.account_id:
+            raise SimError(400, "ACCOUNT_LACKS_PERMISSIONS", "This Account lacks sufficient permissions.")
+        segments = [s for s in (match["rest"] or "").split("/") if s]
+        routes: dict[tuple[str, int], Callable[[], Answer]] = {
+            ("GET", 1): lambda: Answer(200, account.list_changes(query)),
+            ("POST", 1): lambda: Answer(201, account.create(self._json_body())),
+            ("GET", 2): lambda: Answer(200, account.envelope_json(segments[1], self._include(query))),
+            ("PUT", 2): lambda: Answer(200, account.update(segments[1], self._json_body())),
+        }
+        if segments and segments[0] == "envelopes":
+            route = routes.get((method, len(segments)))
+            if route is not None:
+                return route()
+            if method == "GET" and len(segments) == 3 and segments[2] == "documents":
+                return Answer(200, account.document_list(segments[1]))
+            if method == "GET" and len(segments) == 3 and segments[2] == "recipients":
+                return Answer(200, account.recipients_json(segments[1]))
+            if method == "GET" and len(segments) == 4 and segments[2] == "documents":
+                return self._download(segments[1], segments[3], query)
+        raise SimError(404, "INVALID_REQUEST_RESOURCE", "The URL provided does not resolve to a resource.")
+
+    @staticmethod
+    def _include(query: dict[str, str]) -> frozenset[str]:
+        return frozenset(i.strip() for i in query.get("include", "").split(",") if i.strip())
+
+    def _download(self, envelope_id: str, document_id: str, query: dict[str, str]) -> Answer:
+        certificate = query.get("certificate", "true").lower() != "false"
+        pdf = self.sim.account.document(envelope_id, document_id, certificate=certificate, count=True)
+        name = {"1": "document", "certificate": "certificate", "combined": "combined"}[document_id]
+        return Answer(
+            200, pdf, "application/pdf", {"Content-Disposition": f'file; filename="{name}_{envelope_id}.pdf"'}
+        )
+
+    # --- control API ---------------------------------------------------------------------
+
+    def _control(self, method: str, path: str, query: dict[str, str]) -> Answer:  # noqa: PLR0911, PLR0912
+        sim, account = self.sim, self.sim.account
+        segments = path.split("/")[2:]  # "/_sim/a/b" → ["a", "b"]
+        try:
+            match (method, segments):
+                case ("GET", ["health"]):
+                    return Answer(200, {"ok": True, "url": sim.url, "accountId": account.config.account_id})
+                case ("GET", ["envelopes"]):
+                    return Answer(200, {"envelopes": account.all_envelopes()})
+                case ("GET", ["envelopes", envelope_id]):
+                    return Answer(200, account.envelope_json(envelope_id))
+                case ("POST", ["envelopes", envelope_id, "recipients", recipient_id, action]):
+                    body = self._json_body()
+                    reason = str(body.get("reason", "")) if isinstance(body, dict) else ""
+                    callbacks = account.act(envelope_id, recipient_id, action, reason)
+                    return Answer(
+                        200, {"envelope": account.envelope_json(envelope_id), "callbacks": callbacks}
+                    )
+                case ("POST", ["envelopes", envelope_id, "void"]):
+                    body = self._json_body()
+                    reason = str(body.get("reason", "")) if isinstance(body, dict) else ""
+                    callbacks = account.void(envelope_id, reason or "Voided (simulated)")
+                    return Answer(
+                        200, {"envelope": account.envelope_json(envelope_id), "callbacks": callbacks}
+                    )
+                case ("GET", ["envelopes", envelope_id, "documents", document_id]):
+                    certificate = query.get("certificate", "true").lower() != "false"
+                    return Answer(
+                        200,
+                        sim.document_bytes(envelope_id, document_id, certificate=certificate),
+                        "application/pdf",
+                    )
+                case ("GET", ["callbacks"]):
+                    return Answer(200, {"callbacks": account.outbox.records()})
+                case ("DELETE", ["callbacks"]):
+                    account.outbox.clear()
+                    return Answer(200, {"callbacks": []})
+                case ("GET", ["faults"]):
+                    return Answer(200, {"faults": sim.faults.pending()})
+                case ("POST", ["faults"]):
+                    sim.faults.add(parse_fault(self._json_body()))
+                    return Answer(200, {"faults": sim.faults.pending()})
+                case ("DELETE", ["faults"]):
+                    sim.faults.clear()
+                    return Answer(200, {"faults": []})
+                case ("GET", ["config"]):
+                    return Answer(200, account.config.public_view())
+                case ("POST", ["config"]):
+                    body = self._json_body()
+                    if not isinstance(body, dict):
+                        raise ValueError("config must be a JSON object")
+                    return Answer(200, sim.configure(**body).public_view())
+                case ("GET", ["templates"]):
+                    return Answer(200, {"templates": account.template_list()})
+                case ("POST", ["templates"]):
+                    return Answer(201, account.add_template(self._json_body()))
+                case ("POST", ["tokens", "expire"]):
+                    return Answer(200, {"expired": sim.tokens.expire_all()})
+                case ("GET", ["downloads"]):
+                    return Answer(200, {"downloads": account.download_counts()})
+                case ("POST", ["reset"]):
+                    account.reset()
+                    sim.faults.clear()
+                    sim.tokens.expire_all()
+                    sim.budget.reset()
+                    return Answer(200, {"reset": True})
+        except (ValueError, TypeError) as exc:
+            return Answer(400, {"error": str(exc)})
+        return Answer(404, {"error": f"no control endpoint {method} {path}"})
