@@ -1,0 +1,1 @@
+"""The DocuSign eSignature REST client (httpx + pyjwt); imported only where DocuSign is called."""

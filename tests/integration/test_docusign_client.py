@@ -1,0 +1,234 @@
+"""The DocuSign client against the simulator: JWT grant, calls, and its resilience to faults."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+import respx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from dealwire.docusign import client as client_module
+from dealwire.docusign.client import DocuSignApp, DocuSignClient, TemplateRole
+from dealwire.docusign.errors import (
+    COMBINED_PDF_DOWNLOAD_NOT_ALLOWED,
+    ConsentRequired,
+    DocuSignError,
+    DocuSignUnavailable,
+    RateLimitExceeded,
+)
+from infra.docusign_sim import Simulator, SimulatorControl
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+ACCOUNT_ID = "9f1c2a7e-3b4d-4c5e-8f6a-1b2c3d4e5f60"
+INTEGRATION_KEY = "0b5e7a1c-22d4-4e9f-9a3b-5c6d7e8f9a0b"
+USER_ID = "4e2d8f1a-7b3c-4d5e-9a6b-2c1d0e9f8a7b"
+ROLES = [
+    TemplateRole(role_name="Signer 1", name="Alice Buyer", email="alice@example.com"),
+    TemplateRole(role_name="Signer 2", name="Bob Seller", email="bob@example.com"),
+]
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def sim(key: rsa.RSAPrivateKey) -> Iterator[Simulator]:
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    with Simulator(
+        account_id=ACCOUNT_ID, integration_key=INTEGRATION_KEY, user_id=USER_ID, public_key_pem=public
+    ) as simulator:
+        yield simulator
+    client_module._TOKENS.clear()
+
+
+@pytest.fixture
+def control(sim: Simulator) -> SimulatorControl:
+    return SimulatorControl(sim.url)
+
+
+class Sleeps(list[float]):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+def make_client(sim: Simulator, key: rsa.RSAPrivateKey, sleeps: Sleeps, **options: object) -> DocuSignClient:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    app = DocuSignApp(
+        integration_key=INTEGRATION_KEY,
+        user_id=USER_ID,
+        private_key_pem=pem,
+        auth_host=sim.url,
+        account_id=ACCOUNT_ID,
+    )
+    return DocuSignClient(app, sleep=sleeps, jitter=lambda: 0.5, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def docusign(sim: Simulator, key: rsa.RSAPrivateKey, sleeps: Sleeps) -> DocuSignClient:
+    return make_client(sim, key, sleeps)
+
+
+def test_create_read_sign_and_download(
+    docusign: DocuSignClient, sim: Simulator, control: SimulatorControl
+) -> None:
+    created = docusign.create_envelope_from_template(
+        template_id="tpl-nda",
+        roles=ROLES,
+        email_subject="Deal 1001",
+        text_custom_fields={"dealwire_deal_id": "d-1"},
+    )
+    assert created.status == "sent"
+    envelope = docusign.get_envelope(created.envelope_id)
+    assert [s["email"] for s in envelope["recipients"]["signers"]] == ["alice@example.com", "bob@example.com"]
+    for recipient in ("1", "2"):
+        control.sign(created.envelope_id, recipient)
+    assert docusign.get_envelope(created.envelope_id)["status"] == "completed"
+    with docusign.open_document(created.envelope_id, "combined", certificate=False) as stream:
+        assert stream.content_type.startswith("application/pdf")
+        combined = b"".join(stream.iter_bytes(1024))
+    assert combined == sim.document_bytes(created.envelope_id, "combined", certificate=False)
+    ids = {d["documentId"] for d in docusign.list_documents(created.envelope_id)}
+    assert {"1", "certificate"} <= ids
+    assert docusign.rate_limit.remaining is not None
+    assert docusign.rate_limit.limit is not None
+
+
+def test_the_token_is_granted_once_and_reused(docusign: DocuSignClient) -> None:
+    docusign.list_documents(
+        docusign.create_envelope_from_template(template_id="tpl-nda", roles=ROLES).envelope_id
+    )
+    before = docusign.requests
+    docusign.list_status_changes(from_date=datetime.now(UTC) - timedelta(days=1))
+    assert docusign.requests == before + 1  # no new token, no new userinfo
+
+
+def test_an_expired_token_is_replaced_once(docusign: DocuSignClient, control: SimulatorControl) -> None:
+    created = docusign.create_envelope_from_template(template_id="tpl-nda", roles=ROLES)
+    control.expire_tokens()
+    assert docusign.get_envelope(created.envelope_id)["envelopeId"] == created.envelope_id
+
+
+def test_consent_required_names_the_url_to_open(docusign: DocuSignClient, control: SimulatorControl) -> None:
+    control.set_consent(granted=False)
+    with pytest.raises(ConsentRequired) as refused:
+        docusign.list_status_changes(from_date=datetime.now(UTC))
+    assert "/oauth/auth?response_type=code" in str(refused.value)
+    assert INTEGRATION_KEY in refused.value.consent_url
+
+
+def test_429_waits_as_told_then_succeeds(
+    docusign: DocuSignClient, control: SimulatorControl, sleeps: Sleeps
+) -> None:
+    docusign.list_status_changes(from_date=datetime.now(UTC))  # token first
+    control.add_fault(kind="429", count=2, retry_after=3)
+    docusign.list_status_changes(from_date=datetime.now(UTC))
+    assert sleeps == [3.0, 3.0]
+
+
+def test_5xx_retries_as_told_then_gives_up(
+    sim: Simulator, key: rsa.RSAPrivateKey, control: SimulatorControl, sleeps: Sleeps
+) -> None:
+    docusign = make_client(sim, key, sleeps, max_attempts=3)
+    docusign.list_status_changes(from_date=datetime.now(UTC))
+    control.add_fault(kind="503", count=5)
+    with pytest.raises(DocuSignUnavailable):
+        docusign.list_status_changes(from_date=datetime.now(UTC))
+    assert sleeps == [1.0, 1.0]  # the simulator's Retry-After; two waits for three attempts
+
+
+def test_a_4xx_that_will_not_change_is_not_retried(docusign: DocuSignClient, sleeps: Sleeps) -> None:
+    with pytest.raises(DocuSignError) as refused:
+        docusign.create_envelope_from_template(template_id="no-such-template", roles=ROLES)
+    assert refused.value.error_code == "TEMPLATE_ID_INVALID"
+    assert sleeps == []
+
+
+def test_combined_download_not_allowed_is_recognisable(
+    docusign: DocuSignClient, control: SimulatorControl
+) -> None:
+    created = docusign.create_envelope_from_template(template_id="tpl-nda", roles=ROLES)
+    control.allow_combined_download(allowed=False)
+    with pytest.raises(DocuSignError) as refused, docusign.open_document(created.envelope_id, "combined"):
+        pass
+    assert refused.value.error_code == COMBINED_PDF_DOWNLOAD_NOT_ALLOWED
+
+
+def test_the_hourly_limit_is_waited_out_when_near_and_raised_when_far(
+    sim: Simulator, key: rsa.RSAPrivateKey, control: SimulatorControl, sleeps: Sleeps
+) -> None:
+    docusign = make_client(sim, key, sleeps, max_rate_limit_wait=7200)
+    docusign.list_status_changes(from_date=datetime.now(UTC))
+    control.add_fault(kind="hourly_limit", count=1)
+    docusign.list_status_changes(from_date=datetime.now(UTC))
+    assert len(sleeps) == 1
+    strict = make_client(sim, key, sleeps, max_rate_limit_wait=0)
+    control.add_fault(kind="hourly_limit", count=1)
+    with pytest.raises(RateLimitExceeded) as refused:
+        strict.list_status_changes(from_date=datetime.now(UTC))
+    assert refused.value.reset_at is not None
+
+
+def test_list_status_changes_batches_envelope_ids_by_100(docusign: DocuSignClient) -> None:
+    ids = [
+        docusign.create_envelope_from_template(template_id="tpl-nda", roles=ROLES).envelope_id
+        for _ in range(3)
+    ]
+    before = docusign.requests
+    found = docusign.list_status_changes(
+        from_date=datetime.now(UTC) - timedelta(days=1), envelope_ids=ids + [f"x-{i}" for i in range(200)]
+    )
+    assert {e["envelopeId"] for e in found} == set(ids)
+    assert docusign.requests - before == 3
+
+
+def test_void(docusign: DocuSignClient) -> None:
+    created = docusign.create_envelope_from_template(template_id="tpl-nda", roles=ROLES)
+    docusign.void_envelope(created.envelope_id, "Wrong price")
+    envelope = docusign.get_envelope(created.envelope_id)
+    assert (envelope["status"], envelope["voidedReason"]) == ("voided", "Wrong price")
+
+
+def test_connection_errors_and_timeouts_are_retried(key: rsa.RSAPrivateKey, sleeps: Sleeps) -> None:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    app = DocuSignApp(
+        integration_key=INTEGRATION_KEY,
+        user_id=USER_ID,
+        private_key_pem=pem,
+        auth_host="account-d.docusign.com",
+        account_id=ACCOUNT_ID,
+        base_uri="https://demo.docusign.net/restapi",
+    )
+    with respx.mock(assert_all_called=True) as router:
+        token = router.post("https://account-d.docusign.com/oauth/token").mock(
+            side_effect=[
+                httpx.ConnectTimeout("slow"),
+                httpx.Response(200, json={"access_token": "t", "expires_in": 3600}),
+            ]
+        )
+        documents = router.get(
+            f"https://demo.docusign.net/restapi/v2.1/accounts/{ACCOUNT_ID}/envelopes/e/documents"
+        ).mock(side_effect=[httpx.ConnectError("reset"), httpx.Response(200, json={"envelopeDocuments": []})])
+        assert DocuSignClient(app, sleep=sleeps, jitter=lambda: 1.0).list_documents("e") == []
+    assert token.call_count == 2
+    assert documents.call_count == 2
+    assert sleeps == [0.5, 0.5]  # full jitter (1.0 here) of the first backoff step, 0.5 s
+    client_module._TOKENS.clear()
