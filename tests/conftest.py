@@ -21,6 +21,6 @@ os.environ.update(
     {"AWS_DEFAULT_REGION": REGION, "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
-for _function in ("WebhookDocusignFunction", "StreamPublisherFunction"):
+for _function in ("WebhookDocusignFunction", "StreamPublisherFunction", "DocumentFetchFunction"):
     os.environ.update(TEST_STACK.function_environment(_function))
 os.environ["POWERTOOLS_SERVICE_NAME"] = "dealwire-tests"

@@ -40,6 +40,21 @@ class WebhookSettings(_Settings):
     tenant_cache_seconds: int = Field(alias="DEALWIRE_TENANT_CACHE_SECONDS", default=300, ge=0, le=3600)
 
 
+class DocumentFetchSettings(_Settings):
+    """document_fetch: the job queue's worker, the only function that calls DocuSign."""
+
+    table_name: str = Field(alias="DEALWIRE_TABLE_NAME", pattern=_NAME)
+    documents_bucket: str = Field(alias="DEALWIRE_DOCUMENTS_BUCKET", pattern=_NAME)
+    tenant_secret_prefix: str = Field(alias="DEALWIRE_TENANT_SECRET_PREFIX", min_length=1)
+    tenant_cache_seconds: int = Field(alias="DEALWIRE_TENANT_CACHE_SECONDS", default=300, ge=0, le=3600)
+    # The integration's own secret: {"integrationKey": ..., "privateKey": "-----BEGIN RSA PRIVATE KEY..."}.
+    docusign_app_secret: str = Field(alias="DEALWIRE_DOCUSIGN_APP_SECRET", min_length=1)
+    # account-d.docusign.com (demo), account.docusign.com (production), or a URL (the simulator).
+    docusign_auth_host: str = Field(alias="DEALWIRE_DOCUSIGN_AUTH_HOST", min_length=1)
+    # Empty: the account's base URI from /oauth/userinfo.
+    docusign_base_uri: str = Field(alias="DEALWIRE_DOCUSIGN_BASE_URI", default="")
+
+
 class StreamPublisherSettings(_Settings):
     """stream_publisher."""
 
@@ -66,6 +81,11 @@ def load_settings(model: type[_S], environ: Mapping[str, str] | None = None) -> 
 @cache
 def webhook_settings() -> WebhookSettings:
     return load_settings(WebhookSettings)
+
+
+@cache
+def document_fetch_settings() -> DocumentFetchSettings:
+    return load_settings(DocumentFetchSettings)
 
 
 @cache

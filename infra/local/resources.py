@@ -128,13 +128,17 @@ def seed_tenant(
     account_id: str,
     hmac_keys: list[str],
     time_zone: str = "UTC",
+    docusign_user_id: str | None = None,
     endpoint_url: str | None = None,
     function: str = "WebhookDocusignFunction",
 ) -> str:
     """Store a tenant's DocuSign secret where the webhook looks for it; return its name."""
     prefix = stack.function_environment(function)["DEALWIRE_TENANT_SECRET_PREFIX"]
     name = prefix + tenant_id
-    secret = json.dumps({"docusignAccountId": account_id, "hmacKeys": hmac_keys, "timeZone": time_zone})
+    document: dict[str, Any] = {"docusignAccountId": account_id, "hmacKeys": hmac_keys, "timeZone": time_zone}
+    if docusign_user_id:
+        document["docusignUserId"] = docusign_user_id
+    secret = json.dumps(document)
     client = _client("secretsmanager", stack.region, endpoint_url)
     try:
         client.create_secret(Name=name, SecretString=secret)

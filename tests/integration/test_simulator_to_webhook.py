@@ -7,69 +7,19 @@ not against dealwire's own fixtures.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dealwire.store.envelopes import EnvelopeStore
-from infra.docusign_sim import Simulator, SimulatorControl
-from infra.local.gateway import Gateway
-from tests.infra.test_docusign_sim import INTEGRATION_KEY, USER_ID, Api
+from infra.docusign_sim import SimulatorControl
 from tests.integration.helpers import table
-from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID, FakeContext
+from tests.support import TENANT_ID
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
+    from infra.docusign_sim import Simulator
     from infra.local.template import Stack
-
-
-class InProcess:
-    """The webhook function as the gateway's worker, in this process (so under moto)."""
-
-    def invoke(self, event: dict[str, Any]) -> Any:
-        from webhook_docusign import app
-
-        return app.lambda_handler(event, FakeContext())
-
-
-@pytest.fixture
-def gateway(aws: Stack) -> Iterator[Gateway]:
-    served = Gateway(aws.http_routes(), {"WebhookDocusignFunction": InProcess()}, 0)
-    served.start()
-    yield served
-    served.server.shutdown()
-    served.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def private_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture
-def sim(gateway: Gateway, private_key: rsa.RSAPrivateKey) -> Iterator[Simulator]:
-    public = private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    with Simulator(
-        account_id=ACCOUNT_ID,
-        integration_key=INTEGRATION_KEY,
-        user_id=USER_ID,
-        public_key_pem=public,
-        webhook_url=f"{gateway.url}/webhooks/docusign",
-        hmac_keys=[HMAC_KEY],
-    ) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def api(sim: Simulator, private_key: rsa.RSAPrivateKey) -> Iterator[Api]:
-    with httpx.Client(trust_env=False, timeout=10) as http:
-        yield Api(http, sim, private_key)
+    from tests.infra.test_docusign_sim import Api
 
 
 def walk_to_completion(api: Api, control: SimulatorControl) -> str:

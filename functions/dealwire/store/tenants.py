@@ -1,7 +1,8 @@
 """Tenants' DocuSign settings: one Secrets Manager secret per tenant, cached per container.
 
 Secret ``<prefix><tenantId>`` holds JSON:
-``{"docusignAccountId": "...", "hmacKeys": ["..."], "timeZone": "Europe/Berlin"}``.
+``{"docusignAccountId": "...", "hmacKeys": ["..."], "timeZone": "Europe/Berlin",
+"docusignUserId": "..."}``.
 Keys never leave this module unmasked except to the signature check.
 """
 
@@ -38,6 +39,8 @@ class TenantConfig(BaseModel):
     docusign_account_id: str = Field(min_length=1)
     hmac_keys: tuple[SecretStr, ...] = ()
     time_zone: str = "UTC"
+    # The DocuSign user dealwire impersonates (JWT grant) for API calls on this account.
+    docusign_user_id: str | None = None
 
     @field_validator("time_zone")
     @classmethod
@@ -72,7 +75,7 @@ class TenantDirectory:
     ) -> None:
         self._prefix = secret_prefix
         self._max_age = max_age_seconds
-        self._fetch = fetch or _fetch_secret
+        self._fetch = fetch or fetch_secret
         self._clock = clock
         self._misses: dict[str, float] = {}
         self._parsed: dict[str, tuple[str, TenantConfig]] = {}
@@ -114,7 +117,7 @@ def _provider() -> SecretsProvider:
     return SecretsProvider(boto3_client=clients.secretsmanager())
 
 
-def _fetch_secret(name: str, max_age: int) -> str | None:
+def fetch_secret(name: str, max_age: int) -> str | None:
     try:
         value = _provider().get(name, max_age=max_age)
     except GetParameterError as exc:

@@ -1,0 +1,144 @@
+"""The queued jobs that call DocuSign: store a completed envelope's documents; refresh an envelope.
+
+Both are safe to run twice. A repeated document job finds the documents recorded on
+the envelope and in S3 and downloads nothing (DocuSign limits repeated downloads of a
+document per hour); a repeated refresh is an ordinary, ordered state write.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dealwire.contracts.connect_json import parse_envelope_document
+from dealwire.docusign.errors import COMBINED_PDF_DOWNLOAD_NOT_ALLOWED, DocuSignError
+from dealwire.domain.changes import plan_writes
+from dealwire.store.archive import body_digest, connect_key, signed_document_key
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from dealwire.contracts.events import FetchDocumentsJob, RefreshEnvelopeJob
+    from dealwire.docusign.client import DocuSignClient
+    from dealwire.store.archive import Archive
+    from dealwire.store.envelopes import ApplyResult, EnvelopeStore
+    from dealwire.store.tenants import TenantConfig, TenantDirectory
+
+CHUNK_SIZE = 1024 * 1024
+PDF = "application/pdf"
+
+
+class JobFailed(RuntimeError):
+    """The job cannot finish now; the message is retried and, in the end, dead-lettered."""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentsResult:
+    outcome: str  # "stored", "already_stored" or "combined_not_allowed"
+    documents: dict[str, dict[str, Any]]
+    downloads: int
+
+
+class DocuSignJobs:
+    def __init__(
+        self,
+        *,
+        tenants: TenantDirectory,
+        archive: Archive,
+        envelopes: EnvelopeStore,
+        docusign: Callable[[TenantConfig], DocuSignClient],
+    ) -> None:
+        self._tenants = tenants
+        self._archive = archive
+        self._envelopes = envelopes
+        self._docusign = docusign
+
+    def _tenant(self, tenant_id: str) -> TenantConfig:
+        tenant = self._tenants.get(tenant_id)
+        if tenant is None:
+            raise JobFailed(f"tenant {tenant_id!r} has no secret")
+        if not tenant.docusign_user_id:
+            raise JobFailed(f"tenant {tenant_id!r} has no docusignUserId to impersonate")
+        return tenant
+
+    def fetch_documents(self, job: FetchDocumentsJob) -> DocumentsResult:
+        """Store the combined signed PDF and the certificate, and record them on the envelope."""
+        recorded = self._envelopes.signed_documents(job.tenant_id, job.envelope_id)
+        if recorded and all(self._archive.exists(str(doc["key"])) for doc in recorded.values()):
+            return DocumentsResult("already_stored", recorded, downloads=0)
+        tenant = self._tenant(job.tenant_id)
+        client = self._docusign(tenant)
+        connect = {doc.document_id: doc for doc in job.connect_documents}
+        stored: dict[str, dict[str, Any]] = {}
+        downloads = 0
+        outcome = "stored"
+        try:
+            stored["combined"] = self._download(client, job, "combined", "combined", certificate=False)
+            downloads += 1
+        except DocuSignError as exc:
+            if exc.error_code != COMBINED_PDF_DOWNLOAD_NOT_ALLOWED:
+                raise
+            # An account setting forbids the combined PDF: a recorded outcome, not a retry.
+            outcome = "combined_not_allowed"
+            for document in client.list_documents(job.envelope_id):
+                document_id = str(document.get("documentId", ""))
+                if str(document.get("type", "")).lower() != "content" or not document_id:
+                    continue
+                if document_id in connect:
+                    stored[f"document-{document_id}"] = connect[document_id].model_dump()
+                    continue
+                stored[f"document-{document_id}"] = self._download(
+                    client, job, document_id, f"document-{document_id}"
+                )
+                downloads += 1
+        delivered_certificate = next((doc for doc in connect.values() if doc.kind == "summary"), None)
+        if delivered_certificate is not None:
+            stored["certificate"] = delivered_certificate.model_dump()
+        else:
+            # On its own: an account setting can override certificate=true on "combined".
+            stored["certificate"] = self._download(client, job, "certificate", "certificate")
+            downloads += 1
+        self._envelopes.record_documents(job.tenant_id, job.envelope_id, stored, outcome)
+        return DocumentsResult(outcome, stored, downloads)
+
+    def _download(
+        self,
+        client: DocuSignClient,
+        job: FetchDocumentsJob,
+        document_id: str,
+        name: str,
+        *,
+        certificate: bool | None = None,
+    ) -> dict[str, Any]:
+        key = signed_document_key(job.tenant_id, job.envelope_id, name)
+        with client.open_document(job.envelope_id, document_id, certificate=certificate) as stream:
+            if not stream.content_type.lower().startswith(PDF):
+                raise JobFailed(f"{name} of {job.envelope_id} arrived as {stream.content_type!r}, not a PDF")
+            stored = self._archive.put_stream(
+                key,
+                stream.iter_bytes(CHUNK_SIZE),
+                PDF,
+                {"envelope-id": job.envelope_id, "document": name},
+            )
+        if stored.size == 0:
+            raise JobFailed(f"{name} of {job.envelope_id} arrived empty")
+        return {"key": stored.key, "sha256": stored.sha256, "size": stored.size, "name": name, "kind": "pdf"}
+
+    def refresh_envelope(self, job: RefreshEnvelopeJob) -> ApplyResult:
+        """Read the envelope from the API and record it like a callback."""
+        tenant = self._tenant(job.tenant_id)
+        document = self._docusign(tenant).get_envelope(job.envelope_id)
+        body = json.dumps(document, sort_keys=True).encode()
+        event = parse_envelope_document(document, tenant.docusign_account_id)
+        archive_key = connect_key(
+            tenant.tenant_id,
+            event.envelope_id,
+            generated=event.generated,
+            event="api-refresh",
+            digest=body_digest(body),
+            ext="json",
+        )
+        self._archive.put(archive_key, body, "application/json", {"source": "api", "job": job.job_id})
+        writes = plan_writes(event, tenant_id=tenant.tenant_id, archive_key=archive_key, refreshed=True)
+        return self._envelopes.apply(tenant.tenant_id, event.envelope_id, writes)

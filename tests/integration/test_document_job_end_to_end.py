@@ -1,0 +1,164 @@
+"""Sent to completed through the simulator, and the signed PDF and certificate land in S3.
+
+DocuSign (the simulator) → Connect callbacks → webhook → table stream → stream_publisher
+→ job queue → document_fetch → S3 and the envelope item, all under moto.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from cryptography.hazmat.primitives import serialization
+
+from dealwire.contracts.events import FetchDocumentsJob, RefreshEnvelopeJob
+from dealwire.jobs import DocuSignJobs
+from dealwire.store.archive import Archive
+from dealwire.store.docusign_app import docusign_client_factory
+from dealwire.store.envelopes import EnvelopeStore
+from dealwire.store.tenants import TenantDirectory
+from infra.docusign_sim import SimulatorControl
+from infra.local.resources import seed_tenant
+from tests.infra.test_docusign_sim import INTEGRATION_KEY, USER_ID
+from tests.integration.helpers import bucket, read_object, table
+from tests.integration.test_stream_publisher import drain, stream_event
+from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID, FakeContext
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from infra.docusign_sim import Simulator
+    from infra.local.template import Stack
+    from tests.infra.test_docusign_sim import Api
+
+
+@pytest.fixture
+def document_fetch(
+    aws: Stack, sim: Simulator, private_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    from document_fetch import app
+
+    env = aws.function_environment("DocumentFetchFunction")
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    boto3.client("secretsmanager").create_secret(
+        Name=env["DEALWIRE_DOCUSIGN_APP_SECRET"],
+        SecretString=json.dumps({"integrationKey": INTEGRATION_KEY, "privateKey": pem}),
+    )
+    seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY], docusign_user_id=USER_ID)
+    jobs = DocuSignJobs(
+        tenants=TenantDirectory(env["DEALWIRE_TENANT_SECRET_PREFIX"], 0),
+        archive=Archive(bucket(aws)),
+        envelopes=EnvelopeStore(table(aws)),
+        # The deployment points this at DocuSign; here at the simulator.
+        docusign=docusign_client_factory(env["DEALWIRE_DOCUSIGN_APP_SECRET"], sim.url, None),
+    )
+    monkeypatch.setattr(app, "jobs", lambda: jobs)
+    return app
+
+
+def sqs_event(stack: Stack, bodies: list[dict[str, Any]]) -> dict[str, Any]:
+    arn = stack.get_att("DocumentJobQueue", "Arn")
+    return {
+        "Records": [
+            {
+                "messageId": f"m-{index}",
+                "receiptHandle": f"r-{index}",
+                "body": json.dumps(body),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": stack.region,
+            }
+            for index, body in enumerate(bodies)
+        ]
+    }
+
+
+def test_a_completed_envelope_has_its_signed_pdf_and_certificate_in_s3(
+    aws: Stack, sim: Simulator, api: Api, document_fetch: Any
+) -> None:
+    from stream_publisher import app as publisher
+
+    control = SimulatorControl(sim.url)
+    envelope_id = api.create()
+    for recipient in ("1", "2"):
+        control.sign(envelope_id, recipient)
+    publisher.lambda_handler(stream_event(aws), FakeContext(function_name="stream_publisher"))
+    jobs = [job for job in drain(aws.ref("DocumentJobQueue")) if job["kind"] == "fetch_documents"]
+    assert [job["envelopeId"] for job in jobs] == [envelope_id]
+
+    answer = document_fetch.lambda_handler(sqs_event(aws, jobs), FakeContext(function_name="document_fetch"))
+    assert answer == {"batchItemFailures": []}
+    recorded = EnvelopeStore(table(aws)).signed_documents(TENANT_ID, envelope_id)
+    assert set(recorded) == {"combined", "certificate"}
+    served = {
+        "combined": sim.document_bytes(envelope_id, "combined", certificate=False),
+        "certificate": sim.document_bytes(envelope_id, "certificate"),
+    }
+    for name, document in recorded.items():
+        body, head = read_object(aws, document["key"])
+        assert body == served[name]  # byte-identical to what DocuSign served
+        assert head["ContentType"] == "application/pdf"
+    downloads = {(d["envelopeId"], d["documentId"]) for d in control.downloads()}
+    assert downloads == {(envelope_id, "combined"), (envelope_id, "certificate")}
+
+    # A redelivered job finds the documents and downloads nothing.
+    again = document_fetch.lambda_handler(sqs_event(aws, jobs), FakeContext(function_name="document_fetch"))
+    assert again == {"batchItemFailures": []}
+    assert len(control.downloads()) == 2
+
+    # The envelope pointing at its documents publishes envelope.documents_stored.
+    bus = aws.physical_name("EventBus")
+    events = boto3.client("events")
+    sqs = boto3.client("sqs")
+    tap = sqs.create_queue(QueueName="tap-documents")["QueueUrl"]
+    tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="tap-documents", EventBusName=bus, EventPattern=json.dumps({"source": ["dealwire"]}))
+    events.put_targets(Rule="tap-documents", EventBusName=bus, Targets=[{"Id": "t", "Arn": tap_arn}])
+    publisher.lambda_handler(stream_event(aws), FakeContext(function_name="stream_publisher"))
+    stored = [e for e in drain(tap) if e["detail-type"] == "envelope.documents_stored"]
+    assert len(stored) == 1
+    assert {d["documentId"] for d in stored[0]["detail"]["documents"]} == {"combined", "certificate"}
+
+
+def test_a_failing_job_is_reported_for_redelivery_and_the_others_finish(
+    aws: Stack, api: Api, document_fetch: Any
+) -> None:
+    envelope_id = api.create()
+    refresh = RefreshEnvelopeJob(
+        job_id="r", tenant_id=TENANT_ID, account_id=ACCOUNT_ID, envelope_id=envelope_id
+    )
+    missing = FetchDocumentsJob(
+        job_id="j",
+        tenant_id=TENANT_ID,
+        account_id=ACCOUNT_ID,
+        envelope_id="no-such-envelope",
+        completed_at="t",
+    )
+    bodies = [json.loads(job.model_dump_json(by_alias=True)) for job in (missing, refresh)]
+    answer = document_fetch.lambda_handler(
+        sqs_event(aws, bodies), FakeContext(function_name="document_fetch")
+    )
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    view = EnvelopeStore(table(aws)).tracker(TENANT_ID, envelope_id)
+    assert view is not None  # the refresh recorded the envelope from the API
+    assert view.envelope["status"] == "sent"
+
+
+def test_a_batch_that_fails_whole_is_retried_whole(aws: Stack, sim: Simulator, document_fetch: Any) -> None:
+    SimulatorControl(sim.url).set_consent(granted=False)
+    job = FetchDocumentsJob(
+        job_id="j", tenant_id=TENANT_ID, account_id=ACCOUNT_ID, envelope_id="e", completed_at="t"
+    )
+    with pytest.raises(BatchProcessingError):
+        document_fetch.lambda_handler(
+            sqs_event(aws, [json.loads(job.model_dump_json(by_alias=True))]),
+            FakeContext(function_name="document_fetch"),
+        )
