@@ -23,6 +23,7 @@ import boto3
 
 from infra.local.gateway import Gateway
 from infra.local.offline import go_offline
+from infra.local.queues import QueuePoller, start_queue_pollers
 from infra.local.resources import create_resources, seed_tenant
 from infra.local.streams import start_pollers
 from infra.local.template import ROOT, Stack, load_template
@@ -43,6 +44,9 @@ DEFAULT_STATE_FILE = ROOT / ".dealwire" / "local.json"
 # The account of the sample messages in tests/events/docusign, so the README's curl
 # examples can post those files unchanged to the seeded tenant.
 DEV_ACCOUNT_ID = "9f1c2a7e-3b4d-4c5e-8f6a-1b2c3d4e5f60"
+# The simulator's integration and the user dealwire impersonates in it.
+DEV_INTEGRATION_KEY = "00000000-0000-4000-8000-0000dea1c11e"
+DEV_USER_ID = "00000000-0000-4000-8000-00000000005e"
 
 
 class StartupError(RuntimeError):
@@ -136,14 +140,22 @@ def _write_state(path: Path, state: dict[str, Any]) -> None:
 class LocalStack:
     """Everything `make run` starts, in start order; ``close`` stops it in reverse."""
 
-    def __init__(self, http_port: int, aws_port: int, state_file: Path) -> None:
+    def __init__(self, http_port: int, aws_port: int, state_file: Path, docusign_port: int = 8080) -> None:
         self.http_port = http_port
         self.aws_port = aws_port
+        self.docusign_port = docusign_port
         self.state_file = state_file
         self.endpoint_url = f"http://127.0.0.1:{aws_port}"
+        self.docusign_url = f"http://127.0.0.1:{docusign_port}"
+        # DocuSign is the simulator: the functions' auth host is resolved from the template.
         self.stack = Stack(
-            name=STACK_NAME, region=REGION, template=load_template(), parameters={"Stage": STAGE}
+            name=STACK_NAME,
+            region=REGION,
+            template=load_template(),
+            parameters={"Stage": STAGE, "DocuSignAuthHost": self.docusign_url},
         )
+        self.simulator: Any = None
+        self.queue_pollers: list[QueuePoller] = []
         self.stop = threading.Event()
         self.workers: dict[str, FunctionWorker] = {}
         self.pollers: list[StreamPoller] = []
@@ -153,6 +165,7 @@ class LocalStack:
     def start(self) -> dict[str, Any]:
         _require_free(self.aws_port, "DEALWIRE_AWS_PORT")
         _require_free(self.http_port, "DEALWIRE_HTTP_PORT")
+        _require_free(self.docusign_port, "DEALWIRE_DOCUSIGN_PORT")
         # Imported here: moto is a dev dependency and slow to import; --help should not wait.
         from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
@@ -165,8 +178,14 @@ class LocalStack:
         tenant_id = stack.parameter("DefaultTenantId")
         hmac_keys = _dev_hmac_keys(self.state_file)
         seed_tenant(
-            stack, tenant_id, account_id=DEV_ACCOUNT_ID, hmac_keys=hmac_keys, endpoint_url=self.endpoint_url
+            stack,
+            tenant_id,
+            account_id=DEV_ACCOUNT_ID,
+            hmac_keys=hmac_keys,
+            docusign_user_id=DEV_USER_ID,
+            endpoint_url=self.endpoint_url,
         )
+        self._start_docusign(stack, hmac_keys)
         bus_name = stack.physical_name(_single(stack, "AWS::Events::EventBus"))
         tap_url = _bus_tap(stack, self.endpoint_url, bus_name)
 
@@ -192,10 +211,44 @@ class LocalStack:
             raise StartupError(f"the gateway cannot listen on 127.0.0.1:{self.http_port}: {exc}") from exc
         self.gateway.start()
         self.pollers = start_pollers(stack, invokers, stream_arns, self.endpoint_url, self.stop)
+        self.queue_pollers = start_queue_pollers(stack, invokers, self.endpoint_url, self.stop)
 
         state = self._state(self.gateway, tenant_id, hmac_keys, bus_name, tap_url)
         _write_state(self.state_file, state)
         return state
+
+    def _start_docusign(self, stack: Stack, hmac_keys: list[str]) -> None:
+        """The DocuSign simulator, calling the gateway's webhook, and the integration's key pair."""
+        from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+        from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
+
+        from infra.docusign_sim import Simulator  # noqa: PLC0415
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        public_pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        secret = stack.function_environment("DocumentFetchFunction")["DEALWIRE_DOCUSIGN_APP_SECRET"]
+        boto3.client(
+            "secretsmanager", region_name=stack.region, endpoint_url=self.endpoint_url
+        ).create_secret(
+            Name=secret,
+            SecretString=json.dumps({"integrationKey": DEV_INTEGRATION_KEY, "privateKey": private_pem}),
+        )
+        self.simulator = Simulator(
+            account_id=DEV_ACCOUNT_ID,
+            integration_key=DEV_INTEGRATION_KEY,
+            user_id=DEV_USER_ID,
+            public_key_pem=public_pem,
+            port=self.docusign_port,
+            webhook_url=f"http://127.0.0.1:{self.http_port}/webhooks/docusign",
+            hmac_keys=hmac_keys,
+        )
+        self.simulator.start()
+        log.info("DocuSign simulator on %s", self.simulator.url)
 
     def _start_worker(self, logical: str) -> FunctionWorker:
         stack = self.stack
@@ -243,12 +296,19 @@ class LocalStack:
             "document_queue_url": queue_url(settings["DEALWIRE_DOCUMENT_QUEUE_URL"]),
             "bus_tap_queue_url": tap_url,
             "stream_failure_queue_url": failure_queues[0] if failure_queues else None,
+            "docusign_url": self.docusign_url,
+            "docusign_integration_key": DEV_INTEGRATION_KEY,
+            "docusign_user_id": DEV_USER_ID,
         }
 
     def close(self) -> None:
         self.stop.set()
         for poller in self.pollers:
             poller.join(10)
+        for queue_poller in self.queue_pollers:
+            queue_poller.join(10)
+        if self.simulator is not None:
+            self.simulator.stop()
         if self.gateway is not None:
             self.gateway.close()
         for worker in self.workers.values():
@@ -261,6 +321,7 @@ def _banner(state: dict[str, Any]) -> Iterator[str]:
     yield "dealwire local stack is up"
     yield f"  webhook      POST {state['webhook_url']}   (tenant {state['tenant_id']!r})"
     yield f"  AWS (moto)   {state['aws_endpoint_url']}   region {state['region']}"
+    yield f"  DocuSign sim {state['docusign_url']}   (control API under /_sim/)"
     yield f"  DocuSign     account {state['docusign_account_id']}, HMAC key {state['docusign_hmac_keys'][0]}"
     yield "  state        " + str(state["state_file"])
     yield "Sign a body with the key and POST it: see the README's curl example."
@@ -293,10 +354,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         http_port = _port("DEALWIRE_HTTP_PORT", 3000)
         aws_port = _port("DEALWIRE_AWS_PORT", 5000)
+        docusign_port = _port("DEALWIRE_DOCUSIGN_PORT", 8080)
     except StartupError as exc:
         sys.stderr.write(f"make run: {exc}\n")
         return 2
-    local = LocalStack(http_port, aws_port, args.state_file.resolve())
+    local = LocalStack(http_port, aws_port, args.state_file.resolve(), docusign_port)
     try:
         started = time.monotonic()
         state = local.start()

@@ -158,6 +158,16 @@ class Stack:
                     routes.append((properties["Method"].upper(), properties["Path"], logical))
         return routes
 
+    def queue_mappings(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(function logical id, queue logical id, event properties) for SQS events."""
+        mappings = []
+        for logical, resource in self.resources("AWS::Serverless::Function").items():
+            for event in resource["Properties"].get("Events", {}).values():
+                if event["Type"] == "SQS":
+                    queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+                    mappings.append((logical, queue, event["Properties"]))
+        return mappings
+
     def stream_mappings(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(function logical id, table logical id, event properties) for DynamoDB events."""
         mappings = []
