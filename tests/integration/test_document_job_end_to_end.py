@@ -162,3 +162,46 @@ def test_a_batch_that_fails_whole_is_retried_whole(aws: Stack, sim: Simulator, d
             sqs_event(aws, [json.loads(job.model_dump_json(by_alias=True))]),
             FakeContext(function_name="document_fetch"),
         )
+
+
+def test_an_s3_failure_loses_nothing_and_leaves_no_duplicate(
+    aws: Stack, sim: Simulator, api: Api, document_fetch: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dealwire.store import clients
+    from stream_publisher import app as publisher
+
+    control = SimulatorControl(sim.url)
+    envelope_id = api.create()
+    for recipient in ("1", "2"):
+        control.sign(envelope_id, recipient)
+    publisher.lambda_handler(stream_event(aws), FakeContext(function_name="stream_publisher"))
+    jobs = [job for job in drain(aws.ref("DocumentJobQueue")) if job["kind"] == "fetch_documents"]
+    event = sqs_event(aws, jobs)
+
+    s3 = clients.s3()
+    real_put = s3.put_object
+    calls = {"n": 0}
+
+    def flaky_put(**kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the certificate's put, after the combined PDF was stored
+            raise RuntimeError("S3 is having a moment")
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(s3, "put_object", flaky_put)
+    with pytest.raises(BatchProcessingError):
+        document_fetch.lambda_handler(event, FakeContext(function_name="document_fetch"))
+    assert EnvelopeStore(table(aws)).signed_documents(TENANT_ID, envelope_id) == {}  # nothing half-recorded
+    monkeypatch.setattr(s3, "put_object", real_put)
+    assert document_fetch.lambda_handler(event, FakeContext(function_name="document_fetch")) == {
+        "batchItemFailures": []
+    }  # SQS redelivered it
+    recorded = EnvelopeStore(table(aws)).signed_documents(TENANT_ID, envelope_id)
+    assert set(recorded) == {"combined", "certificate"}
+    listing = boto3.client("s3").list_objects_v2(
+        Bucket=bucket(aws), Prefix=f"documents/{TENANT_ID}/{envelope_id}/"
+    )
+    assert sorted(o["Key"].rsplit("/", 1)[1] for o in listing["Contents"]) == [
+        "certificate.pdf",
+        "combined.pdf",
+    ]
