@@ -205,3 +205,31 @@ def test_an_s3_failure_loses_nothing_and_leaves_no_duplicate(
         "certificate.pdf",
         "combined.pdf",
     ]
+
+
+def test_a_job_that_keeps_failing_reaches_the_dead_letter_queue_only_after_its_retries(
+    aws: Stack, sim: Simulator, document_fetch: Any
+) -> None:
+    SimulatorControl(sim.url).set_consent(granted=False)  # every attempt fails
+    sqs = boto3.client("sqs")
+    queue, dead = aws.ref("DocumentJobQueue"), aws.ref("DocumentJobDeadLetterQueue")
+    job = FetchDocumentsJob(
+        job_id="j", tenant_id=TENANT_ID, account_id=ACCOUNT_ID, envelope_id="e", completed_at="t"
+    )
+    sqs.send_message(QueueUrl=queue, MessageBody=job.model_dump_json(by_alias=True))
+    max_receives = int(aws.parameter("DocumentJobMaxReceives"))
+    attempts = 0
+    while True:
+        # What Lambda's event source does: receive, invoke, delete only what succeeded.
+        received = sqs.receive_message(QueueUrl=queue, VisibilityTimeout=0, AttributeNames=["All"])
+        messages = received.get("Messages", [])
+        if not messages:
+            break
+        attempts += 1
+        body = json.loads(messages[0]["Body"])
+        with pytest.raises(BatchProcessingError):
+            document_fetch.lambda_handler(sqs_event(aws, [body]), FakeContext(function_name="document_fetch"))
+        assert attempts <= max_receives
+    assert attempts == max_receives
+    moved = sqs.receive_message(QueueUrl=dead).get("Messages", [])
+    assert [json.loads(m["Body"])["jobId"] for m in moved] == ["j"]  # kept, not lost
