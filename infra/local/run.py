@@ -298,6 +298,7 @@ class LocalStack:
             "stream_failure_queue_url": failure_queues[0] if failure_queues else None,
             "docusign_url": self.docusign_url,
             "docusign_integration_key": DEV_INTEGRATION_KEY,
+            "docusign_app_secret": settings["DEALWIRE_DOCUSIGN_APP_SECRET"],
             "docusign_user_id": DEV_USER_ID,
         }
 

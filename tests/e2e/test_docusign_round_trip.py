@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import pytest
 
-from dealwire.docusign import client as client_module
-from dealwire.docusign.client import DocuSignApp, DocuSignClient, TemplateRole
 from infra.docusign_sim import SimulatorControl
+from infra.local.send import send_envelope
 from tests.e2e.test_local_stack import eventually
 
 if TYPE_CHECKING:
@@ -22,32 +20,13 @@ def test_sent_and_signed_in_docusign_the_signed_pdf_and_certificate_land_in_s3(
     local_stack: LocalStack,
 ) -> None:
     state = local_stack.state
-    secrets = local_stack.client("secretsmanager")
-    app_secret = json.loads(secrets.get_secret_value(SecretId="dealwire/local/docusign-app")["SecretString"])
-    docusign = DocuSignClient(
-        DocuSignApp(
-            integration_key=app_secret["integrationKey"],
-            user_id=state["docusign_user_id"],
-            private_key_pem=app_secret["privateKey"],
-            auth_host=state["docusign_url"],
-            account_id=state["docusign_account_id"],
-        )
-    )
-    created = docusign.create_envelope_from_template(
-        template_id="tpl-nda",
-        roles=[
-            TemplateRole(role_name="Signer 1", name="Alice Buyer", email="alice@example.com"),
-            TemplateRole(role_name="Signer 2", name="Bob Seller", email="bob@example.com"),
-        ],
-        text_custom_fields={"dealwire_deal_id": "deal-2002"},
-    )
-    client_module._TOKENS.clear()
+    envelope_id = send_envelope(state, local_stack.client("secretsmanager"), deal="deal-2002")
     control = SimulatorControl(state["docusign_url"])
     for recipient in ("1", "2"):
-        control.sign(created.envelope_id, recipient)
+        control.sign(envelope_id, recipient)
 
     dynamodb = local_stack.client("dynamodb")
-    key = {"pk": {"S": f"T#{state['tenant_id']}#ENV#{created.envelope_id}"}, "sk": {"S": "ENVELOPE"}}
+    key = {"pk": {"S": f"T#{state['tenant_id']}#ENV#{envelope_id}"}, "sk": {"S": "ENVELOPE"}}
 
     def recorded() -> dict[str, object] | None:
         item = dynamodb.get_item(TableName=state["table_name"], Key=key).get("Item", {})
@@ -61,4 +40,4 @@ def test_sent_and_signed_in_docusign_the_signed_pdf_and_certificate_land_in_s3(
         stored_key = documents[name]["M"]["key"]["S"]  # type: ignore[index]
         body = s3.get_object(Bucket=state["documents_bucket"], Key=stored_key)["Body"].read()
         document_id = name
-        assert body == control.document(created.envelope_id, document_id, certificate=certificate)
+        assert body == control.document(envelope_id, document_id, certificate=certificate)

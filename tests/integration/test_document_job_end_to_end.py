@@ -81,9 +81,8 @@ def sqs_event(stack: Stack, bodies: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def test_a_completed_envelope_has_its_signed_pdf_and_certificate_in_s3(
-    aws: Stack, sim: Simulator, api: Api, document_fetch: Any
-) -> None:
+def signed_and_queued(aws: Stack, sim: Simulator, api: Api) -> tuple[str, list[dict[str, Any]]]:
+    """An envelope sent and signed by both recipients in DocuSign, and the jobs the stream queued."""
     from stream_publisher import app as publisher
 
     control = SimulatorControl(sim.url)
@@ -92,6 +91,16 @@ def test_a_completed_envelope_has_its_signed_pdf_and_certificate_in_s3(
         control.sign(envelope_id, recipient)
     publisher.lambda_handler(stream_event(aws), FakeContext(function_name="stream_publisher"))
     jobs = [job for job in drain(aws.ref("DocumentJobQueue")) if job["kind"] == "fetch_documents"]
+    return envelope_id, jobs
+
+
+def test_a_completed_envelope_has_its_signed_pdf_and_certificate_in_s3(
+    aws: Stack, sim: Simulator, api: Api, document_fetch: Any
+) -> None:
+    from stream_publisher import app as publisher
+
+    control = SimulatorControl(sim.url)
+    envelope_id, jobs = signed_and_queued(aws, sim, api)
     assert [job["envelopeId"] for job in jobs] == [envelope_id]
 
     answer = document_fetch.lambda_handler(sqs_event(aws, jobs), FakeContext(function_name="document_fetch"))
@@ -168,14 +177,8 @@ def test_an_s3_failure_loses_nothing_and_leaves_no_duplicate(
     aws: Stack, sim: Simulator, api: Api, document_fetch: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dealwire.store import clients
-    from stream_publisher import app as publisher
 
-    control = SimulatorControl(sim.url)
-    envelope_id = api.create()
-    for recipient in ("1", "2"):
-        control.sign(envelope_id, recipient)
-    publisher.lambda_handler(stream_event(aws), FakeContext(function_name="stream_publisher"))
-    jobs = [job for job in drain(aws.ref("DocumentJobQueue")) if job["kind"] == "fetch_documents"]
+    envelope_id, jobs = signed_and_queued(aws, sim, api)
     event = sqs_event(aws, jobs)
 
     s3 = clients.s3()

@@ -66,14 +66,17 @@ def sleeps() -> Sleeps:
     return Sleeps()
 
 
-def make_client(sim: Simulator, key: rsa.RSAPrivateKey, sleeps: Sleeps, **options: object) -> DocuSignClient:
-    pem = key.private_bytes(
+def private_pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
+
+
+def make_client(sim: Simulator, key: rsa.RSAPrivateKey, sleeps: Sleeps, **options: object) -> DocuSignClient:
     app = DocuSignApp(
         integration_key=INTEGRATION_KEY,
         user_id=USER_ID,
-        private_key_pem=pem,
+        private_key_pem=private_pem(key),
         auth_host=sim.url,
         account_id=ACCOUNT_ID,
     )
@@ -206,13 +209,10 @@ def test_void(docusign: DocuSignClient) -> None:
 
 
 def test_connection_errors_and_timeouts_are_retried(key: rsa.RSAPrivateKey, sleeps: Sleeps) -> None:
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
     app = DocuSignApp(
         integration_key=INTEGRATION_KEY,
         user_id=USER_ID,
-        private_key_pem=pem,
+        private_key_pem=private_pem(key),
         auth_host="account-d.docusign.com",
         account_id=ACCOUNT_ID,
         base_uri="https://demo.docusign.net/restapi",
