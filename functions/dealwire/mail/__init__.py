@@ -1,0 +1,1 @@
+"""Inbound mail: bounded MIME parsing, header values made safe, forward extraction."""
