@@ -14,13 +14,25 @@ from infra.local.template import Stack, load_template
 
 STACK_NAME = "dealwire-test"
 REGION = "us-east-1"
-TEST_STACK = Stack(name=STACK_NAME, region=REGION, template=load_template(), parameters={"Stage": "test"})
+TEST_STACK = Stack(
+    name=STACK_NAME,
+    region=REGION,
+    template=load_template(),
+    parameters={"Stage": "test", "MailDomain": "bcc.dealwire.test"},
+)
 
 go_offline()
 os.environ.update(
     {"AWS_DEFAULT_REGION": REGION, "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
-for _function in ("WebhookDocusignFunction", "StreamPublisherFunction", "DocumentFetchFunction"):
+for _function in (
+    "WebhookDocusignFunction",
+    "StreamPublisherFunction",
+    "DocumentFetchFunction",
+    "MailIngestFunction",
+    "CrmProjectionFunction",
+    "ApiFunction",
+):
     os.environ.update(TEST_STACK.function_environment(_function))
 os.environ["POWERTOOLS_SERVICE_NAME"] = "dealwire-tests"

@@ -63,6 +63,44 @@ class StreamPublisherSettings(_Settings):
     document_queue_url: str = Field(alias="DEALWIRE_DOCUMENT_QUEUE_URL", pattern=r"^https?://")
 
 
+class MailIngestSettings(_Settings):
+    """mail_ingest: Smart BCC mail from SES receiving."""
+
+    table_name: str = Field(alias="DEALWIRE_TABLE_NAME", pattern=_NAME)
+    mail_bucket: str = Field(alias="DEALWIRE_MAIL_BUCKET", pattern=_NAME)
+    # SES's S3 action writes <prefix><SES messageId>; the Lambda action's event has no key.
+    raw_prefix: str = Field(
+        alias="DEALWIRE_MAIL_RAW_PREFIX", default="inbound/", pattern=r"^[A-Za-z0-9_./-]{0,100}$"
+    )
+    # Smart BCC addresses are <tenantId>[+anything]@<this domain>; empty receives for no one.
+    mail_domain: str = Field(alias="DEALWIRE_MAIL_DOMAIN", default="", pattern=r"^$|^[A-Za-z0-9.-]{1,253}$")
+    tenant_secret_prefix: str = Field(alias="DEALWIRE_TENANT_SECRET_PREFIX", min_length=1)
+    tenant_cache_seconds: int = Field(alias="DEALWIRE_TENANT_CACHE_SECONDS", default=300, ge=0, le=3600)
+    max_message_bytes: int = Field(
+        alias="DEALWIRE_MAIL_MAX_BYTES", default=40 * 1024 * 1024, gt=0, le=40 * 1024 * 1024
+    )
+    max_parts: int = Field(alias="DEALWIRE_MAIL_MAX_PARTS", default=500, gt=0, le=5000)
+    max_depth: int = Field(alias="DEALWIRE_MAIL_MAX_DEPTH", default=24, gt=0, le=100)
+    max_headers: int = Field(alias="DEALWIRE_MAIL_MAX_HEADERS", default=500, gt=0, le=10_000)
+    max_header_bytes: int = Field(
+        alias="DEALWIRE_MAIL_MAX_HEADER_BYTES", default=64 * 1024, ge=1024, le=1024 * 1024
+    )
+
+
+class CrmProjectionSettings(_Settings):
+    """crm_projection: the CRM's person, deal and user events, and deal choices for threads."""
+
+    table_name: str = Field(alias="DEALWIRE_TABLE_NAME", pattern=_NAME)
+
+
+class ApiSettings(_Settings):
+    """api: the CRM's HTTP API; API Gateway's JWT authorizer has checked the token already."""
+
+    table_name: str = Field(alias="DEALWIRE_TABLE_NAME", pattern=_NAME)
+    tenant_claim: str = Field(alias="DEALWIRE_TENANT_CLAIM", default="dealwire:tenant", min_length=1)
+    user_claim: str = Field(alias="DEALWIRE_USER_CLAIM", default="sub", min_length=1)
+
+
 _S = TypeVar("_S", bound=_Settings)
 
 
@@ -91,3 +129,18 @@ def document_fetch_settings() -> DocumentFetchSettings:
 @cache
 def stream_publisher_settings() -> StreamPublisherSettings:
     return load_settings(StreamPublisherSettings)
+
+
+@cache
+def mail_ingest_settings() -> MailIngestSettings:
+    return load_settings(MailIngestSettings)
+
+
+@cache
+def crm_projection_settings() -> CrmProjectionSettings:
+    return load_settings(CrmProjectionSettings)
+
+
+@cache
+def api_settings() -> ApiSettings:
+    return load_settings(ApiSettings)

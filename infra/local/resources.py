@@ -18,6 +18,9 @@ NOT_EMULATED = frozenset(
         "AWS::Serverless::HttpApi",
         "AWS::S3::BucketPolicy",
         "AWS::CloudWatch::Alarm",
+        "AWS::Lambda::Permission",
+        # SES receiving is played by the local SMTP edge (infra/local/smtp.py).
+        "AWS::SES::ReceiptRule",
     }
 )
 

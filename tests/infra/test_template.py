@@ -32,11 +32,47 @@ def test_functions_run_python_313_on_arm64_with_tracing() -> None:
     assert function["CodeUri"] == "functions/"
 
 
-def test_webhook_routes() -> None:
+def test_routes() -> None:
     assert sorted(STACK.http_routes()) == [
+        ("GET", "/v1/threads/{threadId}", "ApiFunction"),
+        ("POST", "/v1/threads/{threadId}/deal", "ApiFunction"),
         ("POST", "/webhooks/docusign", "WebhookDocusignFunction"),
         ("POST", "/webhooks/docusign/{tenantId}", "WebhookDocusignFunction"),
     ]
+
+
+def test_the_crm_api_requires_the_jwt_authorizer_and_the_webhook_is_open_to_hmac() -> None:
+    api_events = resource("ApiFunction")["Events"].values()
+    assert {event["Properties"]["Auth"]["Authorizer"] for event in api_events} == {"CrmJwt"}
+    webhook_events = resource("WebhookDocusignFunction")["Events"].values()
+    assert all("Auth" not in event["Properties"] for event in webhook_events)
+    assert "DefaultAuthorizer" not in resource("HttpApi")["Auth"]
+
+
+def test_ses_stores_the_raw_message_before_the_function_runs() -> None:
+    rule = TEMPLATE["Resources"]["MailReceiptRule"]
+    actions = rule["Properties"]["Rule"]["Actions"]
+    assert [next(iter(action)) for action in actions] == ["S3Action", "LambdaAction"]
+    assert actions[0]["S3Action"]["ObjectKeyPrefix"] == STACK.function_environment("MailIngestFunction")[
+        "DEALWIRE_MAIL_RAW_PREFIX"
+    ]
+    assert actions[1]["LambdaAction"]["InvocationType"] == "Event"
+    assert rule["Properties"]["Rule"]["ScanEnabled"] is True
+
+
+def test_failed_mail_and_crm_events_end_in_alarmed_queues() -> None:
+    for function, queue in (
+        ("MailIngestFunction", "MailFailureQueue"),
+        ("CrmProjectionFunction", "CrmEventFailureQueue"),
+    ):
+        config = resource(function)["EventInvokeConfig"]
+        assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue, "Arn"]}
+    alarmed = {
+        TEMPLATE["Resources"][name]["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for name, r in TEMPLATE["Resources"].items()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert {"MailFailureQueue", "CrmEventFailureQueue"} <= alarmed
 
 
 def test_the_webhook_may_only_write_state_put_archives_and_read_tenant_secrets() -> None:

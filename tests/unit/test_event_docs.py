@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from dealwire.contracts.crm import CRM_DETAIL_TYPES
 from dealwire.contracts.events import DETAIL_TYPES, JOB_KINDS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
@@ -17,7 +18,9 @@ def examples() -> list[dict[str, object]]:
 
 def test_every_example_validates_against_its_model() -> None:
     for example in examples():
-        if "detail-type" in example:
+        if example.get("source") == "crm":
+            CRM_DETAIL_TYPES[str(example["detail-type"])].model_validate(example["detail"])
+        elif "detail-type" in example:
             DETAIL_TYPES[str(example["detail-type"])].model_validate(example["detail"])
         else:
             JOB_KINDS[str(example["kind"])].model_validate(example)
@@ -25,4 +28,4 @@ def test_every_example_validates_against_its_model() -> None:
 
 def test_every_contract_is_documented() -> None:
     documented = {str(e.get("detail-type", e.get("kind"))) for e in examples()}
-    assert documented == set(DETAIL_TYPES) | set(JOB_KINDS)
+    assert documented == set(DETAIL_TYPES) | set(JOB_KINDS) | set(CRM_DETAIL_TYPES)

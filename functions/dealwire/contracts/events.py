@@ -83,6 +83,46 @@ class RecipientStatusChanged(_Contract):
     decline_reason: str | None = None
 
 
+class MailThreadLinked(_Contract):
+    """detail-type ``mail.thread_linked``: a thread's contacts or deal changed."""
+
+    event_id: str
+    tenant_id: str
+    thread_id: str
+    subject: str | None = None
+    link_state: Literal["linked", "needs_deal_choice", "unlinked"]
+    contact_ids: list[str]
+    deal_id: str | None = None
+    deal_chosen: bool = False
+    message_count: int
+    last_message_at: str | None = None
+
+
+class MailNeedsDealChoice(_Contract):
+    """detail-type ``mail.needs_deal_choice``: the thread's contacts have several open deals."""
+
+    event_id: str
+    tenant_id: str
+    thread_id: str
+    subject: str | None = None
+    contact_ids: list[str]
+    candidate_deal_ids: list[str]
+
+
+class MailRejected(_Contract):
+    """detail-type ``mail.rejected``: a delivery to the account's Smart BCC address was refused."""
+
+    event_id: str
+    tenant_id: str
+    ses_message_id: str
+    # sender_not_allowed, sender_not_trusted, no_sender, message_too_large, too_many_parts,
+    # too_deep, too_many_headers, header_too_long, headers_too_large, unparseable, empty
+    reason: str
+    detail: str
+    sender: str | None = None
+    received_at: str
+
+
 class FetchDocumentsJob(_Contract):
     """Queue message: store the signed PDF and certificate of a completed envelope."""
 
@@ -112,6 +152,9 @@ DETAIL_TYPES: dict[str, type[_Contract]] = {
     "envelope.completed": EnvelopeCompleted,
     "envelope.documents_stored": EnvelopeDocumentsStored,
     "envelope.recipient_status_changed": RecipientStatusChanged,
+    "mail.thread_linked": MailThreadLinked,
+    "mail.needs_deal_choice": MailNeedsDealChoice,
+    "mail.rejected": MailRejected,
 }
 JOB_KINDS: dict[str, type[_Contract]] = {
     "fetch_documents": FetchDocumentsJob,

@@ -15,6 +15,9 @@ from dealwire.contracts.events import (
     EnvelopeDocumentsStored,
     EnvelopeStatusChanged,
     FetchDocumentsJob,
+    MailNeedsDealChoice,
+    MailRejected,
+    MailThreadLinked,
     RecipientStatusChanged,
     RefreshEnvelopeJob,
     StoredDocument,
@@ -54,7 +57,79 @@ def derive(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Deri
         return _envelope(old or {}, new)
     if sk.startswith("RCP#") and all(new.get(k) for k in ("tenant_id", "envelope_id", "recipient_id")):
         return _recipient(old or {}, new)
+    if sk == "THREAD" and all(new.get(k) for k in ("tenant_id", "thread_id")):
+        return _thread(old or {}, new)
+    if str(new.get("pk", "")).endswith("#REJECTED") and not old and new.get("tenant_id"):
+        return _rejection(new)
     return Derived()
+
+
+def _thread(old: Mapping[str, Any], new: Mapping[str, Any]) -> Derived:
+    """A thread's link is news when its contacts, deal or state change; a choice is asked once per set."""
+    derived = Derived()
+    seed = {"pk": new.get("pk"), "sk": "THREAD", "order": new.get("version")}
+    state = new.get("link_state", "unlinked")
+    linked = (
+        list(new.get("contact_ids") or []),
+        new.get("deal_id"),
+        state,
+    )
+    before = (list(old.get("contact_ids") or []), old.get("deal_id"), old.get("link_state", "unlinked"))
+    if linked != before and state != "unlinked":
+        derived.events.append(
+            Publication(
+                "mail.thread_linked",
+                MailThreadLinked(
+                    event_id=_identity("mail.thread_linked", seed),
+                    tenant_id=new["tenant_id"],
+                    thread_id=new["thread_id"],
+                    subject=new.get("subject"),
+                    link_state=state,
+                    contact_ids=linked[0],
+                    deal_id=new.get("deal_id"),
+                    deal_chosen=bool(new.get("deal_chosen")),
+                    message_count=int(new.get("message_count", 0)),
+                    last_message_at=new.get("last_message_at"),
+                ),
+            )
+        )
+    candidates = list(new.get("candidates") or [])
+    if state == "needs_deal_choice" and (
+        old.get("link_state") != "needs_deal_choice" or candidates != list(old.get("candidates") or [])
+    ):
+        derived.events.append(
+            Publication(
+                "mail.needs_deal_choice",
+                MailNeedsDealChoice(
+                    event_id=_identity("mail.needs_deal_choice", seed),
+                    tenant_id=new["tenant_id"],
+                    thread_id=new["thread_id"],
+                    subject=new.get("subject"),
+                    contact_ids=linked[0],
+                    candidate_deal_ids=candidates,
+                ),
+            )
+        )
+    return derived
+
+
+def _rejection(new: Mapping[str, Any]) -> Derived:
+    return Derived(
+        events=[
+            Publication(
+                "mail.rejected",
+                MailRejected(
+                    event_id=_identity("mail.rejected", new),
+                    tenant_id=new["tenant_id"],
+                    ses_message_id=str(new.get("ses_message_id", "")),
+                    reason=str(new.get("reason", "")),
+                    detail=str(new.get("detail", "")),
+                    sender=new.get("sender"),
+                    received_at=str(new.get("received_at", "")),
+                ),
+            )
+        ]
+    )
 
 
 def _envelope(old: Mapping[str, Any], new: Mapping[str, Any]) -> Derived:

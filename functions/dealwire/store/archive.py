@@ -14,7 +14,7 @@ from dealwire.domain.timestamps import compact
 from dealwire.store import clients
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
@@ -96,6 +96,22 @@ class Archive:
         )
         return StoredObject(key=key, sha256=digest.hex(), size=len(body))
 
+    def read_stream(self, key: str, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+        """The object's bytes in chunks, never whole in memory."""
+        body = self.client.get_object(Bucket=self._bucket, Key=key)["Body"]
+        try:
+            yield from body.iter_chunks(chunk_size)
+        finally:
+            body.close()
+
+    def tag(self, key: str, tags: dict[str, str]) -> None:
+        """Replace the object's tags (how a refused message carries its reason in S3)."""
+        self.client.put_object_tagging(
+            Bucket=self._bucket,
+            Key=key,
+            Tagging={"TagSet": [{"Key": name, "Value": _tag_value(value)} for name, value in tags.items()]},
+        )
+
     def exists(self, key: str) -> bool:
         try:
             self.client.head_object(Bucket=self._bucket, Key=key)
@@ -167,6 +183,14 @@ class Archive:
             ChecksumSHA256=checksum,
         )
         return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
+
+
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9 +\-=._:/@]+")
+
+
+def _tag_value(value: str) -> str:
+    """S3 tag values allow letters, digits, spaces and ``+ - = . _ : / @``, up to 256."""
+    return _TAG_UNSAFE.sub("_", value)[:256]
 
 
 def _ascii(value: str) -> str:

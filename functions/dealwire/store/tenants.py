@@ -2,7 +2,8 @@
 
 Secret ``<prefix><tenantId>`` holds JSON:
 ``{"docusignAccountId": "...", "hmacKeys": ["..."], "timeZone": "Europe/Berlin",
-"docusignUserId": "..."}``.
+"docusignUserId": "...", "mail": {"ignorePlusTags": true, "dotInsensitiveDomains": ["gmail.com"],
+"notifyRejections": true}}``.
 Keys never leave this module unmasked except to the signature check.
 """
 
@@ -32,6 +33,17 @@ class TenantConfigError(RuntimeError):
     """A tenant's secret exists but cannot be used; the operator must fix it."""
 
 
+class TenantMail(BaseModel):
+    """Smart BCC settings: how the account compares its users' addresses."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
+
+    ignore_plus_tags: bool = True
+    dot_insensitive_domains: tuple[str, ...] = ("gmail.com", "googlemail.com")
+    # Refusals of mail from a sender the account could know are published as mail.rejected.
+    notify_rejections: bool = True
+
+
 class TenantConfig(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
 
@@ -41,6 +53,7 @@ class TenantConfig(BaseModel):
     time_zone: str = "UTC"
     # The DocuSign user dealwire impersonates (JWT grant) for API calls on this account.
     docusign_user_id: str | None = None
+    mail: TenantMail = TenantMail()
 
     @field_validator("time_zone")
     @classmethod

@@ -1,0 +1,182 @@
+"""Builders for the mail tests: SES receipts, raw messages in the bucket, the CRM projection."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+
+from dealwire.contracts.crm import DealUpserted, PersonUpserted, UserUpserted
+from dealwire.store.crm import CrmProjection
+from tests.support import FakeContext
+
+if TYPE_CHECKING:
+    from infra.local.template import Stack
+
+BCC = "default@bcc.dealwire.test"
+USER_EMAIL = "ulla.user@acme-sales.example"
+CARLA = "carla@customer-corp.example"
+BOB = "bob.buyer@customer-corp.example"
+PASS = {"spam": "PASS", "virus": "PASS", "spf": "PASS", "dkim": "PASS", "dmarc": "PASS"}
+
+
+def ses_event(
+    message_id: str,
+    recipients: list[str] | None = None,
+    verdicts: dict[str, str] | None = None,
+    *,
+    timestamp: str = "2026-11-24T09:15:02.311Z",
+    dmarc_policy: str | None = None,
+) -> dict[str, Any]:
+    """The SES Lambda action's event as SES sends it (no To and no subject are fine)."""
+    found = {**PASS, **(verdicts or {})}
+    receipt: dict[str, Any] = {
+        "timestamp": timestamp,
+        "processingTimeMillis": 412,
+        "recipients": recipients or [BCC],
+        "spamVerdict": {"status": found["spam"]},
+        "virusVerdict": {"status": found["virus"]},
+        "spfVerdict": {"status": found["spf"]},
+        "dkimVerdict": {"status": found["dkim"]},
+        "dmarcVerdict": {"status": found["dmarc"]},
+        "action": {
+            "type": "Lambda",
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:mail",
+            "invocationType": "Event",
+        },
+    }
+    if dmarc_policy:
+        receipt["dmarcPolicy"] = dmarc_policy
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:ses",
+                "eventVersion": "1.0",
+                "ses": {
+                    "mail": {
+                        "timestamp": timestamp,
+                        "source": USER_EMAIL,
+                        "messageId": message_id,
+                        "destination": [],
+                        "headersTruncated": False,
+                        "headers": [],
+                        "commonHeaders": {"returnPath": USER_EMAIL, "from": [USER_EMAIL]},
+                    },
+                    "receipt": receipt,
+                },
+            }
+        ]
+    }
+
+
+def ses_stamp(recipient: str = BCC, verdicts: dict[str, str] | None = None) -> bytes:
+    """The headers SES prepends to the object its S3 action stores."""
+    found = {**PASS, **(verdicts or {})}
+    return (
+        f"Return-Path: <{USER_EMAIL}>\r\n"
+        "Received: from mail-wm1-f41.google.com (mail-wm1-f41.google.com [209.85.128.41])\r\n"
+        f" by inbound-smtp.us-east-1.amazonaws.com with SMTP id 0abc123def for {recipient};\r\n"
+        " Tue, 24 Nov 2026 09:15:02 +0000 (UTC)\r\n"
+        f"X-SES-Spam-Verdict: {found['spam']}\r\n"
+        f"X-SES-Virus-Verdict: {found['virus']}\r\n"
+        f"Authentication-Results: amazonses.com; spf={found['spf'].lower()} (spf=pass)"
+        f" smtp.mailfrom=acme-sales.example; dkim={found['dkim'].lower()} header.i=@acme-sales.example;"
+        f" dmarc={found['dmarc'].lower()} header.from=acme-sales.example;\r\n"
+        "X-SES-RECEIPT: AEFBQUFBQUFBQUFHRkxVRjJ0b2Z3\r\n"
+        "X-SES-DKIM-SIGNATURE: a=rsa-sha256; q=dns/txt; b=AAAA; c=relaxed/simple;\r\n"
+        " s=224i4yxa5dv7c2xz3womw6peuasteono; d=amazonses.com; t=1; v=1; bh=AAAA;\r\n"
+        " h=From:To:Cc:Bcc:Subject:Date:Message-ID:MIME-Version:Content-Type:X-SES-RECEIPT;\r\n"
+    ).encode()
+
+
+def bcc_mail(
+    *,
+    sender: str = f"Ulla User <{USER_EMAIL}>",
+    to: str | None = f"Carla Customer <{CARLA}>",
+    subject: str | None = "Proposal for Q3",
+    message_id: str = "<CAF=q3-proposal@mail.gmail.com>",
+    body: str = "Hi Carla,\n\nattached is our proposal.\n",
+    extra: dict[str, str] | None = None,
+) -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    if to:
+        message["To"] = to
+    if subject is not None:
+        message["Subject"] = subject
+    message["Date"] = "Tue, 24 Nov 2026 10:15:00 +0100"
+    message["Message-ID"] = message_id
+    for name, value in (extra or {}).items():
+        message[name] = value
+    message.set_content(body)
+    return message.as_bytes().replace(b"\n", b"\r\n")
+
+
+def put_raw(stack: Stack, message_id: str, raw: bytes, prefix: str = "inbound/") -> str:
+    import boto3
+
+    key = prefix + message_id
+    boto3.client("s3", region_name=stack.region).put_object(Bucket=mail_bucket(stack), Key=key, Body=raw)
+    return key
+
+
+def mail_bucket(stack: Stack) -> str:
+    return stack.function_environment("MailIngestFunction")["DEALWIRE_MAIL_BUCKET"]
+
+
+def table(stack: Stack) -> str:
+    return stack.function_environment("MailIngestFunction")["DEALWIRE_TABLE_NAME"]
+
+
+def seed_crm(
+    stack: Stack, *, sharing: str = "shared", deals: dict[str, list[str]] | None = None
+) -> CrmProjection:
+    """One user, Carla and Bob as contacts, and deals (id -> person ids), all open."""
+    crm = CrmProjection(table(stack))
+    crm.upsert_user(
+        UserUpserted(
+            tenant_id="default",
+            user_id="user-3",
+            name="Ulla User",
+            email=USER_EMAIL,
+            mail_sharing=sharing,  # type: ignore[arg-type]
+            updated_at="2026-11-20T08:00:00Z",
+        )
+    )
+    crm.upsert_user(
+        UserUpserted(
+            tenant_id="default",
+            user_id="user-4",
+            name="Sam Seller",
+            email="sam.seller@acme-sales.example",
+            updated_at="2026-11-20T08:00:00Z",
+        )
+    )
+    for person, address in (("person-17", CARLA), ("person-18", BOB)):
+        crm.upsert_person(
+            PersonUpserted(
+                tenant_id="default",
+                person_id=person,
+                name=person,
+                emails=[address],
+                updated_at="2026-11-20T08:01:00Z",
+            )
+        )
+    for deal, people in (deals if deals is not None else {"deal-42": ["person-17"]}).items():
+        crm.upsert_deal(
+            DealUpserted(
+                tenant_id="default",
+                deal_id=deal,
+                title=deal,
+                status="open",
+                person_ids=people,
+                updated_at="2026-11-20T08:02:00Z",
+            )
+        )
+    return crm
+
+
+def ingest(event: dict[str, Any]) -> dict[str, Any]:
+    from mail_ingest import app
+
+    result: dict[str, Any] = app.lambda_handler(event, FakeContext())
+    return result
