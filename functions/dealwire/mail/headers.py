@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from email.message import Message
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
-_SPACE = re.compile(r"\s+")
+# Runs of ASCII blanks only: a no-break space (French typography) is content.
+_SPACE = re.compile(r" {2,}")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MESSAGE_ID = re.compile(r"<([^<>\s]{1,250})>")
 _ADDR_SPEC = re.compile(r"^[^\s@<>()\[\],;:\"]{1,64}@[A-Za-z0-9.-]{1,253}$")

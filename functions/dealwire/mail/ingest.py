@@ -350,12 +350,16 @@ def _original_of(
     block = find_forward(text)
     if block is None or not block.from_:
         return as_is
-    parse = header_values.parse_addresses
+
+    def parse(value: str | None) -> list[Address]:
+        # Outlook separates a forward block's addresses with ";", which RFC 5322 lists never do.
+        return header_values.parse_addresses([value.replace(";", ",")]) if value else []
+
     return _Original(
         kind="forward",
-        from_=parse([block.from_]),
-        to=parse([block.to]) if block.to else [],
-        cc=parse([block.cc]) if block.cc else [],
+        from_=parse(block.from_),
+        to=parse(block.to),
+        cc=parse(block.cc),
         subject=header_values.clean(block.subject) if block.subject else own.subject,
         date=None,
         date_text=header_values.clean(block.date, 100) if block.date else None,

@@ -183,7 +183,7 @@ def safe_filename(name: str | None, fallback: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     base = re.sub(r"[^A-Za-z0-9._ -]+", "_", base).strip(" .")
     base = re.sub(r"\s+", "_", base)[:100]
-    return base or fallback
+    return base if re.search(r"[A-Za-z0-9]", base) else fallback
 
 
 def part_chunks(part: MailPart) -> Iterator[bytes]:
