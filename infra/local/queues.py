@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import TYPE_CHECKING, Any
@@ -61,12 +62,16 @@ class QueuePoller:
         region: str,
         endpoint_url: str,
         stop: threading.Event,
+        one_event_per_message: bool = False,
     ) -> None:
         self.function = function
+        # An EventBridge rule's SQS target carries the event itself: invoke with it, as
+        # EventBridge invokes a Lambda target, one event at a time.
+        self._unwrap = one_event_per_message
         self._worker = worker
         self._queue_url = queue_url
         self._queue_arn = queue_arn
-        self._batch_size = max(1, min(batch_size, 10))
+        self._batch_size = 1 if one_event_per_message else max(1, min(batch_size, 10))
         self._region = region
         self._sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint_url)
         self._stop = stop
@@ -100,7 +105,10 @@ class QueuePoller:
         messages = answer.get("Messages", [])
         if not messages:
             return False
-        event = {"Records": [lambda_record(m, self._queue_arn, self._region) for m in messages]}
+        if self._unwrap:
+            event = json.loads(messages[0]["Body"])
+        else:
+            event = {"Records": [lambda_record(m, self._queue_arn, self._region) for m in messages]}
         try:
             response = self._worker.invoke(event)
             failed = {
@@ -144,4 +152,43 @@ def start_queue_pollers(
         )
         poller.start()
         pollers.append(poller)
+    return pollers
+
+
+def start_rule_routes(
+    stack: Stack, workers: dict[str, Invoker], endpoint_url: str, bus_name: str, stop: threading.Event
+) -> list[QueuePoller]:
+    """Each EventBridgeRule event of the template as a rule on the bus with a queue target, polled.
+
+    EventBridge itself (moto) matches the template's pattern; the queue stands in for
+    Lambda's asynchronous invocation, retrying a failed event after a pause.
+    """
+    sqs = boto3.client("sqs", region_name=stack.region, endpoint_url=endpoint_url)
+    events = boto3.client("events", region_name=stack.region, endpoint_url=endpoint_url)
+    pollers = []
+    for logical, resource in stack.resources("AWS::Serverless::Function").items():
+        for name, event in resource["Properties"].get("Events", {}).items():
+            if event["Type"] != "EventBridgeRule":
+                continue
+            rule = f"{stack.name}-{logical}-{name}"[:64]
+            url = str(sqs.create_queue(QueueName=rule)["QueueUrl"])
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            pattern = stack.resolve(event["Properties"]["Pattern"])
+            events.put_rule(Name=rule, EventBusName=bus_name, EventPattern=json.dumps(pattern))
+            events.put_targets(Rule=rule, EventBusName=bus_name, Targets=[{"Id": "function", "Arn": arn}])
+            poller = QueuePoller(
+                function=logical,
+                worker=workers[logical],
+                queue_url=url,
+                queue_arn=arn,
+                batch_size=1,
+                region=stack.region,
+                endpoint_url=endpoint_url,
+                stop=stop,
+                one_event_per_message=True,
+            )
+            poller.start()
+            pollers.append(poller)
     return pollers

@@ -23,8 +23,9 @@ import boto3
 
 from infra.local.gateway import Gateway
 from infra.local.offline import go_offline
-from infra.local.queues import QueuePoller, start_queue_pollers
+from infra.local.queues import QueuePoller, start_queue_pollers, start_rule_routes
 from infra.local.resources import create_resources, seed_tenant
+from infra.local.smtp import SmtpEdge
 from infra.local.streams import start_pollers
 from infra.local.template import ROOT, Stack, load_template
 from infra.local.worker import FunctionWorker, InvocationError, function_settings, lambda_environment
@@ -47,6 +48,10 @@ DEV_ACCOUNT_ID = "9f1c2a7e-3b4d-4c5e-8f6a-1b2c3d4e5f60"
 # The simulator's integration and the user dealwire impersonates in it.
 DEV_INTEGRATION_KEY = "00000000-0000-4000-8000-0000dea1c11e"
 DEV_USER_ID = "00000000-0000-4000-8000-00000000005e"
+# Smart BCC locally: <tenant>@MAIL_DOMAIN, a user who may file mail, and one contact with an open deal.
+MAIL_DOMAIN = "bcc.dealwire.localhost"
+DEV_USER_EMAIL = "dev.user@dealwire.localhost"
+DEV_CONTACT_EMAIL = "carla@customer.localhost"
 
 
 class StartupError(RuntimeError):
@@ -140,8 +145,17 @@ def _write_state(path: Path, state: dict[str, Any]) -> None:
 class LocalStack:
     """Everything `make run` starts, in start order; ``close`` stops it in reverse."""
 
-    def __init__(self, http_port: int, aws_port: int, state_file: Path, docusign_port: int = 8080) -> None:
+    def __init__(
+        self,
+        http_port: int,
+        aws_port: int,
+        state_file: Path,
+        docusign_port: int = 8080,
+        smtp_port: int = 2525,
+    ) -> None:
         self.http_port = http_port
+        self.smtp_port = smtp_port
+        self.smtp: SmtpEdge | None = None
         self.aws_port = aws_port
         self.docusign_port = docusign_port
         self.state_file = state_file
@@ -152,7 +166,7 @@ class LocalStack:
             name=STACK_NAME,
             region=REGION,
             template=load_template(),
-            parameters={"Stage": STAGE, "DocuSignAuthHost": self.docusign_url},
+            parameters={"Stage": STAGE, "DocuSignAuthHost": self.docusign_url, "MailDomain": MAIL_DOMAIN},
         )
         self.simulator: Any = None
         self.queue_pollers: list[QueuePoller] = []
@@ -166,6 +180,7 @@ class LocalStack:
         _require_free(self.aws_port, "DEALWIRE_AWS_PORT")
         _require_free(self.http_port, "DEALWIRE_HTTP_PORT")
         _require_free(self.docusign_port, "DEALWIRE_DOCUSIGN_PORT")
+        _require_free(self.smtp_port, "DEALWIRE_SMTP_PORT")
         # Imported here: moto is a dev dependency and slow to import; --help should not wait.
         from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
@@ -212,10 +227,50 @@ class LocalStack:
         self.gateway.start()
         self.pollers = start_pollers(stack, invokers, stream_arns, self.endpoint_url, self.stop)
         self.queue_pollers = start_queue_pollers(stack, invokers, self.endpoint_url, self.stop)
+        self.queue_pollers += start_rule_routes(stack, invokers, self.endpoint_url, bus_name, self.stop)
+        self._seed_crm(tenant_id)
+        self.smtp = SmtpEdge(
+            port=self.smtp_port,
+            accepted={f"{tenant_id}@{MAIL_DOMAIN}"},
+            bucket=stack.function_environment("MailIngestFunction")["DEALWIRE_MAIL_BUCKET"],
+            prefix=stack.function_environment("MailIngestFunction")["DEALWIRE_MAIL_RAW_PREFIX"],
+            region=stack.region,
+            endpoint_url=self.endpoint_url,
+            invoker=invokers["MailIngestFunction"],
+        )
+        self.smtp.start()
+        log.info("SMTP edge on 127.0.0.1:%d for %s@%s", self.smtp_port, tenant_id, MAIL_DOMAIN)
 
         state = self._state(self.gateway, tenant_id, hmac_keys, bus_name, tap_url)
         _write_state(self.state_file, state)
         return state
+
+    def _seed_crm(self, tenant_id: str) -> None:
+        """One user who may file mail, and a contact with one open deal, through crm_projection."""
+        seeds: list[tuple[str, dict[str, Any]]] = [
+            (
+                "user.upserted",
+                {"userId": "user-1", "name": "Dev User", "email": DEV_USER_EMAIL, "mailSharing": "shared"},
+            ),
+            (
+                "person.upserted",
+                {"personId": "person-1", "name": "Carla Customer", "emails": [DEV_CONTACT_EMAIL]},
+            ),
+            (
+                "deal.upserted",
+                {"dealId": "deal-1", "title": "First deal", "status": "open", "personIds": ["person-1"]},
+            ),
+        ]
+        source = str(self.stack.parameter("CrmEventSource"))
+        for detail_type, detail in seeds:
+            self.workers["CrmProjectionFunction"].invoke(
+                {
+                    "id": f"seed-{detail_type}",
+                    "source": source,
+                    "detail-type": detail_type,
+                    "detail": {"tenantId": tenant_id, "updatedAt": "2026-01-01T00:00:00Z", **detail},
+                }
+            )
 
     def _start_docusign(self, stack: Stack, hmac_keys: list[str]) -> None:
         """The DocuSign simulator, calling the gateway's webhook, and the integration's key pair."""
@@ -300,10 +355,18 @@ class LocalStack:
             "docusign_integration_key": DEV_INTEGRATION_KEY,
             "docusign_app_secret": settings["DEALWIRE_DOCUSIGN_APP_SECRET"],
             "docusign_user_id": DEV_USER_ID,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": self.smtp_port,
+            "bcc_address": f"{tenant_id}@{MAIL_DOMAIN}",
+            "user_email": DEV_USER_EMAIL,
+            "contact_email": DEV_CONTACT_EMAIL,
+            "mail_bucket": settings["DEALWIRE_MAIL_BUCKET"],
         }
 
     def close(self) -> None:
         self.stop.set()
+        if self.smtp is not None:
+            self.smtp.close()
         for poller in self.pollers:
             poller.join(10)
         for queue_poller in self.queue_pollers:
@@ -356,10 +419,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         http_port = _port("DEALWIRE_HTTP_PORT", 3000)
         aws_port = _port("DEALWIRE_AWS_PORT", 5000)
         docusign_port = _port("DEALWIRE_DOCUSIGN_PORT", 8080)
+        smtp_port = _port("DEALWIRE_SMTP_PORT", 2525)
     except StartupError as exc:
         sys.stderr.write(f"make run: {exc}\n")
         return 2
-    local = LocalStack(http_port, aws_port, args.state_file.resolve(), docusign_port)
+    local = LocalStack(http_port, aws_port, args.state_file.resolve(), docusign_port, smtp_port)
     try:
         started = time.monotonic()
         state = local.start()

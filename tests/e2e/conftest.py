@@ -68,6 +68,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         "DEALWIRE_HTTP_PORT": str(free_port()),
         "DEALWIRE_AWS_PORT": str(free_port()),
         "DEALWIRE_DOCUSIGN_PORT": str(free_port()),
+        "DEALWIRE_SMTP_PORT": str(free_port()),
     }
     # The test session's own AWS settings (tests/conftest.py) are not the stack's business.
     for name in list(env):

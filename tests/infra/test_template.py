@@ -53,9 +53,10 @@ def test_ses_stores_the_raw_message_before_the_function_runs() -> None:
     rule = TEMPLATE["Resources"]["MailReceiptRule"]
     actions = rule["Properties"]["Rule"]["Actions"]
     assert [next(iter(action)) for action in actions] == ["S3Action", "LambdaAction"]
-    assert actions[0]["S3Action"]["ObjectKeyPrefix"] == STACK.function_environment("MailIngestFunction")[
-        "DEALWIRE_MAIL_RAW_PREFIX"
-    ]
+    assert (
+        actions[0]["S3Action"]["ObjectKeyPrefix"]
+        == STACK.function_environment("MailIngestFunction")["DEALWIRE_MAIL_RAW_PREFIX"]
+    )
     assert actions[1]["LambdaAction"]["InvocationType"] == "Event"
     assert rule["Properties"]["Rule"]["ScanEnabled"] is True
 

@@ -1,0 +1,164 @@
+"""The local mail edge: an SMTP server on loopback that receives as SES would for the default tenant.
+
+It accepts mail for the tenant's Smart BCC address only (others are refused at RCPT, as
+SES refuses recipients no receipt rule covers), stores the raw message in the mail bucket
+under ``inbound/<id>`` with the headers SES stamps on top, then invokes mail_ingest with
+the SES Lambda action's event. Local mail passes every check: verdicts are PASS.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import secrets
+import string
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aiosmtpd.controller import Controller
+
+if TYPE_CHECKING:
+    from aiosmtpd.smtp import SMTP, Envelope, Session
+    from mypy_boto3_s3 import S3Client
+
+    from infra.local.streams import Invoker
+
+log = logging.getLogger("dealwire.smtp")
+VERDICTS = ("spam", "virus", "spf", "dkim", "dmarc")
+# SES allows 40 MB per message; the edge refuses more in the SMTP dialogue.
+MAX_MESSAGE_BYTES = 40 * 1024 * 1024
+
+
+def ses_message_id() -> str:
+    """SES message ids are 40 lowercase letters and digits."""
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(40))
+
+
+def ses_stamp(*, sender: str, recipients: list[str], peer: str, message_id: str, at: datetime) -> bytes:
+    """The headers SES prepends to a stored message (verdicts PASS: this is loopback)."""
+    date = email.utils.format_datetime(at)
+    received = " ".join(f"for {r};" for r in recipients)
+    return (
+        f"Return-Path: <{sender}>\r\n"
+        f"Received: from {peer} ({peer} [{peer}])\r\n"
+        f" by inbound-smtp.local.amazonaws.com with SMTP id {message_id}\r\n"
+        f" {received}\r\n {date}\r\n"
+        "X-SES-Spam-Verdict: PASS\r\n"
+        "X-SES-Virus-Verdict: PASS\r\n"
+        "Authentication-Results: amazonses.com;"
+        " spf=pass (spf=pass) smtp.mailfrom=local; dkim=pass; dmarc=pass;\r\n"
+        f"X-SES-RECEIPT: {message_id}\r\n"
+    ).encode()
+
+
+def ses_event(*, message_id: str, sender: str, recipients: list[str], at: datetime) -> dict[str, Any]:
+    timestamp = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+    verdicts = {f"{name}Verdict": {"status": "PASS"} for name in VERDICTS}
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:ses",
+                "eventVersion": "1.0",
+                "ses": {
+                    "mail": {
+                        "timestamp": timestamp,
+                        "source": sender,
+                        "messageId": message_id,
+                        "destination": [],
+                        "headersTruncated": False,
+                        "headers": [],
+                        "commonHeaders": {},
+                    },
+                    "receipt": {
+                        "timestamp": timestamp,
+                        "recipients": recipients,
+                        **verdicts,
+                        "action": {"type": "Lambda", "invocationType": "Event"},
+                    },
+                },
+            }
+        ]
+    }
+
+
+class SesReceiving:
+    """aiosmtpd handler: RCPT checks, then DATA stored and handed to mail_ingest."""
+
+    def __init__(
+        self,
+        *,
+        accepted: set[str],
+        bucket: str,
+        prefix: str,
+        s3: S3Client,
+        invoker: Invoker,
+    ) -> None:
+        self.accepted = {address.lower() for address in accepted}
+        self.bucket = bucket
+        self.prefix = prefix
+        self.s3 = s3
+        self.invoker = invoker
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        del server, session, rcpt_options
+        if address.lower() not in self.accepted:
+            return "550 5.1.1 Recipient address rejected: not a Smart BCC address of this account"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        del server
+        content = envelope.original_content or b""
+        if len(content) > MAX_MESSAGE_BYTES:
+            return "552 5.3.4 Message too big for system"
+        message_id = ses_message_id()
+        now = datetime.now(UTC)
+        sender = envelope.mail_from or ""
+        recipients = [r.lower() for r in envelope.rcpt_tos]
+        peer = str(session.peer[0]) if session.peer else "127.0.0.1"
+        raw = (
+            ses_stamp(sender=sender, recipients=recipients, peer=peer, message_id=message_id, at=now)
+            + content
+        )
+        # Durable first, as SES's S3 action runs before its Lambda action.
+        self.s3.put_object(Bucket=self.bucket, Key=self.prefix + message_id, Body=raw)
+        try:
+            result = self.invoker.invoke(
+                ses_event(message_id=message_id, sender=sender, recipients=recipients, at=now)
+            )
+            log.info("mail %s: %s", message_id, result)
+        except Exception:
+            # SES would retry the asynchronous invocation; the message stays in the bucket.
+            log.exception("mail_ingest failed on %s; the raw message is in the bucket", message_id)
+        return f"250 Ok: queued as {message_id}"
+
+
+class SmtpEdge:
+    def __init__(
+        self,
+        *,
+        port: int,
+        accepted: set[str],
+        bucket: str,
+        prefix: str,
+        region: str,
+        endpoint_url: str,
+        invoker: Invoker,
+    ) -> None:
+        s3 = boto3.client("s3", region_name=region, endpoint_url=endpoint_url)
+        self.handler = SesReceiving(accepted=accepted, bucket=bucket, prefix=prefix, s3=s3, invoker=invoker)
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=port, data_size_limit=MAX_MESSAGE_BYTES, ready_timeout=10
+        )
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def close(self) -> None:
+        self.controller.stop()
