@@ -57,9 +57,10 @@ unit: $(VENV)/.synced  ## unit tests only (no AWS, no sockets)
 run: $(VENV)/.synced  ## the whole system locally: moto server, HTTP gateway, stream routing
 	$(BIN)/python -m infra.local.run
 
-bench: $(VENV)/.synced  ## per-event cost (CPU, AWS requests, cold start); the document job's calls and memory
+bench: $(VENV)/.synced  ## per-event cost (CPU, AWS requests, cold start); document job and mail ingest memory
 	$(BIN)/python -m bench.webhook
 	$(BIN)/python -m bench.documents
+	$(BIN)/python -m bench.mail
 
 lock: $(UV)  ## re-resolve the lock files and re-export functions/requirements.txt
 	$(UV) lock

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 # What is read of a text body for forward detection and the snippet; the whole body is stored.
 TEXT_PREFIX_BYTES = 256 * 1024
-_DECODE_CHUNK = 1024 * 1024
+_DECODE_CHUNK = 256 * 1024
 _BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 _NOT_BASE64 = bytes(byte for byte in range(256) if byte not in _BASE64_ALPHABET)
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]|^\.+$")
