@@ -1,0 +1,182 @@
+"""crm_projection and the threads API under moto: newest CRM version wins; callers see what they may."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from pydantic import ValidationError
+
+from dealwire.store.mail import MailStore
+from tests.mail_support import CARLA, bcc_mail, ingest, put_raw, seed_crm, ses_event, table
+from tests.support import FakeContext
+
+if TYPE_CHECKING:
+    from infra.local.template import Stack
+
+
+def crm(detail_type: str, **detail: Any) -> dict[str, Any]:
+    from crm_projection import app
+
+    event = {
+        "id": "e1",
+        "source": "crm",
+        "detail-type": detail_type,
+        "detail": {"tenantId": "default", **detail},
+    }
+    result: dict[str, Any] = app.lambda_handler(event, FakeContext())
+    return result
+
+
+def api(
+    method: str, path: str, *, body: Any = None, claims: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    from api import app
+
+    event = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {
+            "http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
+            "authorizer": {"jwt": {"claims": claims or {}, "scopes": None}},
+            "requestId": "r1",
+            "stage": "$default",
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+    answer = app.lambda_handler(event, FakeContext())
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+ULLA = {"dealwire:tenant": "default", "sub": "user-3"}
+SAM = {"dealwire:tenant": "default", "sub": "user-4"}
+
+
+def test_the_newest_person_version_wins_whatever_the_order(aws: Stack) -> None:
+    del aws
+    assert crm("person.upserted", personId="p1", emails=["new@x.example"], updatedAt="2026-11-20T10:00:00Z")[
+        "applied"
+    ]
+    assert not crm(
+        "person.upserted", personId="p1", emails=["old@x.example"], updatedAt="2026-11-20T09:00:00Z"
+    )["applied"]
+    assert crm("person.upserted", personId="p1", emails=["new@x.example"], updatedAt="2026-11-20T10:00:00Z")[
+        "applied"
+    ]
+    store = MailStore(table_of())
+    assert store.contacts("default", ["new@x.example", "old@x.example"]) == {"new@x.example": "p1"}
+
+
+def test_an_address_a_person_lost_no_longer_matches(aws: Stack) -> None:
+    del aws
+    crm(
+        "person.upserted",
+        personId="p1",
+        emails=["a@x.example", "b@x.example"],
+        updatedAt="2026-11-20T10:00:00Z",
+    )
+    crm("person.upserted", personId="p1", emails=["b@x.example"], updatedAt="2026-11-20T11:00:00Z")
+    assert MailStore(table_of()).contacts("default", ["a@x.example", "b@x.example"]) == {"b@x.example": "p1"}
+
+
+def test_a_deal_that_closed_or_lost_a_contact_is_no_longer_open_for_it(aws: Stack) -> None:
+    del aws
+    crm("deal.upserted", dealId="d1", status="open", personIds=["p1", "p2"], updatedAt="2026-11-20T10:00:00Z")
+    crm("deal.upserted", dealId="d2", status="open", personIds=["p1"], updatedAt="2026-11-20T10:00:00Z")
+    crm("deal.upserted", dealId="d1", status="open", personIds=["p2"], updatedAt="2026-11-20T11:00:00Z")
+    crm("deal.upserted", dealId="d2", status="won", personIds=["p1"], updatedAt="2026-11-20T11:00:00Z")
+    assert MailStore(table_of()).open_deals("default", ["p1", "p2"]) == {"p1": (), "p2": ("d1",)}
+
+
+def test_an_invalid_crm_event_fails_naming_the_field(aws: Stack) -> None:
+    del aws
+    with pytest.raises(ValidationError, match="status"):
+        crm("deal.upserted", dealId="d1", status="maybe", updatedAt="2026-11-20T10:00:00Z")
+
+
+def table_of() -> str:
+    from tests.conftest import TEST_STACK
+
+    return table(TEST_STACK)
+
+
+def filed(
+    aws: Stack, sharing: str, deals: dict[str, list[str]] | None = None, to: str = f"Carla <{CARLA}>"
+) -> str:
+    seed_crm(aws, sharing=sharing, deals=deals)
+    put_raw(aws, "m1", bcc_mail(to=to))
+    return str(ingest(ses_event("m1"))["outcomes"][0]["threadId"])
+
+
+def test_a_private_message_is_its_owners_alone(aws: Stack) -> None:
+    thread = filed(aws, "private")
+    assert api("GET", f"/v1/threads/{thread}", claims=ULLA)[0] == 200
+    assert api("GET", f"/v1/threads/{thread}", claims=SAM)[0] == 404
+
+
+def test_a_shared_message_is_the_teams_once_linked_but_not_while_unlinked(aws: Stack) -> None:
+    linked = filed(aws, "shared")
+    status, body = api("GET", f"/v1/threads/{linked}", claims=SAM)
+    assert status == 200
+    assert body["thread"]["dealId"] == "deal-42"
+    assert [m["ownerUserId"] for m in body["messages"]] == ["user-3"]
+    put_raw(aws, "m2", bcc_mail(to="x <stranger@elsewhere.example>", message_id="<other@x>", subject="Other"))
+    unlinked = ingest(ses_event("m2"))["outcomes"][0]["threadId"]
+    assert api("GET", f"/v1/threads/{unlinked}", claims=SAM)[0] == 404
+    assert api("GET", f"/v1/threads/{unlinked}", claims=ULLA)[0] == 200
+
+
+def test_a_caller_without_tenant_claims_is_refused(aws: Stack) -> None:
+    thread = filed(aws, "shared")
+    status, body = api("GET", f"/v1/threads/{thread}", claims={"sub": "user-3"})
+    assert (status, body["error"]) == (403, "forbidden")
+
+
+def test_another_tenants_caller_sees_nothing(aws: Stack) -> None:
+    thread = filed(aws, "shared")
+    assert api("GET", f"/v1/threads/{thread}", claims={"dealwire:tenant": "other", "sub": "user-3"})[0] == 404
+
+
+def test_choosing_a_deal_settles_the_thread(aws: Stack) -> None:
+    thread = filed(aws, "shared", deals={"deal-42": ["person-17"], "deal-57": ["person-17"]})
+    assert api("GET", f"/v1/threads/{thread}", claims=ULLA)[1]["thread"]["linkState"] == "needs_deal_choice"
+    status, body = api("POST", f"/v1/threads/{thread}/deal", body={"dealId": "deal-57"}, claims=ULLA)
+    assert (status, body["dealId"]) == (200, "deal-57")
+    thread_body = api("GET", f"/v1/threads/{thread}", claims=ULLA)[1]["thread"]
+    assert (thread_body["linkState"], thread_body["dealId"]) == ("linked", "deal-57")
+    page = MailStore(table(aws)).threads_of_deal("default", "deal-57")
+    assert [item["thread_id"] for item in page.items] == [thread]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "error"),
+    [
+        ("/v1/threads/{t}/deal", {"dealId": "deal-999"}, 422, "unknown_deal"),
+        ("/v1/threads/{t}/deal", {"deal": "x"}, 400, "invalid_body"),
+        ("/v1/threads/0123456789abcdef0123456789abcdef/deal", {"dealId": "deal-42"}, 404, "not_found"),
+        ("/v1/threads/../deal", {"dealId": "deal-42"}, 404, "not_found"),
+    ],
+)
+def test_bad_deal_choices_are_refused_with_a_reason(
+    aws: Stack, path: str, body: Any, status: int, error: str
+) -> None:
+    thread = filed(aws, "shared")
+    answer = api("POST", path.replace("{t}", thread), body=body, claims=ULLA)
+    assert (answer[0], answer[1]["error"]) == (status, error)
+
+
+def test_a_deal_chosen_event_does_what_the_api_does(aws: Stack) -> None:
+    thread = filed(aws, "shared", deals={"deal-42": ["person-17"], "deal-57": ["person-17"]})
+    crm(
+        "thread.deal_chosen",
+        threadId=thread,
+        dealId="deal-42",
+        userId="user-3",
+        updatedAt="2026-11-24T10:00:00Z",
+    )
+    assert api("GET", f"/v1/threads/{thread}", claims=ULLA)[1]["thread"]["dealId"] == "deal-42"
