@@ -175,6 +175,20 @@ def seed_crm(
     return crm
 
 
+def s3_event(stack: Stack, key: str, name: str = "ObjectCreated:Copy") -> dict[str, Any]:
+    """S3's notification for an object copied under redrive/."""
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": name,
+                "eventTime": "2026-11-24T11:00:00.000Z",
+                "s3": {"bucket": {"name": mail_bucket(stack)}, "object": {"key": key}},
+            }
+        ]
+    }
+
+
 def ingest(event: dict[str, Any]) -> dict[str, Any]:
     from mail_ingest import app
 

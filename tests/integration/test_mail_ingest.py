@@ -16,6 +16,7 @@ from tests.mail_support import (
     ingest,
     mail_bucket,
     put_raw,
+    s3_event,
     seed_crm,
     ses_event,
     ses_stamp,
@@ -187,16 +188,7 @@ def test_a_plus_tagged_bcc_address_and_a_second_recipient_file_once(aws: Stack) 
 def test_a_copy_under_redrive_is_filed_from_the_stamp_ses_wrote(aws: Stack) -> None:
     seed_crm(aws)
     key = put_raw(aws, "m1", ses_stamp() + bcc_mail(), prefix="redrive/")
-    event = {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Copy",
-                "eventTime": "2026-11-24T11:00:00.000Z",
-                "s3": {"bucket": {"name": mail_bucket(aws)}, "object": {"key": key}},
-            }
-        ]
-    }
+    event = s3_event(aws, key, "ObjectCreated:Copy")
     outcome = ingest(event)["outcomes"][0]
     assert outcome["status"] == "stored"
 
@@ -205,29 +197,13 @@ def test_a_forged_stamp_below_the_ses_one_is_not_believed(aws: Stack) -> None:
     seed_crm(aws)
     forged = bcc_mail().replace(b"From:", b"X-SES-Spam-Verdict: PASS\r\nFrom:", 1)
     key = put_raw(aws, "m1", ses_stamp(verdicts={"spam": "FAIL"}) + forged, prefix="redrive/")
-    event = {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "s3": {"bucket": {"name": mail_bucket(aws)}, "object": {"key": key}},
-            }
-        ]
-    }
+    event = s3_event(aws, key, "ObjectCreated:Put")
     assert ingest(event)["outcomes"][0]["reason"] == "spam"
 
 
 def test_an_object_without_a_ses_stamp_is_refused(aws: Stack) -> None:
     key = put_raw(aws, "m1", bcc_mail(), prefix="redrive/")
-    event = {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "s3": {"bucket": {"name": mail_bucket(aws)}, "object": {"key": key}},
-            }
-        ]
-    }
+    event = s3_event(aws, key, "ObjectCreated:Put")
     assert ingest(event)["outcomes"][0]["reason"] == "no_receipt"
 
 

@@ -52,7 +52,7 @@ def serialize(item: dict[str, Any]) -> dict[str, Any]:
     return {name: _serializer.serialize(value) for name, value in item.items() if value is not None}
 
 
-def _key(pk: str, sk: str) -> dict[str, Any]:
+def item_key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 
@@ -118,7 +118,7 @@ class CrmProjection:
     def _versioned(self, pk: str, sk: str, updated_at: str, build: Any) -> bool:  # noqa: ANN401
         """Read the entity's stored version, write the new one on condition it is unchanged."""
         for _ in range(MAX_ATTEMPTS):
-            answer = self.client.get_item(TableName=self._table, Key=_key(pk, sk), ConsistentRead=True)
+            answer = self.client.get_item(TableName=self._table, Key=item_key(pk, sk), ConsistentRead=True)
             old = deserialize(answer["Item"]) if "Item" in answer else None
             if old and str(old.get("updated_at", "")) > updated_at:
                 return False
@@ -196,7 +196,7 @@ class CrmProjection:
                 {
                     "Delete": {
                         "TableName": self._table,
-                        "Key": _key(email_pk(tenant, address), "CONTACT"),
+                        "Key": item_key(email_pk(tenant, address), "CONTACT"),
                         "ConditionExpression": "attribute_not_exists(pk) OR person_id = :p",
                         "ExpressionAttributeValues": {":p": {"S": event.person_id}},
                     }
@@ -251,7 +251,7 @@ class CrmProjection:
                 {
                     "Delete": {
                         "TableName": self._table,
-                        "Key": _key(person_pk(tenant, person), f"DEAL#{event.deal_id}"),
+                        "Key": item_key(person_pk(tenant, person), f"DEAL#{event.deal_id}"),
                     }
                 }
             )

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from dealwire.domain.linking import ThreadLink, User
 from dealwire.store import clients
-from dealwire.store.crm import deal_pk, email_pk, person_pk, serialize, users_pk
+from dealwire.store.crm import deal_pk, email_pk, item_key, person_pk, serialize, users_pk
 from dealwire.store.envelopes import Page, decode_cursor, deserialize, encode_cursor
 
 if TYPE_CHECKING:
@@ -54,10 +54,6 @@ def subject_pk(tenant_id: str, key: str) -> str:
 
 def deal_threads_pk(tenant_id: str, deal_id: str) -> str:
     return f"T#{tenant_id}#DEAL#{deal_id}#THREADS"
-
-
-def _key(pk: str, sk: str) -> dict[str, Any]:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 
 class Duplicate(Exception):
@@ -148,7 +144,7 @@ class MailStore:
     def contacts(self, tenant_id: str, addresses: Iterable[str]) -> dict[str, str]:
         """Address -> person id for the addresses that are contacts: one BatchGetItem."""
         wanted = list(dict.fromkeys(address.lower() for address in addresses))[:BATCH_GET_LIMIT]
-        items = self._batch_get([_key(email_pk(tenant_id, address), "CONTACT") for address in wanted])
+        items = self._batch_get([item_key(email_pk(tenant_id, address), "CONTACT") for address in wanted])
         return {str(item["email"]): str(item["person_id"]) for item in items if item.get("person_id")}
 
     def open_deals(self, tenant_id: str, person_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -173,9 +169,9 @@ class MailStore:
 
     def find_thread(self, tenant_id: str, reference_keys: list[str], subject_key: str | None) -> str | None:
         """The thread of the nearest referenced message, else of the subject fallback: one read."""
-        keys = [_key(mid_pk(tenant_id, key), "MID") for key in reference_keys]
+        keys = [item_key(mid_pk(tenant_id, key), "MID") for key in reference_keys]
         if subject_key:
-            keys.append(_key(subject_pk(tenant_id, subject_key), "SUBJ"))
+            keys.append(item_key(subject_pk(tenant_id, subject_key), "SUBJ"))
         if not keys:
             return None
         by_pk = {
@@ -189,7 +185,9 @@ class MailStore:
 
     def thread(self, tenant_id: str, thread_id: str) -> ThreadState | None:
         answer = self.client.get_item(
-            TableName=self._table, Key=_key(thread_pk(tenant_id, thread_id), "THREAD"), ConsistentRead=True
+            TableName=self._table,
+            Key=item_key(thread_pk(tenant_id, thread_id), "THREAD"),
+            ConsistentRead=True,
         )
         if "Item" not in answer:
             return None
@@ -334,7 +332,7 @@ class MailStore:
             removes += ["deal_id", "gsi_deal_pk", "gsi_deal_sk"]
         update: UpdateTypeDef = {
             "TableName": self._table,
-            "Key": _key(thread_pk(message.tenant_id, message.thread_id), "THREAD"),
+            "Key": item_key(thread_pk(message.tenant_id, message.thread_id), "THREAD"),
             "UpdateExpression": "SET "
             + ", ".join(sets)
             + (" REMOVE " + ", ".join(removes) if removes else ""),
@@ -372,7 +370,7 @@ class MailStore:
                     {
                         "ConditionCheck": {
                             "TableName": self._table,
-                            "Key": _key(deal_pk(tenant_id, deal_id), "DEAL"),
+                            "Key": item_key(deal_pk(tenant_id, deal_id), "DEAL"),
                             "ConditionExpression": "attribute_exists(pk) AND #s <> :deleted",
                             "ExpressionAttributeNames": {"#s": "status"},
                             "ExpressionAttributeValues": {":deleted": {"S": "deleted"}},
@@ -381,7 +379,7 @@ class MailStore:
                     {
                         "Update": {
                             "TableName": self._table,
-                            "Key": _key(thread_pk(tenant_id, thread_id), "THREAD"),
+                            "Key": item_key(thread_pk(tenant_id, thread_id), "THREAD"),
                             "UpdateExpression": (
                                 "SET deal_id = :deal, link_state = :state, deal_chosen = :yes, "
                                 "candidates = :none, gsi_deal_pk = :gpk, gsi_deal_sk = :gsk, "
