@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from dealwire.contracts.crm import DealUpserted, PersonUpserted, UserUpserted
 from dealwire.store.crm import CrmProjection
+from dealwire.store.mail import MailStore
 from tests.support import FakeContext
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ def bcc_mail(
     message_id: str = "<CAF=q3-proposal@mail.gmail.com>",
     body: str = "Hi Carla,\n\nattached is our proposal.\n",
     extra: dict[str, str] | None = None,
+    date: str = "Tue, 24 Nov 2026 10:15:00 +0100",
 ) -> bytes:
     message = EmailMessage()
     message["From"] = sender
@@ -103,7 +105,7 @@ def bcc_mail(
         message["To"] = to
     if subject is not None:
         message["Subject"] = subject
-    message["Date"] = "Tue, 24 Nov 2026 10:15:00 +0100"
+    message["Date"] = date
     message["Message-ID"] = message_id
     for name, value in (extra or {}).items():
         message[name] = value
@@ -187,6 +189,14 @@ def s3_event(stack: Stack, key: str, name: str = "ObjectCreated:Copy") -> dict[s
             }
         ]
     }
+
+
+def thread_and_messages(stack: Stack, thread_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The stored thread item and all its messages, oldest first."""
+    store = MailStore(table(stack))
+    thread = store.thread("default", thread_id)
+    assert thread is not None, f"no thread {thread_id}"
+    return thread.item, store.thread_messages("default", thread_id, limit=200).items
 
 
 def ingest(event: dict[str, Any]) -> dict[str, Any]:

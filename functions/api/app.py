@@ -20,7 +20,7 @@ from dealwire.domain.linking import visible_to
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import api_settings
 from dealwire.store.envelopes import InvalidCursor
-from dealwire.store.mail import MailStore, UnknownDeal, UnknownThread, thread_link
+from dealwire.store.mail import MailStore, UnknownDeal, UnknownThread
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -77,27 +77,25 @@ def get_thread(thread_id: str) -> Response[str]:
     """The thread and the messages the caller may see, oldest first."""
     tenant, user = _caller()
     params = app.current_event.query_string_parameters or {}
-    page = store().thread_messages(tenant, _thread_id(thread_id), cursor=params.get("cursor"))
-    thread = next((item for item in page.items if item.get("sk") == "THREAD"), None)
-    if thread is None and not params.get("cursor"):
+    # The thread item sorts after its messages ("THREAD" > "MSG#"): read it on its own, so
+    # every page is judged by the thread's link state.
+    thread = store().thread(tenant, _thread_id(thread_id))
+    if thread is None:
         raise ApiError(404, "not_found", "no such thread")
-    state = thread_link(thread or {}).state if thread else "linked"
+    page = store().thread_messages(tenant, thread.thread_id, cursor=params.get("cursor"))
     messages = [
         _message(item)
         for item in page.items
-        if str(item.get("sk", "")).startswith("MSG#")
-        and visible_to(
+        if visible_to(
             user,
             owner_id=str(item.get("owner_user_id")),
             sharing=str(item.get("sharing")),
-            thread_state=state,
+            thread_state=thread.link.state,
         )
     ]
-    if thread is not None and not messages and not page.cursor:
+    if not messages and not page.cursor and not params.get("cursor"):
         raise ApiError(404, "not_found", "no such thread")  # nothing visible: as good as absent
-    body: dict[str, Any] = {"messages": messages, "cursor": page.cursor}
-    if thread is not None:
-        body["thread"] = _thread(thread)
+    body: dict[str, Any] = {"thread": _thread(thread.item), "messages": messages, "cursor": page.cursor}
     return _json(200, body)
 
 

@@ -180,3 +180,39 @@ def test_a_deal_chosen_event_does_what_the_api_does(aws: Stack) -> None:
         updatedAt="2026-11-24T10:00:00Z",
     )
     assert api("GET", f"/v1/threads/{thread}", claims=ULLA)[1]["thread"]["dealId"] == "deal-42"
+
+
+def test_a_later_page_is_judged_by_the_threads_state_too(aws: Stack) -> None:
+    from dealwire.store.envelopes import encode_cursor
+    from dealwire.store.mail import thread_pk
+
+    thread = filed(aws, "shared", to="x <stranger@elsewhere.example>")
+    # A cursor into the middle of the thread: the thread item is not on that page.
+    cursor = encode_cursor({"pk": {"S": thread_pk("default", thread)}, "sk": {"S": "MSG#"}})
+    status, body = api_with_query(f"/v1/threads/{thread}", f"cursor={cursor}", SAM)
+    assert (status, body["messages"]) == (200, [])
+    status, body = api_with_query(f"/v1/threads/{thread}", f"cursor={cursor}", ULLA)
+    assert [m["ownerUserId"] for m in body["messages"]] == ["user-3"]
+
+
+def api_with_query(path: str, query: str, claims: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    from api import app
+
+    key, _, value = query.partition("=")
+    event = {
+        "version": "2.0",
+        "routeKey": f"GET {path}",
+        "rawPath": path,
+        "rawQueryString": query,
+        "queryStringParameters": {key: value},
+        "headers": {},
+        "requestContext": {
+            "http": {"method": "GET", "path": path, "sourceIp": "127.0.0.1"},
+            "authorizer": {"jwt": {"claims": claims, "scopes": None}},
+            "requestId": "r2",
+            "stage": "$default",
+        },
+        "isBase64Encoded": False,
+    }
+    answer = app.lambda_handler(event, FakeContext())
+    return answer["statusCode"], json.loads(answer["body"])

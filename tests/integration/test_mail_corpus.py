@@ -9,8 +9,15 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from dealwire.store.mail import MailStore
-from tests.mail_support import CARLA, ingest, mail_bucket, put_raw, seed_crm, ses_event, table
+from tests.mail_support import (
+    CARLA,
+    ingest,
+    mail_bucket,
+    put_raw,
+    seed_crm,
+    ses_event,
+    thread_and_messages,
+)
 
 if TYPE_CHECKING:
     from infra.local.template import Stack
@@ -24,9 +31,7 @@ REFUSED = {"bounce-dsn.eml": "sender_not_allowed"}
 
 
 def stored(stack: Stack, thread_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    items = MailStore(table(stack)).thread_messages("default", thread_id).items
-    thread = next(item for item in items if item["sk"] == "THREAD")
-    [message] = [item for item in items if item["sk"].startswith("MSG#")]
+    thread, [message] = thread_and_messages(stack, thread_id)
     return thread, message
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
@@ -21,6 +21,7 @@ from tests.mail_support import (
     ses_event,
     ses_stamp,
     table,
+    thread_and_messages,
 )
 
 if TYPE_CHECKING:
@@ -34,19 +35,13 @@ def tags(stack: Stack, key: str) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in answer["TagSet"]}
 
 
-def thread_of(stack: Stack, thread_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    items = MailStore(table(stack)).thread_messages("default", thread_id).items
-    thread = next(item for item in items if item["sk"] == "THREAD")
-    return thread, [item for item in items if item["sk"].startswith("MSG#")]
-
-
 def test_a_bcc_mail_is_stored_and_linked_to_the_contacts_one_open_deal(aws: Stack) -> None:
     seed_crm(aws)
     put_raw(aws, "m1", bcc_mail())
     answer = ingest(ses_event("m1"))
     [outcome] = answer["outcomes"]
     assert outcome["status"] == "stored"
-    thread, [message] = thread_of(aws, outcome["threadId"])
+    thread, [message] = thread_and_messages(aws, outcome["threadId"])
     assert thread["link_state"] == "linked"
     assert thread["contact_ids"] == ["person-17"]
     assert thread["deal_id"] == "deal-42"
@@ -66,7 +61,7 @@ def test_the_same_message_delivered_twice_is_stored_once(aws: Stack) -> None:
     first = ingest(ses_event("m1"))["outcomes"][0]
     second = ingest(ses_event("m2"))["outcomes"][0]
     assert (first["status"], second["status"]) == ("stored", "duplicate")
-    _, messages = thread_of(aws, first["threadId"])
+    _, messages = thread_and_messages(aws, first["threadId"])
     assert len(messages) == 1
 
 
@@ -85,7 +80,7 @@ def test_a_reply_joins_the_thread_by_references_and_a_reply_without_them_by_subj
     put_raw(aws, "m3", bcc_mail(subject="AW: RE: Proposal for Q3", message_id="<r2@x>"))
     threads = {ingest(ses_event(m))["outcomes"][0]["threadId"] for m in ("m1", "m2", "m3")}
     assert len(threads) == 1
-    thread, messages = thread_of(aws, threads.pop())
+    thread, messages = thread_and_messages(aws, threads.pop())
     assert thread["message_count"] == 3
     assert len(messages) == 3
 
@@ -94,7 +89,7 @@ def test_several_open_deals_ask_for_a_choice_and_the_choice_sticks(aws: Stack) -
     seed_crm(aws, deals={"deal-42": ["person-17"], "deal-57": ["person-17"]})
     put_raw(aws, "m1", bcc_mail())
     outcome = ingest(ses_event("m1"))["outcomes"][0]
-    thread, _ = thread_of(aws, outcome["threadId"])
+    thread, _ = thread_and_messages(aws, outcome["threadId"])
     assert thread["link_state"] == "needs_deal_choice"
     assert thread["candidates"] == ["deal-42", "deal-57"]
     MailStore(table(aws)).choose_deal(
@@ -110,7 +105,7 @@ def test_several_open_deals_ask_for_a_choice_and_the_choice_sticks(aws: Stack) -
         ),
     )
     ingest(ses_event("m2"))
-    thread, _ = thread_of(aws, outcome["threadId"])
+    thread, _ = thread_and_messages(aws, outcome["threadId"])
     assert (thread["link_state"], thread["deal_id"], thread["deal_chosen"]) == ("linked", "deal-57", True)
 
 
@@ -118,7 +113,7 @@ def test_mail_to_no_known_contact_is_stored_unlinked(aws: Stack) -> None:
     seed_crm(aws)
     put_raw(aws, "m1", bcc_mail(to="Stranger <stranger@elsewhere.example>"))
     outcome = ingest(ses_event("m1"))["outcomes"][0]
-    thread, _ = thread_of(aws, outcome["threadId"])
+    thread, _ = thread_and_messages(aws, outcome["threadId"])
     assert thread["link_state"] == "unlinked"
     assert "deal_id" not in thread
 
@@ -217,8 +212,21 @@ def test_a_forward_without_to_links_the_original_participants(aws: Stack) -> Non
     )
     put_raw(aws, "m1", bcc_mail(to=None, subject="Fwd: Contract questions", body=body))
     outcome = ingest(ses_event("m1"))["outcomes"][0]
-    thread, [message] = thread_of(aws, outcome["threadId"])
+    thread, [message] = thread_and_messages(aws, outcome["threadId"])
     assert message["kind"] == "forward"
     assert [a["email"] for a in message["from"]] == [CARLA]
     assert sorted(thread["contact_ids"]) == ["person-17", "person-18"]
     assert thread["subject"] == "Contract questions"
+
+
+def test_a_threads_messages_page_oldest_first_without_the_thread_item(aws: Stack) -> None:
+    seed_crm(aws)
+    put_raw(aws, "m1", bcc_mail())
+    later = "Tue, 24 Nov 2026 11:00:00 +0100"
+    put_raw(aws, "m2", bcc_mail(subject="Re: Proposal for Q3", message_id="<r1@x>", date=later))
+    thread_id = ingest(ses_event("m1"))["outcomes"][0]["threadId"]
+    ingest(ses_event("m2"))
+    store = MailStore(table(aws))
+    first = store.thread_messages("default", thread_id, limit=1)
+    second = store.thread_messages("default", thread_id, limit=1, cursor=first.cursor)
+    assert [m["subject"] for m in first.items + second.items] == ["Proposal for Q3", "Re: Proposal for Q3"]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from dealwire.store import clients
-from dealwire.store.envelopes import _serializer, deserialize
+from dealwire.store.envelopes import deserialize, serialize
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -46,10 +46,6 @@ def person_pk(tenant_id: str, person_id: str) -> str:
 
 def deal_pk(tenant_id: str, deal_id: str) -> str:
     return f"T#{tenant_id}#DEAL#{deal_id}"
-
-
-def serialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: _serializer.serialize(value) for name, value in item.items() if value is not None}
 
 
 def item_key(pk: str, sk: str) -> dict[str, Any]:

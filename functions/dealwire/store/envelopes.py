@@ -214,6 +214,48 @@ def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
 
 
+def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An item (or expression values) as DynamoDB attribute values; None attributes are left out."""
+    return {name: _serializer.serialize(value) for name, value in item.items() if value is not None}
+
+
+def query_page(
+    client: DynamoDBClient,
+    table: str,
+    attribute: str,
+    partition: str,
+    *,
+    index: str | None = None,
+    limit: int,
+    cursor: str | None,
+    newest: bool,
+    sk_prefix: str | None = None,
+    max_limit: int = 1000,
+) -> Page:
+    """One page of a partition (of the table or an index), with an opaque cursor for the next."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "#p = :p",
+        "ExpressionAttributeNames": {"#p": attribute},
+        "ExpressionAttributeValues": {":p": {"S": partition}},
+        "ScanIndexForward": not newest,
+        "Limit": max(1, min(limit, max_limit)),
+    }
+    if index:
+        kwargs["IndexName"] = index
+    if sk_prefix:
+        kwargs["KeyConditionExpression"] += " AND begins_with(sk, :sk)"
+        kwargs["ExpressionAttributeValues"][":sk"] = {"S": sk_prefix}
+    if cursor:
+        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, partition, attribute)
+    answer = client.query(**kwargs)
+    last = answer.get("LastEvaluatedKey")
+    return Page(
+        items=[deserialize(item) for item in answer.get("Items", [])],
+        cursor=encode_cursor(last) if last else None,
+    )
+
+
 class EnvelopeStore:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self._table = table_name
@@ -315,35 +357,28 @@ class EnvelopeStore:
         self, tenant_id: str, deal_id: str, *, limit: int = 25, cursor: str | None = None
     ) -> Page:
         """The deal's envelopes, newest first: one Query on ``by_deal``."""
-        return self._page(
-            "by_deal", "gsi_deal_pk", f"T#{tenant_id}#DEAL#{deal_id}", limit, cursor, newest=True
+        return query_page(
+            self.client,
+            self._table,
+            "gsi_deal_pk",
+            f"T#{tenant_id}#DEAL#{deal_id}",
+            index="by_deal",
+            limit=limit,
+            cursor=cursor,
+            newest=True,
         )
 
     def in_flight(self, tenant_id: str, *, limit: int = 100, cursor: str | None = None) -> Page:
         """Envelopes not yet terminal, oldest change first: the poller's sparse sweep."""
-        return self._page(
-            "in_flight", "gsi_inflight_pk", f"T#{tenant_id}#INFLIGHT", limit, cursor, newest=False
-        )
-
-    def _page(
-        self, index: str, attribute: str, partition: str, limit: int, cursor: str | None, *, newest: bool
-    ) -> Page:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": "#p = :p",
-            "ExpressionAttributeNames": {"#p": attribute},
-            "ExpressionAttributeValues": {":p": {"S": partition}},
-            "ScanIndexForward": not newest,
-            "Limit": max(1, min(limit, 1000)),
-        }
-        if cursor:
-            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, partition, attribute)
-        answer = self.client.query(**kwargs)
-        last = answer.get("LastEvaluatedKey")
-        return Page(
-            items=[deserialize(item) for item in answer.get("Items", [])],
-            cursor=encode_cursor(last) if last else None,
+        return query_page(
+            self.client,
+            self._table,
+            "gsi_inflight_pk",
+            f"T#{tenant_id}#INFLIGHT",
+            index="in_flight",
+            limit=limit,
+            cursor=cursor,
+            newest=False,
         )
 
     def signed_documents(self, tenant_id: str, envelope_id: str) -> dict[str, Any]:

@@ -26,8 +26,8 @@ from botocore.exceptions import ClientError
 
 from dealwire.domain.linking import ThreadLink, User
 from dealwire.store import clients
-from dealwire.store.crm import deal_pk, email_pk, item_key, person_pk, serialize, users_pk
-from dealwire.store.envelopes import Page, decode_cursor, deserialize, encode_cursor
+from dealwire.store.crm import deal_pk, email_pk, item_key, person_pk, users_pk
+from dealwire.store.envelopes import Page, deserialize, query_page, serialize
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -403,43 +403,33 @@ class MailStore:
     def thread_messages(
         self, tenant_id: str, thread_id: str, limit: int = 50, cursor: str | None = None
     ) -> Page:
-        """The thread item and its messages, oldest first: one Query, paged."""
-        partition = thread_pk(tenant_id, thread_id)
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": partition}},
-            "Limit": max(1, min(limit, 200)),
-        }
-        if cursor:
-            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, partition, "pk")
-        answer = self.client.query(**kwargs)
-        last = answer.get("LastEvaluatedKey")
-        return Page(
-            items=[deserialize(i) for i in answer.get("Items", [])],
-            cursor=encode_cursor(last) if last else None,
+        """The thread's messages, oldest first: one Query, paged (the thread item is ``thread``)."""
+        return query_page(
+            self.client,
+            self._table,
+            "pk",
+            thread_pk(tenant_id, thread_id),
+            sk_prefix="MSG#",
+            limit=limit,
+            cursor=cursor,
+            newest=False,
+            max_limit=200,
         )
 
     def threads_of_deal(
         self, tenant_id: str, deal_id: str, limit: int = 50, cursor: str | None = None
     ) -> Page:
         """A deal's threads, newest first: one Query on ``by_deal``."""
-        partition = deal_threads_pk(tenant_id, deal_id)
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": "by_deal",
-            "KeyConditionExpression": "gsi_deal_pk = :p",
-            "ExpressionAttributeValues": {":p": {"S": partition}},
-            "ScanIndexForward": False,
-            "Limit": max(1, min(limit, 200)),
-        }
-        if cursor:
-            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, partition, "gsi_deal_pk")
-        answer = self.client.query(**kwargs)
-        last = answer.get("LastEvaluatedKey")
-        return Page(
-            items=[deserialize(i) for i in answer.get("Items", [])],
-            cursor=encode_cursor(last) if last else None,
+        return query_page(
+            self.client,
+            self._table,
+            "gsi_deal_pk",
+            deal_threads_pk(tenant_id, deal_id),
+            index="by_deal",
+            limit=limit,
+            cursor=cursor,
+            newest=True,
+            max_limit=200,
         )
 
     # -- rejections ---------------------------------------------------------------------------
