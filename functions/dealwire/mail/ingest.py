@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from dealwire.store.tenants import TenantConfig, TenantDirectory
 
 _TENANT = re.compile(TENANT_ID_PATTERN)
+_Tenant = tuple[str, "TenantConfig"]
 MAX_LINK_ATTEMPTS = 3
 # Smaller reads keep the parser's transient copies small beside a 1 MB message (make bench).
 READ_CHUNK = 256 * 1024
@@ -113,39 +114,37 @@ class MailIngest:
         self, key: str, receipt: Receipt | None, *, ses_message_id: str, received_at: str
     ) -> list[Outcome]:
         """File the message stored at ``key``. ``receipt`` None: read SES's stamp in the message."""
-        if receipt is not None and (screened := self._screen(key, receipt)) is not None:
-            return [screened]
+        tenants: list[_Tenant] = []
+        if receipt is not None:
+            tenants = self._resolve(receipt.recipients)
+            if (screened := self._screen(key, receipt, tenants)) is not None:
+                return [screened]
         try:
             parsed = read_mail(self._archive.read_stream(key, READ_CHUNK), self._limits)
         except (LimitExceeded, MailUnreadable) as exc:
             if receipt is None:
-                return [self._refuse(key, None, exc.reason, str(exc))]
-            return [
-                self._refuse(key, tenant, exc.reason, str(exc), receipt=receipt)
-                for tenant, _ in self._resolve(receipt.recipients)
-            ]
+                return [self._refuse(key, exc.reason, str(exc))]
+            return [self._refuse(key, exc.reason, str(exc), tenant=t, receipt=receipt) for t in tenants]
         if receipt is None:
             receipt = receipt_from_stamp(parsed.root, ses_message_id, received_at)
             if receipt is None:
-                return [self._refuse(key, None, "no_receipt", "the object carries no SES receipt stamp")]
-            if (screened := self._screen(key, receipt)) is not None:
+                return [self._refuse(key, "no_receipt", "the object carries no SES receipt stamp")]
+            tenants = self._resolve(receipt.recipients)
+            if (screened := self._screen(key, receipt, tenants)) is not None:
                 return [screened]
-        return [
-            self._file(key, tenant, config, parsed, receipt)
-            for tenant, config in self._resolve(receipt.recipients)
-        ]
+        return [self._file(key, tenant, parsed, receipt) for tenant in tenants]
 
-    def _screen(self, key: str, receipt: Receipt) -> Outcome | None:
+    def _screen(self, key: str, receipt: Receipt, tenants: list[_Tenant]) -> Outcome | None:
         """Refuse before reading the message: no tenant among the recipients, or SES's scan failed."""
-        tenants = self._resolve(receipt.recipients)
         if not tenants:
-            return self._refuse(key, None, "no_tenant", "no recipient is a Smart BCC address of a tenant")
+            return self._refuse(key, "no_tenant", "no recipient is a Smart BCC address of a tenant")
         scanned = dropped_by_scan(receipt.verdicts)
         if scanned:
-            return self._refuse(key, None, scanned, f"SES {scanned} scan failed", tenants=tenants, drop=True)
+            names = ",".join(tenant_id for tenant_id, _ in tenants)
+            return self._refuse(key, scanned, f"SES {scanned} scan failed", drop=True, names=names)
         return None
 
-    def _resolve(self, recipients: tuple[str, ...] | list[str]) -> list[tuple[str, TenantConfig]]:
+    def _resolve(self, recipients: tuple[str, ...] | list[str]) -> list[_Tenant]:
         found: dict[str, TenantConfig] = {}
         for recipient in recipients:
             tenant = self.tenant_of(recipient)
@@ -158,35 +157,35 @@ class MailIngest:
     def _refuse(
         self,
         key: str,
-        tenant: str | None,
         reason: str,
         detail: str,
         *,
-        sender: str | None = None,
-        tenants: list[tuple[str, TenantConfig]] | None = None,
-        drop: bool = False,
+        tenant: _Tenant | None = None,
         receipt: Receipt | None = None,
+        sender: str | None = None,
+        drop: bool = False,
+        names: str | None = None,
     ) -> Outcome:
+        """Tag the stored object with the reason; record it for ``mail.rejected`` when the tenant wants."""
         self._archive.tag(
             key, {"dealwire-outcome": "dropped" if drop else "rejected", "dealwire-reason": reason}
         )
-        if tenant is not None and receipt is not None and not drop:
-            config = self._tenants.get(tenant)
-            if config is None or config.mail.notify_rejections:
-                self._store.record_rejection(
-                    tenant,
-                    {"reason": reason, "detail": detail[:500], "sender": sender, "raw_key": key},
-                    receipt.received_at,
-                    receipt.ses_message_id,
-                )
-        names = ",".join(t for t, _ in tenants or []) or tenant
+        if tenant is not None and receipt is not None and not drop and tenant[1].mail.notify_rejections:
+            self._store.record_rejection(
+                tenant[0],
+                {"reason": reason, "detail": detail[:500], "sender": sender, "raw_key": key},
+                receipt.received_at,
+                receipt.ses_message_id,
+            )
         return Outcome(
-            status="dropped" if drop else "rejected", tenant_id=names, reason=reason, detail=detail
+            status="dropped" if drop else "rejected",
+            tenant_id=names or (tenant[0] if tenant else None),
+            reason=reason,
+            detail=detail,
         )
 
-    def _file(
-        self, key: str, tenant: str, config: TenantConfig, parsed: ParsedMail, receipt: Receipt
-    ) -> Outcome:
+    def _file(self, key: str, known: _Tenant, parsed: ParsedMail, receipt: Receipt) -> Outcome:
+        tenant, config = known
         rules = SenderRules(
             ignore_plus_tags=config.mail.ignore_plus_tags,
             dot_insensitive_domains=frozenset(d.lower() for d in config.mail.dot_insensitive_domains),
@@ -194,28 +193,30 @@ class MailIngest:
         sender = parsed.headers.from_[0].email if parsed.headers.from_ else None
         if sender is None:
             return self._refuse(
-                key, tenant, "no_sender", "the message has no readable From address", receipt=receipt
+                key, "no_sender", "the message has no readable From address", tenant=known, receipt=receipt
             )
         users = self._store.users(tenant)
         user = find_user(users, sender, rules)
         if user is None:
             return self._refuse(
                 key,
-                tenant,
                 "sender_not_allowed",
                 f"{sender} is not a user of the account",
-                sender=sender,
+                tenant=known,
                 receipt=receipt,
+                sender=sender,
             )
         trusted, why = trusted_sender(receipt.verdicts)
         if not trusted:
-            return self._refuse(key, tenant, "sender_not_trusted", why, sender=sender, receipt=receipt)
+            return self._refuse(key, "sender_not_trusted", why, tenant=known, receipt=receipt, sender=sender)
 
-        original = _original_of(parsed, users, rules, self._domain, text=None)
-        message_key = threading.message_key(tenant, _identity(parsed, original), parsed.sha256)
+        # Sent to no one outside the account: a forward, whose original's participants count.
+        forwarded = not _has_external(parsed.headers, users, rules, self._domain)
+        attached = _attached_original(parsed) if forwarded else None
+        message_key = threading.message_key(tenant, _identity(parsed, attached), parsed.sha256)
         parts, text = self._store_parts(tenant, message_key, parsed)
-        if original.kind == "bcc" and not _has_external(parsed.headers, users, rules, self._domain):
-            original = _original_of(parsed, users, rules, self._domain, text=text)
+        text_forward = _text_original(parsed, text) if forwarded and attached is None else None
+        original = attached or text_forward or _as_sent(parsed)
         participants = _participants(original, users, rules, self._domain)
         refs = original.headers or parsed.headers
         sent_at = original.date or parsed.headers.date or _iso(receipt.received_at)
@@ -332,26 +333,24 @@ def _has_external(found: MailHeaders, users: list[User], rules: SenderRules, mai
     return any(not _is_own(a.email, users, rules, mail_domain) for a in [*found.to, *found.cc])
 
 
-def _original_of(
-    parsed: ParsedMail, users: list[User], rules: SenderRules, mail_domain: str, *, text: str | None
-) -> _Original:
-    """A forward when the user sent it to no one outside the account: its original counts.
-
-    An attached message/rfc822 is the original; else a forward header block in the text.
-    ``text`` None: only the attached original is looked for (the text is not read yet).
-    """
+def _as_sent(parsed: ParsedMail) -> _Original:
     own = parsed.headers
-    as_is = _Original("bcc", own.from_, own.to, own.cc, own.subject, None, None, None)
-    if _has_external(own, users, rules, mail_domain):
-        return as_is
-    if parsed.attached and parsed.attached[0].from_:
-        inner = parsed.attached[0]
-        return _Original("forward", inner.from_, inner.to, inner.cc, inner.subject, inner.date, None, inner)
-    if not text:
-        return as_is
-    block = find_forward(text)
+    return _Original("bcc", own.from_, own.to, own.cc, own.subject, None, None, None)
+
+
+def _attached_original(parsed: ParsedMail) -> _Original | None:
+    """The first attached message/rfc822 with a sender (Outlook's "forward as attachment")."""
+    if not parsed.attached or not parsed.attached[0].from_:
+        return None
+    inner = parsed.attached[0]
+    return _Original("forward", inner.from_, inner.to, inner.cc, inner.subject, inner.date, None, inner)
+
+
+def _text_original(parsed: ParsedMail, text: str) -> _Original | None:
+    """The original's header block in the forward's text body, if there is one."""
+    block = find_forward(text) if text else None
     if block is None or not block.from_:
-        return as_is
+        return None
 
     def parse(value: str | None) -> list[Address]:
         # Outlook separates a forward block's addresses with ";", which RFC 5322 lists never do.
@@ -362,16 +361,17 @@ def _original_of(
         from_=parse(block.from_),
         to=parse(block.to),
         cc=parse(block.cc),
-        subject=header_values.clean(block.subject) if block.subject else own.subject,
+        subject=header_values.clean(block.subject) if block.subject else parsed.headers.subject,
         date=None,
         date_text=header_values.clean(block.date, 100) if block.date else None,
         headers=None,
     )
 
 
-def _identity(parsed: ParsedMail, original: _Original) -> str | None:
-    if original.headers is not None and original.headers.message_id:
-        return original.headers.message_id
+def _identity(parsed: ParsedMail, attached: _Original | None) -> str | None:
+    """What the message is stored under: an attached original's Message-ID, else its own."""
+    if attached is not None and attached.headers is not None and attached.headers.message_id:
+        return attached.headers.message_id
     return parsed.headers.message_id
 
 
