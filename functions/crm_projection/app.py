@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -70,5 +69,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(
         name="CrmEventsApplied" if applied else "CrmEventsStale", unit=MetricUnit.Count, value=1
     )
-    logger.info("crm event", extra={"applied": applied, "at": datetime.now(UTC).isoformat()})
+    logger.info("crm event", extra={"applied": applied})
     return {"applied": applied}

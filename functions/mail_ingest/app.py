@@ -6,7 +6,7 @@ import urllib.parse
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from dealwire.contracts.ses import Receipt, SesRecord
 from dealwire.mail.ingest import MailIngest
@@ -81,7 +81,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     for outcome in outcomes:
         metrics.add_metric(name=f"Mail{outcome.status.capitalize()}", unit=MetricUnit.Count, value=1)
         if outcome.status in {"rejected", "dropped"}:
-            metrics.add_metric(name=f"MailRefused_{outcome.reason}", unit=MetricUnit.Count, value=1)
+            # One metric with the reason as a dimension, as the webhook counts its refusals.
+            with single_metric(
+                name="MailRefused", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+            ) as metric:
+                metric.add_dimension(name="reason", value=str(outcome.reason))
             logger.warning(
                 "mail refused",
                 extra={"tenant_id": outcome.tenant_id, "reason": outcome.reason, "detail": outcome.detail},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import boto3
@@ -230,3 +231,15 @@ def test_a_threads_messages_page_oldest_first_without_the_thread_item(aws: Stack
     first = store.thread_messages("default", thread_id, limit=1)
     second = store.thread_messages("default", thread_id, limit=1, cursor=first.cursor)
     assert [m["subject"] for m in first.items + second.items] == ["Proposal for Q3", "Re: Proposal for Q3"]
+
+
+def test_a_refusal_is_counted_with_its_reason_as_a_dimension(
+    aws: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_crm(aws)
+    put_raw(aws, "m1", bcc_mail(sender="Mallory <mallory@evil.example>"))
+    capsys.readouterr()
+    ingest(ses_event("m1"))
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    refused = [blob for blob in emitted if "MailRefused" in blob]
+    assert [(blob["reason"], blob["MailRefused"]) for blob in refused] == [("sender_not_allowed", [1.0])]

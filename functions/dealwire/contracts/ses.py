@@ -93,6 +93,16 @@ class Receipt:
 
 _FOR = re.compile(r"\bfor\s+<?([^\s<>;]+@[^\s<>;]+?)>?\s*;", re.IGNORECASE)
 _RESULT = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
+# Authentication-Results (RFC 8601) results in the terms of the SES event's verdicts.
+_AUTH_RESULT_VERDICT = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "permerror": "FAIL",
+    "none": "GRAY",
+    "neutral": "GRAY",
+    "softfail": "GRAY",
+    "temperror": "PROCESSING_FAILED",
+}
 _SES_VERDICTS = {"x-ses-spam-verdict": "spam", "x-ses-virus-verdict": "virus"}
 # The SES stamp ends with these; what follows is the sender's own, and may be forged.
 _STAMP_END = {"x-ses-receipt", "x-ses-dkim-signature"}
@@ -133,15 +143,7 @@ def receipt_from_stamp(message: Message, ses_message_id: str, received_at: str) 
         ):
             results_seen = True
             for method, result in _RESULT.findall(value):
-                verdicts[method.lower()] = {
-                    "pass": "PASS",
-                    "fail": "FAIL",
-                    "none": "GRAY",
-                    "neutral": "GRAY",
-                    "softfail": "GRAY",
-                    "temperror": "PROCESSING_FAILED",
-                    "permerror": "FAIL",
-                }.get(result.lower(), "GRAY")
+                verdicts[method.lower()] = _AUTH_RESULT_VERDICT.get(result.lower(), "GRAY")
     if not recipients:
         return None
     return Receipt(

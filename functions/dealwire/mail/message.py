@@ -117,12 +117,11 @@ def read_headers(message: Message) -> MailHeaders:
 
 def _read(root: Message) -> ParsedMail:
     parsed = ParsedMail(headers=read_headers(root), parts=[], attached=[], root=root)
-    parsed.defects = len(root.defects)
     # Iterative, not recursive: depth is bounded already, but a stack costs nothing.
     stack: list[tuple[Message, bool]] = [(root, False)]
     while stack:
         message, attached = stack.pop()
-        parsed.defects += len(message.defects) if message is not root else 0
+        parsed.defects += len(message.defects)
         content_type = message.get_content_type()
         if message.is_multipart():
             payload = message.get_payload()
