@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from dealwire.contracts.crm import DealUpserted, PersonUpserted, UserUpserted
 from dealwire.store.crm import CrmProjection
 from dealwire.store.mail import MailStore
+from infra.local import smtp
 from tests.support import FakeContext
 
 if TYPE_CHECKING:
@@ -17,7 +19,7 @@ BCC = "default@bcc.dealwire.test"
 USER_EMAIL = "ulla.user@acme-sales.example"
 CARLA = "carla@customer-corp.example"
 BOB = "bob.buyer@customer-corp.example"
-PASS = {"spam": "PASS", "virus": "PASS", "spf": "PASS", "dkim": "PASS", "dmarc": "PASS"}
+RECEIVED = datetime(2026, 11, 24, 9, 15, 2, 311_000, tzinfo=UTC)
 
 
 def ses_event(
@@ -25,68 +27,29 @@ def ses_event(
     recipients: list[str] | None = None,
     verdicts: dict[str, str] | None = None,
     *,
-    timestamp: str = "2026-11-24T09:15:02.311Z",
     dmarc_policy: str | None = None,
 ) -> dict[str, Any]:
-    """The SES Lambda action's event as SES sends it (no To and no subject are fine)."""
-    found = {**PASS, **(verdicts or {})}
-    receipt: dict[str, Any] = {
-        "timestamp": timestamp,
-        "processingTimeMillis": 412,
-        "recipients": recipients or [BCC],
-        "spamVerdict": {"status": found["spam"]},
-        "virusVerdict": {"status": found["virus"]},
-        "spfVerdict": {"status": found["spf"]},
-        "dkimVerdict": {"status": found["dkim"]},
-        "dmarcVerdict": {"status": found["dmarc"]},
-        "action": {
-            "type": "Lambda",
-            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:mail",
-            "invocationType": "Event",
-        },
-    }
-    if dmarc_policy:
-        receipt["dmarcPolicy"] = dmarc_policy
-    return {
-        "Records": [
-            {
-                "eventSource": "aws:ses",
-                "eventVersion": "1.0",
-                "ses": {
-                    "mail": {
-                        "timestamp": timestamp,
-                        "source": USER_EMAIL,
-                        "messageId": message_id,
-                        "destination": [],
-                        "headersTruncated": False,
-                        "headers": [],
-                        "commonHeaders": {"returnPath": USER_EMAIL, "from": [USER_EMAIL]},
-                    },
-                    "receipt": receipt,
-                },
-            }
-        ]
-    }
+    """The SES Lambda action's event, as the local SMTP edge builds it (no To, no subject)."""
+    return smtp.ses_event(
+        message_id=message_id,
+        sender=USER_EMAIL,
+        recipients=recipients or [BCC],
+        at=RECEIVED,
+        verdicts=verdicts,
+        dmarc_policy=dmarc_policy,
+    )
 
 
 def ses_stamp(recipient: str = BCC, verdicts: dict[str, str] | None = None) -> bytes:
     """The headers SES prepends to the object its S3 action stores."""
-    found = {**PASS, **(verdicts or {})}
-    return (
-        f"Return-Path: <{USER_EMAIL}>\r\n"
-        "Received: from mail-wm1-f41.google.com (mail-wm1-f41.google.com [209.85.128.41])\r\n"
-        f" by inbound-smtp.us-east-1.amazonaws.com with SMTP id 0abc123def for {recipient};\r\n"
-        " Tue, 24 Nov 2026 09:15:02 +0000 (UTC)\r\n"
-        f"X-SES-Spam-Verdict: {found['spam']}\r\n"
-        f"X-SES-Virus-Verdict: {found['virus']}\r\n"
-        f"Authentication-Results: amazonses.com; spf={found['spf'].lower()} (spf=pass)"
-        f" smtp.mailfrom=acme-sales.example; dkim={found['dkim'].lower()} header.i=@acme-sales.example;"
-        f" dmarc={found['dmarc'].lower()} header.from=acme-sales.example;\r\n"
-        "X-SES-RECEIPT: AEFBQUFBQUFBQUFHRkxVRjJ0b2Z3\r\n"
-        "X-SES-DKIM-SIGNATURE: a=rsa-sha256; q=dns/txt; b=AAAA; c=relaxed/simple;\r\n"
-        " s=224i4yxa5dv7c2xz3womw6peuasteono; d=amazonses.com; t=1; v=1; bh=AAAA;\r\n"
-        " h=From:To:Cc:Bcc:Subject:Date:Message-ID:MIME-Version:Content-Type:X-SES-RECEIPT;\r\n"
-    ).encode()
+    return smtp.ses_stamp(
+        sender=USER_EMAIL,
+        recipients=[recipient],
+        peer="mail-wm1-f41.google.com",
+        message_id="0abc123def",
+        at=RECEIVED,
+        verdicts=verdicts,
+    )
 
 
 def bcc_mail(

@@ -19,6 +19,8 @@ import boto3
 from aiosmtpd.controller import Controller
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from aiosmtpd.smtp import SMTP, Envelope, Session
     from mypy_boto3_s3 import S3Client
 
@@ -36,8 +38,21 @@ def ses_message_id() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(40))
 
 
-def ses_stamp(*, sender: str, recipients: list[str], peer: str, message_id: str, at: datetime) -> bytes:
-    """The headers SES prepends to a stored message (verdicts PASS: this is loopback)."""
+def _verdicts(verdicts: Mapping[str, str] | None) -> dict[str, str]:
+    return {name: (verdicts or {}).get(name, "PASS") for name in VERDICTS}
+
+
+def ses_stamp(
+    *,
+    sender: str,
+    recipients: list[str],
+    peer: str,
+    message_id: str,
+    at: datetime,
+    verdicts: Mapping[str, str] | None = None,
+) -> bytes:
+    """The headers SES prepends to a stored message (verdicts PASS unless given)."""
+    found = _verdicts(verdicts)
     date = email.utils.format_datetime(at)
     received = " ".join(f"for {r};" for r in recipients)
     return (
@@ -45,17 +60,34 @@ def ses_stamp(*, sender: str, recipients: list[str], peer: str, message_id: str,
         f"Received: from {peer} ({peer} [{peer}])\r\n"
         f" by inbound-smtp.local.amazonaws.com with SMTP id {message_id}\r\n"
         f" {received}\r\n {date}\r\n"
-        "X-SES-Spam-Verdict: PASS\r\n"
-        "X-SES-Virus-Verdict: PASS\r\n"
-        "Authentication-Results: amazonses.com;"
-        " spf=pass (spf=pass) smtp.mailfrom=local; dkim=pass; dmarc=pass;\r\n"
+        f"X-SES-Spam-Verdict: {found['spam']}\r\n"
+        f"X-SES-Virus-Verdict: {found['virus']}\r\n"
+        f"Authentication-Results: amazonses.com; spf={found['spf'].lower()} smtp.mailfrom={sender};"
+        f" dkim={found['dkim'].lower()}; dmarc={found['dmarc'].lower()};\r\n"
         f"X-SES-RECEIPT: {message_id}\r\n"
     ).encode()
 
 
-def ses_event(*, message_id: str, sender: str, recipients: list[str], at: datetime) -> dict[str, Any]:
+def ses_event(
+    *,
+    message_id: str,
+    sender: str,
+    recipients: list[str],
+    at: datetime,
+    verdicts: Mapping[str, str] | None = None,
+    dmarc_policy: str | None = None,
+) -> dict[str, Any]:
+    """The SES Lambda action's event for one delivery (verdicts PASS unless given)."""
     timestamp = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
-    verdicts = {f"{name}Verdict": {"status": "PASS"} for name in VERDICTS}
+    receipt: dict[str, Any] = {
+        "timestamp": timestamp,
+        "processingTimeMillis": 0,
+        "recipients": recipients,
+        **{f"{name}Verdict": {"status": status} for name, status in _verdicts(verdicts).items()},
+        "action": {"type": "Lambda", "invocationType": "Event"},
+    }
+    if dmarc_policy:
+        receipt["dmarcPolicy"] = dmarc_policy
     return {
         "Records": [
             {
@@ -69,14 +101,10 @@ def ses_event(*, message_id: str, sender: str, recipients: list[str], at: dateti
                         "destination": [],
                         "headersTruncated": False,
                         "headers": [],
-                        "commonHeaders": {},
+                        # SES fills these from the headers; a Bcc'd mail may have no To or Subject.
+                        "commonHeaders": {"returnPath": sender, "from": [sender]},
                     },
-                    "receipt": {
-                        "timestamp": timestamp,
-                        "recipients": recipients,
-                        **verdicts,
-                        "action": {"type": "Lambda", "invocationType": "Event"},
-                    },
+                    "receipt": receipt,
                 },
             }
         ]
