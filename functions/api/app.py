@@ -54,8 +54,7 @@ def _json(status: int, body: dict[str, Any]) -> Response[str]:
 
 def _caller() -> tuple[str, str]:
     """(tenant, user) from the verified token; refused when either claim is missing."""
-    context = app.current_event.raw_event.get("requestContext", {})
-    claims = (context.get("authorizer") or {}).get("jwt", {}).get("claims") or {}
+    claims = app.current_event.request_context.authorizer.jwt_claim
     tenant, user = claims.get(settings.tenant_claim), claims.get(settings.user_claim)
     if not isinstance(tenant, str) or not _TENANT.match(tenant) or not isinstance(user, str) or not user:
         raise ApiError(
