@@ -23,7 +23,7 @@ from dealwire.docusign.errors import (
 from infra.docusign_sim import Simulator, SimulatorControl
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 ACCOUNT_ID = "9f1c2a7e-3b4d-4c5e-8f6a-1b2c3d4e5f60"
 INTEGRATION_KEY = "0b5e7a1c-22d4-4e9f-9a3b-5c6d7e8f9a0b"
@@ -232,3 +232,242 @@ def test_connection_errors_and_timeouts_are_retried(key: rsa.RSAPrivateKey, slee
     assert documents.call_count == 2
     assert sleeps == [0.5, 0.5]  # full jitter (1.0 here) of the first backoff step, 0.5 s
     client_module._TOKENS.clear()
+
+
+# -- the hourly limit, bursts and the invocation's deadline (respx, a clock that sleeps) --------------
+
+DEMO_API = f"https://demo.docusign.net/restapi/v2.1/accounts/{ACCOUNT_ID}"
+HOURLY_BODY = {
+    "errorCode": "HOURLY_APIINVOCATION_LIMIT_EXCEEDED",
+    "message": "The maximum number of hourly API invocations has been exceeded. The hourly limit is 3000.",
+}
+BURST_BODY = {
+    "errorCode": "BURST_APIINVOCATION_LIMIT_EXCEEDED",
+    "message": "The maximum number of burst API invocations has been exceeded.",
+}
+
+
+class Clock:
+    """Time that passes only when the client sleeps; every sleep is recorded."""
+
+    def __init__(self, now: float = 1_780_002_000.0) -> None:  # on the hour
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def remaining(self, seconds: float) -> Callable[[], float]:
+        """What a Lambda context's remaining time would say, ``seconds`` from now."""
+        end = self.now + seconds
+        return lambda: end - self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def demo(key: rsa.RSAPrivateKey, clock: Clock) -> Iterator[DocuSignClient]:
+    app = DocuSignApp(
+        integration_key=INTEGRATION_KEY,
+        user_id=USER_ID,
+        private_key_pem=private_pem(key),
+        auth_host="account-d.docusign.com",
+        account_id=ACCOUNT_ID,
+        base_uri="https://demo.docusign.net/restapi",
+    )
+    yield DocuSignClient(app, clock=clock, sleep=clock.sleep, jitter=lambda: 1.0)
+    client_module._TOKENS.clear()
+
+
+@pytest.fixture
+def docusign_api() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as router:
+        router.post("https://account-d.docusign.com/oauth/token").mock(
+            return_value=httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        )
+        yield router
+
+
+def limit_headers(
+    clock: Clock, *, remaining: int, burst_remaining: int = 499, **extra: str
+) -> dict[str, str]:
+    top_of_next_hour = (int(clock.now) // 3600 + 1) * 3600
+    return {
+        "X-RateLimit-Limit": "3000",
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": str(top_of_next_hour),
+        "X-BurstLimit-Limit": "500",
+        "X-BurstLimit-Remaining": str(burst_remaining),
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("status", [400, 429])
+def test_the_hourly_limit_raises_the_rate_limit_error_at_once_whether_400_or_429(
+    demo: DocuSignClient, docusign_api: respx.MockRouter, clock: Clock, status: int
+) -> None:
+    # The probe's answer: the hourly limit, with a Retry-After of half an hour.
+    clock.now = 1_780_004_000.0  # 33 min 20 s into the hour
+    documents = docusign_api.get(f"{DEMO_API}/envelopes/e/documents").mock(
+        return_value=httpx.Response(
+            status, json=HOURLY_BODY, headers=limit_headers(clock, remaining=0, **{"Retry-After": "1800"})
+        )
+    )
+    with pytest.raises(RateLimitExceeded) as refused:
+        demo.list_documents("e")
+    assert refused.value.reset_at == datetime.fromtimestamp(1_780_005_600, UTC)
+    assert refused.value.status == status
+    assert documents.call_count == 1
+    assert clock.sleeps == []
+
+
+def test_a_429_with_the_hourly_budget_at_zero_is_the_hourly_limit_whatever_its_body(
+    demo: DocuSignClient, docusign_api: respx.MockRouter, clock: Clock
+) -> None:
+    docusign_api.get(f"{DEMO_API}/envelopes/e/documents").mock(
+        return_value=httpx.Response(429, text="Too Many Requests", headers=limit_headers(clock, remaining=0))
+    )
+    with pytest.raises(RateLimitExceeded) as refused:
+        demo.list_documents("e")
+    assert refused.value.reset_at is not None
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("status", [400, 429])
+def test_the_hourly_limit_is_waited_out_only_when_its_reset_fits_the_invocation(
+    demo: DocuSignClient, docusign_api: respx.MockRouter, clock: Clock, status: int
+) -> None:
+    clock.now = 1_780_005_570.0  # 30 s before the top of the hour
+    headers = limit_headers(clock, remaining=0)
+    docusign_api.get(f"{DEMO_API}/envelopes/e/documents").mock(
+        side_effect=[
+            httpx.Response(status, json=HOURLY_BODY, headers=headers),
+            httpx.Response(200, json={"envelopeDocuments": []}),
+            httpx.Response(status, json=HOURLY_BODY, headers=headers),
+        ]
+    )
+    with demo.deadline(clock.remaining(120)):
+        assert demo.list_documents("e") == []
+    assert clock.sleeps == [31.0]  # to the reset, and a second more
+    clock.now = 1_780_005_570.0
+    with demo.deadline(clock.remaining(20)), pytest.raises(RateLimitExceeded) as refused:
+        demo.list_documents("e")
+    assert refused.value.reset_at == datetime.fromtimestamp(1_780_005_600, UTC)
+    assert clock.sleeps == [31.0]
+
+
+def test_bursts_are_retried_as_told_but_never_past_the_deadline(
+    demo: DocuSignClient, docusign_api: respx.MockRouter, clock: Clock
+) -> None:
+    burst = httpx.Response(
+        429,
+        json=BURST_BODY,
+        headers=limit_headers(clock, remaining=2000, burst_remaining=0, **{"Retry-After": "5"}),
+    )
+    documents = docusign_api.get(f"{DEMO_API}/envelopes/e/documents").mock(return_value=burst)
+    with demo.deadline(clock.remaining(12)), pytest.raises(DocuSignUnavailable) as refused:
+        demo.list_documents("e")
+    assert refused.value.error_code == "BURST_APIINVOCATION_LIMIT_EXCEEDED"
+    assert clock.sleeps == [5.0, 5.0]  # a third wait would end 3 s past the deadline
+    assert documents.call_count == 3
+
+
+def test_a_long_retry_after_is_not_slept_on(
+    demo: DocuSignClient, docusign_api: respx.MockRouter, clock: Clock
+) -> None:
+    docusign_api.get(f"{DEMO_API}/envelopes/e/documents").mock(
+        return_value=httpx.Response(429, json=BURST_BODY, headers={"Retry-After": "1800"})
+    )
+    with pytest.raises(DocuSignUnavailable):
+        demo.list_documents("e")
+    assert clock.sleeps == []
+
+
+def test_5xx_backoff_stops_at_the_deadline(
+    demo: DocuSignClient, docusign_api: respx.MockRouter, clock: Clock
+) -> None:
+    docusign_api.get(f"{DEMO_API}/envelopes/e/documents").mock(return_value=httpx.Response(503))
+    with demo.deadline(clock.remaining(3)), pytest.raises(DocuSignUnavailable):
+        demo.list_documents("e")
+    assert clock.sleeps == [0.5, 1.0]  # full jitter (1.0 here) of 0.5 s, 1 s; 2 s would not fit
+
+
+def test_the_deadline_belongs_to_one_invocation(
+    demo: DocuSignClient, docusign_api: respx.MockRouter, clock: Clock
+) -> None:
+    docusign_api.get(f"{DEMO_API}/envelopes/e/documents").mock(
+        side_effect=[
+            httpx.Response(503),
+            httpx.Response(503),
+            httpx.Response(200, json={"envelopeDocuments": []}),
+        ]
+    )
+    with demo.deadline(clock.remaining(0.2)), pytest.raises(DocuSignUnavailable):
+        demo.list_documents("e")
+    assert clock.sleeps == []
+    assert demo.list_documents("e") == []  # the next invocation, with no deadline of its own
+    assert clock.sleeps == [0.5]
+
+
+def test_no_request_starts_once_the_deadline_has_passed(
+    demo: DocuSignClient, docusign_api: respx.MockRouter, clock: Clock
+) -> None:
+    documents = docusign_api.get(f"{DEMO_API}/envelopes/e/documents")
+    with demo.deadline(lambda: 0.0), pytest.raises(DocuSignUnavailable):
+        demo.list_documents("e")
+    assert documents.call_count == 0
+
+
+@pytest.mark.parametrize("status", [400, 429])
+def test_a_download_refused_by_the_hourly_limit_raises_the_rate_limit_error(
+    demo: DocuSignClient, docusign_api: respx.MockRouter, clock: Clock, status: int
+) -> None:
+    download = docusign_api.get(f"{DEMO_API}/envelopes/e/documents/combined").mock(
+        return_value=httpx.Response(status, json=HOURLY_BODY, headers=limit_headers(clock, remaining=0))
+    )
+    with pytest.raises(RateLimitExceeded) as refused, demo.open_document("e", "combined"):
+        pass
+    assert refused.value.reset_at is not None
+    assert download.call_count == 1
+    assert clock.sleeps == []
+
+
+def test_a_download_retries_a_burst_within_the_deadline(
+    demo: DocuSignClient, docusign_api: respx.MockRouter, clock: Clock
+) -> None:
+    docusign_api.get(f"{DEMO_API}/envelopes/e/documents/combined").mock(
+        side_effect=[
+            httpx.Response(429, json=BURST_BODY, headers={"Retry-After": "2"}),
+            httpx.Response(200, content=b"%PDF-1.4 ...", headers={"Content-Type": "application/pdf"}),
+        ]
+    )
+    with demo.deadline(clock.remaining(10)), demo.open_document("e", "combined") as stream:
+        assert b"".join(stream.iter_bytes()) == b"%PDF-1.4 ..."
+    assert clock.sleeps == [2.0]
+
+
+@pytest.mark.parametrize("status", [400, 429])
+def test_the_envelope_polling_limit_is_not_retried(
+    demo: DocuSignClient, docusign_api: respx.MockRouter, clock: Clock, status: int
+) -> None:
+    envelope = docusign_api.get(f"{DEMO_API}/envelopes/e").mock(
+        return_value=httpx.Response(
+            status,
+            json={"errorCode": "HOURLY_ENVELOPE_POLLING_LIMIT_EXCEEDED", "message": "polled too often"},
+            headers=limit_headers(clock, remaining=2500),
+        )
+    )
+    with pytest.raises(DocuSignError) as refused:
+        demo.get_envelope("e")
+    assert refused.value.error_code == "HOURLY_ENVELOPE_POLLING_LIMIT_EXCEEDED"
+    assert not isinstance(refused.value, RateLimitExceeded | DocuSignUnavailable)
+    assert envelope.call_count == 1
+    assert clock.sleeps == []

@@ -1,9 +1,10 @@
 """DocuSign eSignature REST v2.1 over httpx, authenticated with the OAuth JWT grant.
 
 No SDK: the calls dealwire needs, typed at the edge, with timeouts on every call,
-retries with exponential backoff and full jitter on 429, 5xx and connection errors,
-``Retry-After`` and DocuSign's hourly limit honoured, and the account's remaining API
-budget recorded from every answer.
+retries with exponential backoff and full jitter on bursts (429), 5xx and connection
+errors, ``Retry-After`` honoured, DocuSign's hourly limit told from a burst (as 400 or
+429) and raised with its reset time, every wait bounded by the invocation's deadline
+(``with client.deadline(...)``), and the account's API budget recorded from every answer.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -22,6 +24,8 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from dealwire.docusign.errors import (
+    ENVELOPE_POLLING_LIMIT_EXCEEDED,
+    ENVELOPE_UPDATE_LIMIT_EXCEEDED,
     HOURLY_LIMIT_EXCEEDED,
     ConsentRequired,
     DocuSignError,
@@ -38,7 +42,15 @@ SCOPE = "signature impersonation"
 ASSERTION_SECONDS = 3300
 # Refresh a token this long before it expires, so no call goes out with a dying one.
 TOKEN_MARGIN_SECONDS = 300
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+# Retried like a burst; a 429 is retried only when it is a burst (see _limit_of).
+SERVER_ERRORS = frozenset({500, 502, 503, 504})
+# Per-envelope limits are hourly: retrying within the invocation only spends the budget.
+UNRETRYABLE_LIMITS = frozenset({ENVELOPE_POLLING_LIMIT_EXCEEDED, ENVELOPE_UPDATE_LIMIT_EXCEEDED})
+HOUR = 3600
+# Arrive just after the hourly reset, not just before it.
+RESET_SLACK_SECONDS = 1.0
+# An X-RateLimit-Reset below this (2001-09-09) is not a Unix time but seconds from now.
+EPOCH_FLOOR = 1_000_000_000
 ENVELOPE_IDS_PER_CALL = 100
 
 
@@ -102,6 +114,8 @@ class RateLimitState:
     limit: int | None = None
     remaining: int | None = None
     reset_at: datetime | None = None
+    burst_limit: int | None = None
+    burst_remaining: int | None = None
 
 
 @dataclass(slots=True)
@@ -138,8 +152,12 @@ class DocuSignClient:
         base_delay: float = 0.5,
         max_delay: float = 20.0,
         max_rate_limit_wait: float = 60.0,
+        request_reserve: float = 1.0,
         timeout: httpx.Timeout | None = None,
     ) -> None:
+        """``max_rate_limit_wait``: the longest wait DocuSign may ask for (``Retry-After``, the
+        hourly reset) before the call gives up instead; ``request_reserve``: the time a retried
+        request needs, so no wait is taken that would leave less before the deadline."""
         self.app = app
         self._http = http or httpx.Client(
             timeout=timeout or httpx.Timeout(30.0, connect=3.0), trust_env=False, follow_redirects=False
@@ -151,6 +169,8 @@ class DocuSignClient:
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._max_rate_limit_wait = max_rate_limit_wait
+        self._request_reserve = request_reserve
+        self._remaining: Callable[[], float] | None = None
         self.rate_limit = RateLimitState()
         self.requests = 0
 
@@ -218,54 +238,132 @@ class DocuSignClient:
             f"user {self.app.user_id} has no access to account {self.app.account_id}",
         )
 
+    # -- the invocation's deadline -------------------------------------------------
+
+    @contextmanager
+    def deadline(self, remaining: Callable[[], float] | None) -> Iterator[DocuSignClient]:
+        """Bound the calls made inside to ``remaining()`` seconds, e.g. a Lambda context's
+        ``get_remaining_time_in_millis() / 1000`` less what the caller keeps for itself.
+
+        The client outlives an invocation (warm starts reuse it), so the bound is scoped:
+        it ends with the block, and the previous one (if any) applies again.
+        """
+        previous = self._remaining
+        self._remaining = remaining
+        try:
+            yield self
+        finally:
+            self._remaining = previous
+
+    def _time_left(self) -> float | None:
+        return None if self._remaining is None else self._remaining()
+
+    def _fits(self, wait: float) -> bool:
+        """A wait is taken only if it leaves time for the request after it."""
+        left = self._time_left()
+        return left is None or left - wait >= self._request_reserve
+
+    def _request_timeout(self) -> httpx.Timeout:
+        """The client's timeouts, none longer than the time left."""
+        timeout = self._http.timeout
+        left = self._time_left()
+        if left is None:
+            return timeout
+        if left <= 0:
+            raise DocuSignUnavailable(0, "DEADLINE_EXCEEDED", "no time is left in this invocation")
+        return httpx.Timeout(
+            connect=_shortest(timeout.connect, left),
+            read=_shortest(timeout.read, left),
+            write=_shortest(timeout.write, left),
+            pool=_shortest(timeout.pool, left),
+        )
+
     # -- transport ------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:  # noqa: ANN401
-        """One HTTP exchange with retries on 429, 5xx and connection errors."""
-        for attempt in range(1, self._max_attempts + 1):
+    def _send(self, method: str, url: str, *, stream: bool = False, **kwargs: Any) -> httpx.Response:  # noqa: ANN401
+        """One HTTP exchange. Bursts, 5xx and connection errors are retried (``Retry-After``,
+        else backoff); the hourly limit is waited out once if its reset is near; no wait
+        goes past the deadline. Gives back a 2xx (open if ``stream``) or an error retrying
+        will not change (read and closed); raises RateLimitExceeded or DocuSignUnavailable.
+        """
+        failures = 0
+        waited_for_reset = False
+        while True:
+            request = self._http.build_request(method, url, timeout=self._request_timeout(), **kwargs)
             try:
                 self.requests += 1
-                answer = self._http.request(method, url, **kwargs)
-            except (httpx.TransportError, httpx.TimeoutException) as exc:
-                if attempt == self._max_attempts:
-                    raise DocuSignUnavailable(0, type(exc).__name__, str(exc)) from exc
-                self._sleep(self._backoff(attempt))
+                answer = self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                failures += 1
+                self._retry(
+                    failures, self._backoff(failures), DocuSignUnavailable(0, type(exc).__name__, str(exc))
+                )
                 continue
             self._record_budget(answer)
-            if answer.status_code in RETRYABLE_STATUS:
-                if attempt == self._max_attempts:
-                    error = _json(answer)
-                    raise DocuSignUnavailable(
-                        answer.status_code,
-                        str(error.get("errorCode", answer.status_code)),
-                        str(error.get("message", "retries exhausted")),
-                    )
-                self._sleep(self._retry_after(answer) or self._backoff(attempt))
+            if answer.status_code < 300:
+                return answer
+            if stream:
+                answer.read()
+                answer.close()
+            error = _json(answer)
+            code = str(error.get("errorCode", answer.status_code))
+            message = str(error.get("message", answer.text[:200] or "no message"))
+            limit = _limit_of(answer, code)
+            if limit == "hourly":
+                reset = self._reset(answer.headers)
+                wait = max(0.0, reset - self._clock()) + RESET_SLACK_SECONDS
+                if waited_for_reset or wait > self._max_rate_limit_wait or not self._fits(wait):
+                    raise RateLimitExceeded(message, datetime.fromtimestamp(reset, UTC), answer.status_code)
+                self._sleep(wait)
+                waited_for_reset = True
+                continue
+            if limit == "burst" or answer.status_code in SERVER_ERRORS:
+                failures += 1
+                told = _retry_after(answer.headers, self._clock())
+                wait = self._backoff(failures) if told is None else told
+                self._retry(failures, wait, DocuSignUnavailable(answer.status_code, code, message))
                 continue
             return answer
-        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retry(self, failures: int, wait: float, failure: DocuSignUnavailable) -> None:
+        """Sleep before the next attempt, or raise ``failure`` now if none should follow."""
+        if failures >= self._max_attempts or wait > self._max_rate_limit_wait or not self._fits(wait):
+            raise failure
+        self._sleep(wait)
 
     def _backoff(self, attempt: int) -> float:
         """Full jitter: a random wait up to an exponentially growing cap."""
         cap: float = min(self._max_delay, self._base_delay * 2.0 ** (attempt - 1))
         return self._jitter() * cap
 
-    @staticmethod
-    def _retry_after(answer: httpx.Response) -> float | None:
-        value = answer.headers.get("Retry-After", "")
-        return float(value) if value.replace(".", "", 1).isdigit() else None
+    def _reset(self, headers: httpx.Headers) -> float:
+        """When the hourly budget comes back (Unix time): ``X-RateLimit-Reset``, else
+        ``Retry-After``, else the top of the next hour, when DocuSign's window starts again."""
+        now = self._clock()
+        reset = _int(headers.get("X-RateLimit-Reset"))
+        if reset is not None:
+            # DocuSign documents a Unix time; one blog calls it "the remaining window": a small
+            # number can only be seconds from now.
+            return float(reset) if reset > EPOCH_FLOOR else now + reset
+        told = _retry_after(headers, now)
+        if told is not None:
+            return now + told
+        return float((int(now) // HOUR + 1) * HOUR)
 
     def _record_budget(self, answer: httpx.Response) -> None:
         headers = answer.headers
         if "X-RateLimit-Remaining" in headers:
             self.rate_limit.remaining = _int(headers.get("X-RateLimit-Remaining"))
             self.rate_limit.limit = _int(headers.get("X-RateLimit-Limit"))
-            reset = _int(headers.get("X-RateLimit-Reset"))
+            reset = self._reset(headers) if "X-RateLimit-Reset" in headers else None
             self.rate_limit.reset_at = datetime.fromtimestamp(reset, UTC) if reset else None
+        if "X-BurstLimit-Remaining" in headers:
+            self.rate_limit.burst_remaining = _int(headers.get("X-BurstLimit-Remaining"))
+            self.rate_limit.burst_limit = _int(headers.get("X-BurstLimit-Limit"))
 
     def _api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:  # noqa: ANN401
-        """An authenticated API call: re-authenticates once on 401, waits out a near hourly reset."""
-        reauthenticated = waited = False
+        """An authenticated API call, re-authenticated once on 401."""
+        reauthenticated = False
         while True:
             token = self._token()
             url = f"{token.base_url}/v2.1/accounts/{self.app.account_id}/{path}"
@@ -277,22 +375,7 @@ class DocuSignClient:
                 continue
             if answer.status_code < 400:
                 return answer
-            error = _json(answer)
-            code = str(error.get("errorCode", answer.status_code))
-            message = str(error.get("message", answer.text[:200]))
-            if code == HOURLY_LIMIT_EXCEEDED:
-                wait = self._until_reset()
-                if wait is not None and wait <= self._max_rate_limit_wait and not waited:
-                    self._sleep(wait)
-                    waited = True
-                    continue
-                raise RateLimitExceeded(message, self.rate_limit.reset_at)
-            raise DocuSignError(answer.status_code, code, message)
-
-    def _until_reset(self) -> float | None:
-        if self.rate_limit.reset_at is None:
-            return None
-        return max(0.0, self.rate_limit.reset_at.timestamp() - self._clock())
+            raise _refusal(answer)
 
     # -- calls ----------------------------------------------------------------------
 
@@ -381,22 +464,13 @@ class DocuSignClient:
         """
         params = {} if certificate is None else {"certificate": str(certificate).lower()}
         reauthenticated = False
-        for attempt in range(1, self._max_attempts + 1):
+        while True:
             token = self._token()
             account = f"{token.base_url}/v2.1/accounts/{self.app.account_id}"
             url = f"{account}/envelopes/{envelope_id}/documents/{document_id}"
-            request = self._http.build_request(
-                "GET", url, params=params, headers={"Authorization": f"Bearer {token.value}"}
+            response = self._send(
+                "GET", url, stream=True, params=params, headers={"Authorization": f"Bearer {token.value}"}
             )
-            try:
-                self.requests += 1
-                response = self._http.send(request, stream=True)
-            except (httpx.TransportError, httpx.TimeoutException) as exc:
-                if attempt == self._max_attempts:
-                    raise DocuSignUnavailable(0, type(exc).__name__, str(exc)) from exc
-                self._sleep(self._backoff(attempt))
-                continue
-            self._record_budget(response)
             if response.status_code == 200:
                 try:
                     yield DocumentStream(
@@ -407,30 +481,55 @@ class DocuSignClient:
                 finally:
                     response.close()
                 return
-            response.read()
             response.close()
             if response.status_code == 401 and not reauthenticated:
                 self._forget_token()
                 reauthenticated = True
                 continue
-            if response.status_code in RETRYABLE_STATUS and attempt < self._max_attempts:
-                self._sleep(self._retry_after(response) or self._backoff(attempt))
-                continue
-            error = _json(response)
-            code = str(error.get("errorCode", response.status_code))
-            message = str(error.get("message", response.text[:200]))
-            if response.status_code in RETRYABLE_STATUS:
-                raise DocuSignUnavailable(response.status_code, code, message)
-            if code == HOURLY_LIMIT_EXCEEDED:
-                raise RateLimitExceeded(message, self.rate_limit.reset_at)
-            raise DocuSignError(response.status_code, code, message)
-        raise DocuSignUnavailable(0, "attempts", "retries exhausted")
+            raise _refusal(response)
 
     def void_envelope(self, envelope_id: str, reason: str) -> None:
         self._api("PUT", f"envelopes/{envelope_id}", json={"status": "voided", "voidedReason": reason})
 
     def close(self) -> None:
         self._http.close()
+
+
+def _refusal(answer: httpx.Response) -> DocuSignError:
+    error = _json(answer)
+    code = str(error.get("errorCode", answer.status_code))
+    return DocuSignError(answer.status_code, code, str(error.get("message", answer.text[:200])))
+
+
+def _limit_of(answer: httpx.Response, code: str) -> Literal["hourly", "burst"] | None:
+    """Which of the account's limits refused the call: DocuSign names it in ``errorCode``
+    (sent with 400 or, since DocuSign's move, 429); a bare 429 is told by its headers."""
+    code = code.upper()
+    if code == HOURLY_LIMIT_EXCEEDED:
+        return "hourly"
+    if code.startswith("BURST_") and code.endswith("_LIMIT_EXCEEDED"):
+        return "burst"
+    if answer.status_code != 429 or code in UNRETRYABLE_LIMITS:
+        return None
+    return "hourly" if answer.headers.get("X-RateLimit-Remaining") == "0" else "burst"
+
+
+def _retry_after(headers: httpx.Headers, now: float) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date), if given."""
+    value = headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.replace(".", "", 1).isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - now) if moment.tzinfo else None
+
+
+def _shortest(configured: float | None, left: float) -> float:
+    return left if configured is None else min(configured, left)
 
 
 def _json(answer: httpx.Response) -> dict[str, Any]:

@@ -8,7 +8,13 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 COMBINED_PDF_DOWNLOAD_NOT_ALLOWED = "COMBINED_PDF_DOWNLOAD_NOT_ALLOWED"
+# The account's hourly budget (X-RateLimit-*): spent until the top of the next hour.
 HOURLY_LIMIT_EXCEEDED = "HOURLY_APIINVOCATION_LIMIT_EXCEEDED"
+# The account's 30-second burst window (X-BurstLimit-*): gone in seconds.
+BURST_LIMIT_EXCEEDED = "BURST_APIINVOCATION_LIMIT_EXCEEDED"
+# One envelope read (GET) or updated (PUT) too often this hour: retrying within the hour cannot help.
+ENVELOPE_POLLING_LIMIT_EXCEEDED = "HOURLY_ENVELOPE_POLLING_LIMIT_EXCEEDED"
+ENVELOPE_UPDATE_LIMIT_EXCEEDED = "HOURLY_APIINVOCATION_ENVELOPE_LIMIT_EXCEEDED"
 
 
 class DocuSignError(Exception):
@@ -35,12 +41,13 @@ class ConsentRequired(DocuSignError):
 
 
 class RateLimitExceeded(DocuSignError):
-    """The account's API budget is spent until ``reset_at``."""
+    """The account's hourly API budget is spent until ``reset_at`` (DocuSign answers 400 or 429)."""
 
-    def __init__(self, message: str, reset_at: datetime | None) -> None:
-        super().__init__(400, HOURLY_LIMIT_EXCEEDED, message)
+    def __init__(self, message: str, reset_at: datetime | None, status: int = 400) -> None:
+        super().__init__(status, HOURLY_LIMIT_EXCEEDED, message)
         self.reset_at = reset_at
 
 
 class DocuSignUnavailable(DocuSignError):
-    """Retries are exhausted (429, 5xx, timeouts); the caller's own retry should follow."""
+    """Retries are exhausted, or the next wait would not fit the invocation (bursts, 5xx,
+    timeouts); the caller's own retry should follow."""
