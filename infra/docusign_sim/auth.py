@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 MAX_ASSERTION_SECONDS = 3600  # DocuSign refuses an assertion whose exp is more than an hour after iat
 CLOCK_SKEW_SECONDS = 60
-REQUIRED_SCOPES = frozenset({"signature", "impersonation"})
+IMPERSONATION = "impersonation"
+# What the consent URL of a JWT integration asks for, and so what a consent grants.
+CONSENTED_SCOPES = frozenset({"signature", IMPERSONATION})
 
 
 class OAuthError(Exception):
@@ -92,10 +94,21 @@ def verify_assertion(
         raise OAuthError("invalid_grant", "iat is in the future")
     if exp > iat + MAX_ASSERTION_SECONDS:
         raise OAuthError("invalid_grant", "exp is more than one hour after iat")
-    scopes = set(str(claims.get("scope", "")).split())
-    if not scopes >= REQUIRED_SCOPES:
-        raise OAuthError("invalid_grant", "invalid_scope: signature and impersonation are required")
     return claims
+
+
+def requested_scopes(claims: dict[str, Any]) -> frozenset[str]:
+    """The scopes an assertion asks for; ``impersonation`` is implied by the JWT grant.
+
+    DocuSign grants impersonation when the user consents, so an assertion asking only for
+    ``signature`` (the SDK's default) is enough. An assertion naming no scope at all is
+    refused with OAuth's ``invalid_scope`` (DocuSign does not document this case); scopes
+    beyond the consent are ``consent_required``, as a missing consent is.
+    """
+    scopes = frozenset(str(claims.get("scope") or "").split())
+    if not scopes:
+        raise OAuthError("invalid_scope", "the assertion's scope claim names no scope")
+    return scopes | {IMPERSONATION}
 
 
 @dataclass(frozen=True, slots=True)

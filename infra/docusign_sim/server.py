@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 from infra.docusign_sim.account import Account, SimConfig, updated_config
-from infra.docusign_sim.auth import JWT_BEARER, OAuthError, TokenStore, load_public_key, verify_assertion
+from infra.docusign_sim.auth import (
+    CONSENTED_SCOPES,
+    JWT_BEARER,
+    OAuthError,
+    TokenStore,
+    load_public_key,
+    requested_scopes,
+    verify_assertion,
+)
 from infra.docusign_sim.connect import ALL_EVENTS, FORMATS
 from infra.docusign_sim.limits import API_PREFIX, FaultPlan, HourlyBudget, hourly_limit_body, parse_fault
 from infra.docusign_sim.model import SimError
@@ -189,14 +197,14 @@ class Simulator:
             if not assertion:
                 raise OAuthError("invalid_request", "the assertion parameter is missing")
             config = self.config
-            verify_assertion(
+            claims = verify_assertion(
                 assertion,
                 public_key=self.public_key,
                 integration_key=config.integration_key,
                 user_id=config.user_id,
                 audiences=self.audiences(host_header),
             )
-            if not config.consent:
+            if not config.consent or not requested_scopes(claims) <= CONSENTED_SCOPES:
                 raise OAuthError("consent_required")
         except OAuthError as refusal:
             return Answer(400, refusal.body())

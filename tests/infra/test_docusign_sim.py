@@ -341,9 +341,15 @@ def test_oauth_refuses_as_docusign_does(
     assert refusal(assertion(sim, private_key, aud="account-d.docusign.com"))["error"] == "invalid_grant"
     assert refusal(assertion(sim, private_key, exp=now + 7200))["error"] == "invalid_grant"
     assert refusal(assertion(sim, private_key, iat=now - 7200, exp=now - 3600))["error"] == "invalid_grant"
-    assert refusal(assertion(sim, private_key, scope="signature"))["error"] == "invalid_grant"
+    # Impersonation is granted at consent; the assertion need only ask for signature (the SDK's default).
+    assert grant(http, sim, assertion(sim, private_key, scope="signature")).status_code == 200
+    assert refusal(assertion(sim, private_key, scope=""))["error"] == "invalid_scope"
+    assert refusal(assertion(sim, private_key, scope="signature organization_read")) == {
+        "error": "consent_required"
+    }
     control.set_consent(granted=False)
     assert refusal(assertion(sim, private_key)) == {"error": "consent_required"}
+    assert refusal(assertion(sim, private_key, scope="signature")) == {"error": "consent_required"}
     control.set_consent(granted=True)
     assert grant(http, sim, assertion(sim, private_key)).json()["expires_in"] == 3600
 
