@@ -88,7 +88,7 @@ class Outbound:
 
 
 def _documents_json(envelope: Envelope) -> list[dict[str, Any]]:
-    documents = envelope.document_list()
+    documents = envelope.document_list(connect=True)
     for document in documents:
         pdf = envelope_pdf(envelope, str(document["documentId"]))
         document["PDFBytes"] = base64.b64encode(pdf).decode("ascii")

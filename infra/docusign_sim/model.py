@@ -409,14 +409,16 @@ class Envelope:
             "status": self.status,
         }
 
-    def document_list(self) -> list[dict[str, Any]]:
+    def document_list(self, *, connect: bool = False) -> list[dict[str, Any]]:
+        """``envelopeDocuments``: REST's envelopeDocument model says ``authoritativeCopy``
+        where Connect's JSON (connect.schema-v2) says ``authoritative``."""
         base = f"/envelopes/{self.envelope_id}/documents"
         common = {
             "display": "inline",
             "includeInDownload": "true",
             "signerMustAcknowledge": "no_interaction",
             "templateRequired": "false",
-            "authoritative": "false",
+            "authoritative" if connect else "authoritativeCopy": "false",
         }
         return [
             {

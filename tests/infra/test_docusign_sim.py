@@ -322,6 +322,24 @@ def test_documents_are_stable_valid_pdfs_and_downloads_are_counted(
     assert sim.download_count(envelope_id, "combined") == 3
 
 
+def test_rest_documents_say_authoritative_copy_where_connect_says_authoritative(
+    control: SimulatorControl, api: Api, receiver: Receiver
+) -> None:
+    # REST's envelopeDocument model names it authoritativeCopy; Connect's schema (v2) authoritative.
+    control.configure(includeDocuments=True)
+    envelope_id = api.create()
+    listed = api.call("GET", f"envelopes/{envelope_id}/documents").json()["envelopeDocuments"]
+    included = api.call("GET", f"envelopes/{envelope_id}", params={"include": "documents"}).json()
+    for document in [*listed, *included["envelopeDocuments"]]:
+        assert (document["authoritativeCopy"], "authoritative" in document) == ("false", False)
+    control.sign(envelope_id, "1")
+    control.sign(envelope_id, "2")
+    completed = json.loads(receiver.received[-1][1])
+    assert completed["event"] == "envelope-completed"
+    for document in completed["data"]["envelopeSummary"]["envelopeDocuments"]:
+        assert (document["authoritative"], "authoritativeCopy" in document) == ("false", False)
+
+
 def test_oauth_refuses_as_docusign_does(
     sim: Simulator, control: SimulatorControl, api: Api, http: httpx.Client, private_key: rsa.RSAPrivateKey
 ) -> None:
