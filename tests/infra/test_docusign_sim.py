@@ -458,6 +458,33 @@ def test_list_status_changes_filters_and_pages(api: Api, control: SimulatorContr
     assert (missing.status_code, missing.json()["errorCode"]) == (400, "INVALID_REQUEST_PARAMETER")
 
 
+@pytest.mark.parametrize(
+    "form",
+    ["%Y-%m-%d", "%Y-%m-%dT%H:%M%z", "%Y/%m/%d", "%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M:%S %p"],
+)
+def test_list_status_changes_takes_the_date_forms_docusign_takes(api: Api, form: str) -> None:
+    # DocuSign parses from_date and to_date as .NET's DateTime.Parse does; no zone is the server's (UTC here).
+    envelope_id = api.create()
+    now = datetime.now(UTC)
+
+    def changed(**dates: datetime) -> list[str]:
+        params = {name: moment.strftime(form) for name, moment in dates.items()}
+        answer = api.call("GET", "envelopes", params=params)
+        assert answer.status_code == 200, answer.text
+        return [e["envelopeId"] for e in answer.json()["envelopes"]]
+
+    yesterday, tomorrow = now - timedelta(days=1), now + timedelta(days=1)
+    assert changed(from_date=yesterday, to_date=tomorrow) == [envelope_id]
+    assert changed(from_date=tomorrow) == []
+    assert changed(from_date=yesterday - timedelta(days=1), to_date=yesterday) == []
+
+
+def test_list_status_changes_refuses_a_date_it_cannot_read(api: Api) -> None:
+    for text in ("31/12/2024", "2024-13-01", "yesterday"):
+        refused = api.call("GET", "envelopes", params={"from_date": text})
+        assert (refused.status_code, refused.json()["errorCode"]) == (400, "INVALID_REQUEST_PARAMETER")
+
+
 def test_void_decline_and_failed_callbacks(api: Api, control: SimulatorControl, receiver: Receiver) -> None:
     voided_id = api.create()
     answer = api.call("PUT", f"envelopes/{voided_id}", json={"status": "voided", "voidedReason": "Deal lost"})
