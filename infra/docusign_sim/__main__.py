@@ -26,7 +26,15 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-envelope-data", action="store_true", help="minimal SIM messages")
     parser.add_argument("--async-callbacks", action="store_true", help="deliver callbacks from a thread")
     parser.add_argument("--token-lifetime", type=int, default=3600, help="access tokens' expires_in")
-    parser.add_argument("--rate-limit", type=int, default=3000, help="API calls per hour")
+    parser.add_argument("--rate-limit", type=int, default=3000, help="API calls per clock hour")
+    parser.add_argument("--burst-limit", type=int, default=500, help="API calls per 30 s (200 in demo)")
+    parser.add_argument(
+        "--rate-limit-status",
+        type=int,
+        choices=(400, 429),
+        default=400,
+        help="status of the limits' refusals",
+    )
     parser.add_argument("--user-name", default="Sim Sender")
     parser.add_argument("--user-email", default="sender@example.com")
     parser.add_argument("--log-level", default="INFO")
@@ -49,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
         include_documents=args.include_documents,
         token_lifetime=args.token_lifetime,
         rate_limit=args.rate_limit,
+        burst_limit=args.burst_limit,
+        rate_limit_status=args.rate_limit_status,
         async_callbacks=args.async_callbacks,
         user_name=args.user_name,
         user_email=args.user_email,

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from infra.docusign_sim import connect
 from infra.docusign_sim.connect import ALL_EVENTS, FORMATS, ConnectSettings, Outbox
 from infra.docusign_sim.documents import envelope_pdf
+from infra.docusign_sim.limits import LIMIT_STATUSES
 from infra.docusign_sim.model import (
     DEFAULT_TEMPLATE,
     MonotonicClock,
@@ -59,6 +60,9 @@ class SimConfig:
     allow_combined_download: bool = True
     token_lifetime: int = 3600
     rate_limit: int = 3000
+    burst_limit: int = 500
+    # The status of the limits' refusals: 400 (DocuSign's long-standing answer) or 429 (its 2026 change).
+    rate_limit_status: int = 400
     async_callbacks: bool = False
     callback_timeout: float = 10.0
     user_name: str = "Sim Sender"
@@ -96,6 +100,8 @@ class SimConfig:
             "allowCombinedDownload": self.allow_combined_download,
             "tokenLifetime": self.token_lifetime,
             "rateLimit": self.rate_limit,
+            "burstLimit": self.burst_limit,
+            "rateLimitStatus": self.rate_limit_status,
             "asyncCallbacks": self.async_callbacks,
         }
 
@@ -115,6 +121,8 @@ _CONFIG_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "allowCombinedDownload": ("allow_combined_download", bool),
     "tokenLifetime": ("token_lifetime", int),
     "rateLimit": ("rate_limit", int),
+    "burstLimit": ("burst_limit", int),
+    "rateLimitStatus": ("rate_limit_status", int),
     "asyncCallbacks": ("async_callbacks", bool),
 }
 
@@ -135,7 +143,15 @@ def updated_config(config: SimConfig, changes: Mapping[str, Any]) -> SimConfig:
         raise ValueError(f"connectFormat must be one of {FORMATS}")
     if not new.events <= ALL_EVENTS:
         raise ValueError(f"events must be among {sorted(ALL_EVENTS)}")
+    check_limits(new)
     return new
+
+
+def check_limits(config: SimConfig) -> None:
+    if config.rate_limit_status not in LIMIT_STATUSES:
+        raise ValueError(f"rateLimitStatus must be one of {LIMIT_STATUSES}")
+    if min(config.rate_limit, config.burst_limit) < 0:
+        raise ValueError("limits are counts, 0 or more")
 
 
 def parse_time(text: str, parameter: str) -> datetime:

@@ -98,14 +98,18 @@ class SimulatorControl:
         *,
         path_prefix: str | None = None,
         method: str | None = None,
-        retry_after: int = 1,
+        retry_after: int | None = None,
         delay: float = 0.0,
         status: int | None = None,
         body: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
-        """The next ``count`` matching API answers: kind ``429``, ``500``, ``503``, ``delay``
-        (answer late by ``delay`` seconds) or ``hourly_limit``. Default prefix ``/restapi/``."""
-        fault: dict[str, Any] = {"kind": kind, "count": count, "retryAfter": retry_after, "delay": delay}
+        """The next ``count`` matching API answers: kind ``429`` (a burst), ``500``, ``503``,
+        ``delay`` (answer late by ``delay`` seconds) or ``hourly_limit`` (as the real limit
+        answers: the account's rateLimitStatus, no Retry-After unless ``retry_after`` is given;
+        429 and 503 send ``Retry-After: 1`` unless told otherwise). Default prefix ``/restapi/``."""
+        fault: dict[str, Any] = {"kind": kind, "count": count, "delay": delay}
+        if retry_after is not None:
+            fault["retryAfter"] = retry_after
         if path_prefix is not None:
             fault["pathPrefix"] = path_prefix
         if method is not None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 FAULT_KINDS = ("429", "500", "503", "delay", "hourly_limit")
 API_PREFIX = "/restapi/"
+# What DocuSign answers its limits with: 400 for years, 429 since its 2026 change.
+LIMIT_STATUSES = (400, 429)
 
 _DEFAULT_BODIES: dict[str, dict[str, str]] = {
     "429": {
@@ -31,7 +36,7 @@ class Fault:
     remaining: int
     path_prefix: str = API_PREFIX
     method: str | None = None
-    retry_after: int = 1
+    retry_after: int | None = None
     delay: float = 0.0
     status: int | None = None
     body: dict[str, Any] | None = None
@@ -39,11 +44,18 @@ class Fault:
     def matches(self, method: str, path: str) -> bool:
         return path.startswith(self.path_prefix) and (self.method is None or self.method == method)
 
-    def answer_status(self) -> int:
+    def answer_status(self, limit_status: int) -> int:
+        """``limit_status``: what the account answers its limits with (400 or 429)."""
         if self.status is not None:
             return self.status
-        # DocuSign long answered the hourly limit with 400; it has been moving these to 429.
-        return 400 if self.kind == "hourly_limit" else int(self.kind)
+        return limit_status if self.kind == "hourly_limit" else int(self.kind)
+
+    def answer_retry_after(self) -> int | None:
+        """A burst or 503 tells when to retry (1 s unless given); the hourly limit's answer,
+        like DocuSign's, points at X-RateLimit-Reset instead, unless a Retry-After is asked for."""
+        if self.kind in ("429", "503"):
+            return 1 if self.retry_after is None else self.retry_after
+        return self.retry_after if self.kind == "hourly_limit" else None
 
     def answer_body(self, hourly_limit: int) -> dict[str, Any]:
         if self.body is not None:
@@ -90,7 +102,7 @@ def parse_fault(body: object) -> Fault:
         remaining=count,
         path_prefix=str(body.get("pathPrefix") or API_PREFIX),
         method=str(method).upper() if method else None,
-        retry_after=int(body.get("retryAfter", 1)),
+        retry_after=int(body["retryAfter"]) if body.get("retryAfter") is not None else None,
         delay=float(body.get("delay", 0.0)),
         status=int(status) if status is not None else None,
         body=answer_body,
@@ -129,43 +141,63 @@ class FaultPlan:
 
 @dataclass(frozen=True, slots=True)
 class Budget:
+    """The account's two windows as one answer reports them."""
+
     limit: int
     remaining: int
-    reset: int  # Unix time when the window starts again, as X-RateLimit-Reset says
+    reset: int  # Unix time when the hourly window starts again, as X-RateLimit-Reset says
+    burst_limit: int
+    burst_remaining: int
 
     def headers(self) -> dict[str, str]:
         return {
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(self.remaining),
             "X-RateLimit-Reset": str(self.reset),
+            "X-BurstLimit-Limit": str(self.burst_limit),
+            "X-BurstLimit-Remaining": str(self.burst_remaining),
         }
 
 
-class HourlyBudget:
-    """DocuSign's per-account hourly call budget (3,000 by default), a fixed one-hour window."""
+class ApiBudget:
+    """DocuSign's per-account call limits: an hourly budget (3,000 by default) that starts
+    again at the top of every clock hour, and a 30-second burst window (500 by default in
+    production, 200 in DocuSign's developer environment). Burst windows are aligned on
+    multiples of 30 s. A refused call spends neither budget.
+    """
 
-    WINDOW = 3600
+    HOUR = 3600
+    BURST_WINDOW = 30
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, burst_limit: int, clock: Callable[[], float] = time.time) -> None:
         self.limit = limit
+        self.burst_limit = burst_limit
+        self._clock = clock
         self._lock = threading.Lock()
-        self._window_start = time.time()
-        self._used = 0
+        self._hour = self._burst = -1
+        self._used = self._burst_used = 0
 
     def _roll(self) -> None:
-        now = time.time()
-        if now >= self._window_start + self.WINDOW:
-            self._window_start = now
-            self._used = 0
+        now = self._clock()
+        hour, burst = int(now // self.HOUR), int(now // self.BURST_WINDOW)
+        if hour != self._hour:
+            self._hour, self._used = hour, 0
+        if burst != self._burst:
+            self._burst, self._burst_used = burst, 0
 
-    def charge(self) -> tuple[Budget, bool]:
-        """Count one call; ``True`` when it is over the budget (and so refused)."""
+    def charge(self) -> tuple[Budget, Literal["hourly", "burst"] | None]:
+        """Count one call; the limit that refuses it, if one does."""
         with self._lock:
             self._roll()
-            exceeded = self._used >= self.limit
-            if not exceeded:
+            refusal: Literal["hourly", "burst"] | None = None
+            if self._used >= self.limit:
+                refusal = "hourly"
+            elif self._burst_used >= self.burst_limit:
+                refusal = "burst"
+            else:
                 self._used += 1
-            return self._budget(), exceeded
+                self._burst_used += 1
+            return self._budget(), refusal
 
     def peek(self) -> Budget:
         """The budget as it stands, without counting a call (for refused, unauthenticated calls)."""
@@ -174,18 +206,33 @@ class HourlyBudget:
             return self._budget()
 
     def exhausted(self) -> Budget:
+        """The budget as the hourly limit's answer reports it (an injected fault)."""
         with self._lock:
             self._roll()
-            return Budget(self.limit, 0, int(self._window_start + self.WINDOW))
+            budget = self._budget()
+        return Budget(budget.limit, 0, budget.reset, budget.burst_limit, budget.burst_remaining)
 
     def _budget(self) -> Budget:
-        return Budget(self.limit, max(self.limit - self._used, 0), int(self._window_start + self.WINDOW))
+        return Budget(
+            self.limit,
+            max(self.limit - self._used, 0),
+            (self._hour + 1) * self.HOUR,
+            self.burst_limit,
+            max(self.burst_limit - self._burst_used, 0),
+        )
 
-    def set_limit(self, limit: int) -> None:
+    def set_limits(self, limit: int, burst_limit: int) -> None:
         with self._lock:
-            self.limit = limit
+            self.limit, self.burst_limit = limit, burst_limit
 
     def reset(self) -> None:
+        """Both windows start full again (``POST /_sim/reset``)."""
         with self._lock:
-            self._window_start = time.time()
-            self._used = 0
+            self._used = self._burst_used = 0
+
+
+def limit_body(kind: Literal["hourly", "burst"], hourly_limit: int) -> dict[str, str]:
+    """The error body of a limit's refusal."""
+    if kind == "hourly":
+        return hourly_limit_body(hourly_limit)
+    return dict(_DEFAULT_BODIES["429"])

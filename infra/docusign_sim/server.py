@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
-from infra.docusign_sim.account import Account, SimConfig, updated_config
+from infra.docusign_sim.account import Account, SimConfig, check_limits, updated_config
 from infra.docusign_sim.auth import (
     CONSENTED_SCOPES,
     JWT_BEARER,
@@ -22,7 +22,13 @@ from infra.docusign_sim.auth import (
     verify_assertion,
 )
 from infra.docusign_sim.connect import ALL_EVENTS, FORMATS
-from infra.docusign_sim.limits import API_PREFIX, FaultPlan, HourlyBudget, hourly_limit_body, parse_fault
+from infra.docusign_sim.limits import (
+    API_PREFIX,
+    ApiBudget,
+    FaultPlan,
+    limit_body,
+    parse_fault,
+)
 from infra.docusign_sim.model import SimError
 
 if TYPE_CHECKING:
@@ -72,6 +78,9 @@ class Simulator:
         include_documents: bool = False,
         token_lifetime: int = 3600,
         rate_limit: int = 3000,
+        burst_limit: int = 500,
+        rate_limit_status: int = 400,
+        clock: Callable[[], float] = time.time,
         async_callbacks: bool = False,
         callback_timeout: float = 10.0,
         user_name: str = "Sim Sender",
@@ -97,6 +106,8 @@ class Simulator:
             include_documents=include_documents,
             token_lifetime=token_lifetime,
             rate_limit=rate_limit,
+            burst_limit=burst_limit,
+            rate_limit_status=rate_limit_status,
             async_callbacks=async_callbacks,
             callback_timeout=callback_timeout,
             user_name=user_name,
@@ -106,11 +117,13 @@ class Simulator:
             xml_offset_hours=xml_offset_hours,
             events=frozenset(events),
         )
+        check_limits(config)
         self.public_key = load_public_key(pem)
         self.account = Account(config)
         self.tokens = TokenStore()
         self.faults = FaultPlan()
-        self.budget = HourlyBudget(rate_limit)
+        # ``clock`` moves the limits' windows (tests); tokens and timestamps keep real time.
+        self.budget = ApiBudget(rate_limit, burst_limit, clock)
         handler = type("BoundSimHandler", (_Handler,), {"sim": self})
         self.server = ThreadingHTTPServer((HOST, port), handler)
         self.server.daemon_threads = True
@@ -172,7 +185,7 @@ class Simulator:
             new = updated_config(self.account.config, changes)
             was_async = self.account.config.async_callbacks
             self.account.config = new
-            self.budget.set_limit(new.rate_limit)
+            self.budget.set_limits(new.rate_limit, new.burst_limit)
             self.account.outbox.timeout = new.callback_timeout
         if new.async_callbacks and not was_async and self._thread is not None:
             self.account.outbox.start_worker()
@@ -323,9 +336,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault is not None:
             budget = sim.budget.exhausted() if fault.kind == "hourly_limit" else sim.budget.charge()[0]
             headers = budget.headers() if path.startswith(API_PREFIX) else {}
-            if fault.kind in ("429", "hourly_limit", "503"):
-                headers["Retry-After"] = str(fault.retry_after)
-            return Answer(fault.answer_status(), fault.answer_body(sim.budget.limit), headers=headers)
+            retry_after = fault.answer_retry_after()
+            if retry_after is not None:
+                headers["Retry-After"] = str(retry_after)
+            status = fault.answer_status(sim.config.rate_limit_status)
+            return Answer(status, fault.answer_body(sim.budget.limit), headers=headers)
         if path == "/oauth/token" and method == "POST":
             form = dict(parse_qsl(self._read_body().decode("utf-8", "replace")))
             return sim.token(form, self.headers.get("Host"))
@@ -356,10 +371,11 @@ class _Handler(BaseHTTPRequestHandler):
                 "The access token provided is expired, revoked or malformed.",
             )
             return Answer(401, refusal.body(), headers=sim.budget.peek().headers())
+        config = sim.config
         budget, exceeded = sim.budget.charge()
-        headers = budget.headers()
-        if exceeded:
-            return Answer(400, hourly_limit_body(budget.limit), headers=headers)
+        headers = budget.headers()  # DocuSign's answers carry no Retry-After: X-RateLimit-Reset says when
+        if exceeded is not None:
+            return Answer(config.rate_limit_status, limit_body(exceeded, budget.limit), headers=headers)
         try:
             answer = self._rest_route(method, path, query)
         except SimError as refusal:

@@ -426,6 +426,105 @@ def test_faults_rate_limits_and_refusals(sim: Simulator, control: SimulatorContr
     assert exhausted.json()["errorCode"] == "HOURLY_APIINVOCATION_LIMIT_EXCEEDED"
 
 
+class FakeClock:
+    """The simulator's limits' time, moved by the test."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+TOP_OF_AN_HOUR = 1_780_002_000  # a Unix time on the hour
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(TOP_OF_AN_HOUR + 3590)  # 10 s before the next hour
+
+
+@pytest.fixture
+def timed(public_pem: bytes, clock: FakeClock) -> Any:
+    with Simulator(
+        account_id=ACCOUNT_ID,
+        integration_key=INTEGRATION_KEY,
+        user_id=USER_ID,
+        public_key_pem=public_pem,
+        clock=clock,
+    ) as simulator:
+        yield simulator
+
+
+def test_the_hourly_budget_is_per_clock_hour_and_refused_as_docusign_refuses_it(
+    timed: Simulator, clock: FakeClock, http: httpx.Client, private_key: rsa.RSAPrivateKey
+) -> None:
+    api, control = Api(http, timed, private_key), SimulatorControl(timed.url)
+    control.configure(rateLimit=2)
+
+    def listing() -> httpx.Response:
+        return api.call("GET", "envelopes", params={"from_date": "2024-01-01"})
+
+    next_hour = str(TOP_OF_AN_HOUR + 3600)
+    assert [
+        (a.headers["X-RateLimit-Remaining"], a.headers["X-RateLimit-Reset"]) for a in (listing(), listing())
+    ] == [
+        ("1", next_hour),
+        ("0", next_hour),
+    ]
+    for status in (400, 429):  # DocuSign's long-standing answer, and the one it is moving to
+        control.configure(rateLimitStatus=status)
+        refused = listing()
+        assert (refused.status_code, refused.json()["errorCode"]) == (
+            status,
+            "HOURLY_APIINVOCATION_LIMIT_EXCEEDED",
+        )
+        assert refused.json()["message"].endswith("The hourly limit is 2.")
+        assert (refused.headers["X-RateLimit-Remaining"], refused.headers["X-RateLimit-Reset"]) == (
+            "0",
+            next_hour,
+        )
+        assert "Retry-After" not in refused.headers  # DocuSign's answer points at X-RateLimit-Reset
+    clock.now = TOP_OF_AN_HOUR + 3600  # the top of the hour: a new budget
+    again = listing()
+    assert (again.status_code, again.headers["X-RateLimit-Remaining"]) == (200, "1")
+    assert again.headers["X-RateLimit-Reset"] == str(TOP_OF_AN_HOUR + 7200)
+
+
+def test_the_burst_window_is_thirty_seconds_with_docusigns_headers(
+    timed: Simulator, clock: FakeClock, http: httpx.Client, private_key: rsa.RSAPrivateKey
+) -> None:
+    api, control = Api(http, timed, private_key), SimulatorControl(timed.url)
+
+    def listing() -> httpx.Response:
+        return api.call("GET", "envelopes", params={"from_date": "2024-01-01"})
+
+    first = listing()
+    assert (first.headers["X-BurstLimit-Limit"], first.headers["X-BurstLimit-Remaining"]) == ("500", "499")
+    clock.now = TOP_OF_AN_HOUR + 3600 + 1  # a new 30-second window (and hour)
+    control.configure(burstLimit=2)
+    assert [listing().headers["X-BurstLimit-Remaining"] for _ in range(2)] == ["1", "0"]
+    refused = listing()
+    assert (refused.status_code, refused.json()["errorCode"]) == (400, "BURST_APIINVOCATION_LIMIT_EXCEEDED")
+    assert refused.headers["X-BurstLimit-Remaining"] == "0"
+    assert refused.headers["X-RateLimit-Remaining"] == "2998"  # a refused call spends nothing
+    control.configure(rateLimitStatus=429)
+    assert listing().status_code == 429
+    clock.now += 30
+    assert listing().headers["X-BurstLimit-Remaining"] == "1"
+
+
+def test_the_hourly_limit_fault_answers_as_the_real_limit_does(control: SimulatorControl, api: Api) -> None:
+    control.add_fault("hourly_limit")
+    hourly = api.call("GET", "envelopes", params={"from_date": "2024-01-01"})
+    assert (hourly.status_code, hourly.headers["X-RateLimit-Remaining"]) == (400, "0")
+    assert "Retry-After" not in hourly.headers
+    control.configure(rateLimitStatus=429)
+    control.add_fault("hourly_limit", retry_after=60)  # a Retry-After only when asked for
+    told = api.call("GET", "envelopes", params={"from_date": "2024-01-01"})
+    assert (told.status_code, told.headers["Retry-After"]) == (429, "60")
+
+
 def test_list_status_changes_filters_and_pages(api: Api, control: SimulatorControl) -> None:
     before = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
     first, second, third = api.create(), api.create(), api.create(status="created")

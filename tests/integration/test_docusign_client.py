@@ -173,9 +173,11 @@ def test_combined_download_not_allowed_is_recognisable(
     assert refused.value.error_code == COMBINED_PDF_DOWNLOAD_NOT_ALLOWED
 
 
+@pytest.mark.parametrize("status", [400, 429])
 def test_the_hourly_limit_is_waited_out_when_near_and_raised_when_far(
-    sim: Simulator, key: rsa.RSAPrivateKey, control: SimulatorControl, sleeps: Sleeps
+    sim: Simulator, key: rsa.RSAPrivateKey, control: SimulatorControl, sleeps: Sleeps, status: int
 ) -> None:
+    control.configure(rateLimitStatus=status)
     docusign = make_client(sim, key, sleeps, max_rate_limit_wait=7200)
     docusign.list_status_changes(from_date=datetime.now(UTC))
     control.add_fault(kind="hourly_limit", count=1)
@@ -186,6 +188,8 @@ def test_the_hourly_limit_is_waited_out_when_near_and_raised_when_far(
     with pytest.raises(RateLimitExceeded) as refused:
         strict.list_status_changes(from_date=datetime.now(UTC))
     assert refused.value.reset_at is not None
+    assert refused.value.reset_at.timestamp() % 3600 == 0  # the top of the next hour
+    assert len(sleeps) == 1
 
 
 def test_list_status_changes_batches_envelope_ids_by_100(docusign: DocuSignClient) -> None:
