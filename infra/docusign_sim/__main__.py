@@ -35,6 +35,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         default=400,
         help="status of the limits' refusals",
     )
+    parser.add_argument("--envelope-polling", action="store_true", help="enforce the per-envelope GET limit")
+    parser.add_argument("--envelope-polling-limit", type=int, default=1, help="GETs per envelope per window")
+    parser.add_argument("--envelope-polling-window", type=int, default=900, help="seconds (15 minutes)")
     parser.add_argument("--user-name", default="Sim Sender")
     parser.add_argument("--user-email", default="sender@example.com")
     parser.add_argument("--log-level", default="INFO")
@@ -59,6 +62,9 @@ def main(argv: list[str] | None = None) -> None:
         rate_limit=args.rate_limit,
         burst_limit=args.burst_limit,
         rate_limit_status=args.rate_limit_status,
+        envelope_polling=args.envelope_polling,
+        envelope_polling_limit=args.envelope_polling_limit,
+        envelope_polling_window=args.envelope_polling_window,
         async_callbacks=args.async_callbacks,
         user_name=args.user_name,
         user_email=args.user_email,

@@ -63,6 +63,11 @@ class SimConfig:
     burst_limit: int = 500
     # The status of the limits' refusals: 400 (DocuSign's long-standing answer) or 429 (its 2026 change).
     rate_limit_status: int = 400
+    # Off by default: DocuSign does not publish the limits it enforces, and dealwire's document
+    # job reads one envelope several times in a row (downloads, the documents list, a refresh).
+    envelope_polling: bool = False
+    envelope_polling_limit: int = 1
+    envelope_polling_window: int = 900
     async_callbacks: bool = False
     callback_timeout: float = 10.0
     user_name: str = "Sim Sender"
@@ -102,6 +107,9 @@ class SimConfig:
             "rateLimit": self.rate_limit,
             "burstLimit": self.burst_limit,
             "rateLimitStatus": self.rate_limit_status,
+            "envelopePolling": self.envelope_polling,
+            "envelopePollingLimit": self.envelope_polling_limit,
+            "envelopePollingWindow": self.envelope_polling_window,
             "asyncCallbacks": self.async_callbacks,
         }
 
@@ -123,6 +131,9 @@ _CONFIG_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "rateLimit": ("rate_limit", int),
     "burstLimit": ("burst_limit", int),
     "rateLimitStatus": ("rate_limit_status", int),
+    "envelopePolling": ("envelope_polling", bool),
+    "envelopePollingLimit": ("envelope_polling_limit", int),
+    "envelopePollingWindow": ("envelope_polling_window", int),
     "asyncCallbacks": ("async_callbacks", bool),
 }
 
@@ -150,8 +161,10 @@ def updated_config(config: SimConfig, changes: Mapping[str, Any]) -> SimConfig:
 def check_limits(config: SimConfig) -> None:
     if config.rate_limit_status not in LIMIT_STATUSES:
         raise ValueError(f"rateLimitStatus must be one of {LIMIT_STATUSES}")
-    if min(config.rate_limit, config.burst_limit) < 0:
+    if min(config.rate_limit, config.burst_limit, config.envelope_polling_limit) < 0:
         raise ValueError("limits are counts, 0 or more")
+    if config.envelope_polling_window < 1:
+        raise ValueError("envelopePollingWindow is at least 1 second")
 
 
 def parse_time(text: str, parameter: str) -> datetime:

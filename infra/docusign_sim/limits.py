@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
 
 FAULT_KINDS = ("429", "500", "503", "delay", "hourly_limit")
 API_PREFIX = "/restapi/"
+ENVELOPE_POLLING_LIMIT_EXCEEDED = "HOURLY_ENVELOPE_POLLING_LIMIT_EXCEEDED"
 # What DocuSign answers its limits with: 400 for years, 429 since its 2026 change.
 LIMIT_STATUSES = (400, 429)
 
@@ -231,8 +233,47 @@ class ApiBudget:
             self._used = self._burst_used = 0
 
 
-def limit_body(kind: Literal["hourly", "burst"], hourly_limit: int) -> dict[str, str]:
+class EnvelopePolling:
+    """DocuSign's per-envelope polling rule: at most ``limit`` GETs of one envelope (itself
+    or anything in it: recipients, documents, custom fields) in any ``window`` seconds; by
+    DocuSign's guideline one per 15 minutes. Refused GETs do not count."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.time) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._reads: dict[str, deque[float]] = defaultdict(deque)
+
+    def allow(self, envelope_id: str) -> bool:
+        """Count one GET of ``envelope_id``; ``False`` when it is one too many."""
+        with self._lock:
+            now = self._clock()
+            reads = self._reads[envelope_id]
+            while reads and reads[0] <= now - self.window:
+                reads.popleft()
+            if len(reads) >= self.limit:
+                return False
+            reads.append(now)
+            return True
+
+    def set_rule(self, limit: int, window: float) -> None:
+        with self._lock:
+            self.limit, self.window = limit, window
+
+    def reset(self) -> None:
+        with self._lock:
+            self._reads.clear()
+
+
+def limit_body(kind: Literal["hourly", "burst", "polling"], hourly_limit: int) -> dict[str, str]:
     """The error body of a limit's refusal."""
     if kind == "hourly":
         return hourly_limit_body(hourly_limit)
-    return dict(_DEFAULT_BODIES["429"])
+    if kind == "burst":
+        return dict(_DEFAULT_BODIES["429"])
+    return {
+        "errorCode": ENVELOPE_POLLING_LIMIT_EXCEEDED,
+        "message": "The maximum number of hourly polling requests for this envelope has been exceeded. "
+        "(simulated: DocuSign does not publish its exact limit)",
+    }

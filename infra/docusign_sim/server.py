@@ -25,6 +25,7 @@ from infra.docusign_sim.connect import ALL_EVENTS, FORMATS
 from infra.docusign_sim.limits import (
     API_PREFIX,
     ApiBudget,
+    EnvelopePolling,
     FaultPlan,
     limit_body,
     parse_fault,
@@ -80,6 +81,9 @@ class Simulator:
         rate_limit: int = 3000,
         burst_limit: int = 500,
         rate_limit_status: int = 400,
+        envelope_polling: bool = False,
+        envelope_polling_limit: int = 1,
+        envelope_polling_window: int = 900,
         clock: Callable[[], float] = time.time,
         async_callbacks: bool = False,
         callback_timeout: float = 10.0,
@@ -108,6 +112,9 @@ class Simulator:
             rate_limit=rate_limit,
             burst_limit=burst_limit,
             rate_limit_status=rate_limit_status,
+            envelope_polling=envelope_polling,
+            envelope_polling_limit=envelope_polling_limit,
+            envelope_polling_window=envelope_polling_window,
             async_callbacks=async_callbacks,
             callback_timeout=callback_timeout,
             user_name=user_name,
@@ -124,6 +131,7 @@ class Simulator:
         self.faults = FaultPlan()
         # ``clock`` moves the limits' windows (tests); tokens and timestamps keep real time.
         self.budget = ApiBudget(rate_limit, burst_limit, clock)
+        self.polling = EnvelopePolling(envelope_polling_limit, envelope_polling_window, clock)
         handler = type("BoundSimHandler", (_Handler,), {"sim": self})
         self.server = ThreadingHTTPServer((HOST, port), handler)
         self.server.daemon_threads = True
@@ -186,6 +194,7 @@ class Simulator:
             was_async = self.account.config.async_callbacks
             self.account.config = new
             self.budget.set_limits(new.rate_limit, new.burst_limit)
+            self.polling.set_rule(new.envelope_polling_limit, new.envelope_polling_window)
             self.account.outbox.timeout = new.callback_timeout
         if new.async_callbacks and not was_async and self._thread is not None:
             self.account.outbox.start_worker()
@@ -244,6 +253,15 @@ class Simulator:
                 ],
             },
         )
+
+
+def _polled_envelope(method: str, path: str) -> str | None:
+    """The envelope a GET reads, itself or anything in it (its polling limit counts them all)."""
+    match = _ACCOUNT_PATH.match(path)
+    segments = [s for s in ((match["rest"] or "") if match else "").split("/") if s]
+    if method != "GET" or len(segments) < 2 or segments[0] != "envelopes":
+        return None
+    return segments[1]
 
 
 def _bearer(header: str | None) -> str | None:
@@ -376,6 +394,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers = budget.headers()  # DocuSign's answers carry no Retry-After: X-RateLimit-Reset says when
         if exceeded is not None:
             return Answer(config.rate_limit_status, limit_body(exceeded, budget.limit), headers=headers)
+        polled = _polled_envelope(method, path)
+        if config.envelope_polling and polled is not None and not sim.polling.allow(polled):
+            return Answer(config.rate_limit_status, limit_body("polling", budget.limit), headers=headers)
         try:
             answer = self._rest_route(method, path, query)
         except SimError as refusal:
@@ -490,6 +511,7 @@ class _Handler(BaseHTTPRequestHandler):
                     sim.faults.clear()
                     sim.tokens.expire_all()
                     sim.budget.reset()
+                    sim.polling.reset()
                     return Answer(200, {"reset": True})
         except (ValueError, TypeError) as exc:
             return Answer(400, {"error": str(exc)})

@@ -525,6 +525,43 @@ def test_the_hourly_limit_fault_answers_as_the_real_limit_does(control: Simulato
     assert (told.status_code, told.headers["Retry-After"]) == (429, "60")
 
 
+def test_envelope_polling_is_limited_per_envelope_when_enforced(
+    timed: Simulator, clock: FakeClock, http: httpx.Client, private_key: rsa.RSAPrivateKey
+) -> None:
+    api, control = Api(http, timed, private_key), SimulatorControl(timed.url)
+    first, second = api.create(), api.create()
+    assert [api.call("GET", f"envelopes/{first}").status_code for _ in range(3)] == [200, 200, 200]  # off
+
+    control.configure(envelopePolling=True)  # DocuSign's rule: one GET per envelope per 15 minutes
+    assert api.call("GET", f"envelopes/{first}").status_code == 200
+    for path in (
+        f"envelopes/{first}",
+        f"envelopes/{first}/recipients",
+        f"envelopes/{first}/documents/combined",
+    ):
+        refused = api.call("GET", path)
+        assert (refused.status_code, refused.json()["errorCode"]) == (
+            400,
+            "HOURLY_ENVELOPE_POLLING_LIMIT_EXCEEDED",
+        )
+        assert "X-RateLimit-Remaining" in refused.headers
+    assert api.call("GET", f"envelopes/{second}/documents").status_code == 200  # another envelope
+    listed = api.call("GET", "envelopes", params={"envelope_ids": f"{first},{second}"})
+    assert listed.status_code == 200  # listStatusChanges is how DocuSign wants envelopes polled
+    assert (
+        api.call("PUT", f"envelopes/{first}", json={"status": "voided", "voidedReason": "x"}).status_code
+        == 200
+    )
+
+    control.configure(rateLimitStatus=429)
+    assert api.call("GET", f"envelopes/{first}").status_code == 429
+    clock.now += 900
+    assert api.call("GET", f"envelopes/{first}").status_code == 200
+    control.configure(envelopePollingLimit=2, envelopePollingWindow=60)
+    assert api.call("GET", f"envelopes/{first}").status_code == 200
+    assert api.call("GET", f"envelopes/{first}").status_code == 429
+
+
 def test_list_status_changes_filters_and_pages(api: Api, control: SimulatorControl) -> None:
     before = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
     first, second, third = api.create(), api.create(), api.create(status="created")
