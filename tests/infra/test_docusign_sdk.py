@@ -1,0 +1,249 @@
+"""DocuSign's own Python SDK (docusign-esign) against the simulator: its models read every answer.
+
+Each answer's JSON is also held to the SDK's models key by key: a field the simulator names
+differently from DocuSign (``authoritative`` for ``authoritativeCopy``) would be dropped by
+the SDK without a word, so every key must be one the model knows, at every depth.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import urllib3
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from docusign_esign import (
+    ApiClient,
+    ApiException,
+    CustomFields,
+    Envelope,
+    EnvelopeDefinition,
+    EnvelopesApi,
+    TemplateRole,
+    TextCustomField,
+    models,
+)
+from docusign_esign.client.auth import oauth
+
+from infra.docusign_sim import Simulator, SimulatorControl
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+ACCOUNT_ID = "9f1c2a7e-3b4d-4c5e-8f6a-1b2c3d4e5f60"
+INTEGRATION_KEY = "0b5e7a1c-22d4-4e9f-9a3b-5c6d7e8f9a0b"
+USER_ID = "4e2d8f1a-7b3c-4d5e-9a6b-2c1d0e9f8a7b"
+PRIMITIVES = {"str", "int", "bool", "float", "object", "date", "datetime"}
+
+
+class LoopbackPool(urllib3.PoolManager):
+    """The SDK's connection pool, with its hard-coded ``https://`` OAuth host sent to the
+    simulator's plain HTTP; every answer is kept, so its raw JSON can be checked."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(num_pools=2)
+        self.simulated_host = host
+        self.answers: list[urllib3.BaseHTTPResponse] = []
+
+    def urlopen(self, method: str, url: str, redirect: bool = True, **kw: Any) -> urllib3.BaseHTTPResponse:
+        url = re.sub(rf"^https://{re.escape(self.simulated_host)}/", f"http://{self.simulated_host}/", url)
+        assert url.startswith(f"http://{self.simulated_host}/"), url  # loopback only
+        answer = super().urlopen(method, url, redirect=redirect, **kw)
+        self.answers.append(answer)
+        return answer
+
+    def last_json(self) -> Any:
+        return json.loads(self.answers[-1].data)
+
+
+def unknown_keys(data: Any, kind: str, path: str = "$") -> list[str]:
+    """Keys of ``data`` that the SDK's model ``kind`` (and its nested models) has no field for."""
+    if data is None or kind in PRIMITIVES:
+        return []
+    if found := re.fullmatch(r"list\[(.*)\]", kind):
+        return [key for i, item in enumerate(data) for key in unknown_keys(item, found[1], f"{path}[{i}]")]
+    if found := re.fullmatch(r"dict\(([^,]*), (.*)\)", kind):
+        return [key for name, item in data.items() for key in unknown_keys(item, found[2], f"{path}.{name}")]
+    model = (getattr(models, kind, None) or getattr(oauth, kind))()
+    fields = {json_name: attribute for attribute, json_name in model.attribute_map.items()}
+    missing = []
+    for name, item in data.items():
+        if name not in fields:
+            missing.append(f"{path}.{name} (not in {kind})")
+        else:
+            missing += unknown_keys(item, model.swagger_types[fields[name]], f"{path}.{name}")
+    return missing
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def sim(key: rsa.RSAPrivateKey) -> Iterator[Simulator]:
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    with Simulator(
+        account_id=ACCOUNT_ID, integration_key=INTEGRATION_KEY, user_id=USER_ID, public_key_pem=public
+    ) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def pool(sim: Simulator) -> LoopbackPool:
+    return LoopbackPool(f"127.0.0.1:{sim.port}")
+
+
+@pytest.fixture
+def api_client(sim: Simulator, pool: LoopbackPool) -> ApiClient:
+    client = ApiClient(host=f"{sim.url}/restapi", oauth_host_name=f"127.0.0.1:{sim.port}")
+    client.rest_client.pool_manager = pool
+    return client
+
+
+def private_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+
+
+def sign_in(api_client: ApiClient, pool: LoopbackPool, key: rsa.RSAPrivateKey) -> str:
+    """The SDK's JWT grant with its default scopes (signature only), then the user's base URI."""
+    token = api_client.request_jwt_user_token(
+        client_id=INTEGRATION_KEY,
+        user_id=USER_ID,
+        oauth_host_name=api_client.oauth_host_name,
+        private_key_bytes=private_pem(key),
+        expires_in=3600,
+    )
+    assert unknown_keys(pool.last_json(), "OAuthToken") == []
+    assert (token.token_type, int(token.expires_in)) == ("Bearer", 3600)  # the SDK reads it as a str
+    info = api_client.get_user_info(token.access_token)
+    assert unknown_keys(pool.last_json(), "OAuthUserInfo") == []
+    (account,) = info.accounts
+    assert (info.sub, account.account_id, account.is_default.lower()) == (USER_ID, ACCOUNT_ID, "true")
+    base_uri: str = account.base_uri
+    return base_uri
+
+
+def envelope_from_template(subject: str) -> EnvelopeDefinition:
+    return EnvelopeDefinition(
+        template_id="tpl-nda",
+        status="sent",
+        email_subject=subject,
+        template_roles=[
+            TemplateRole(role_name="Signer 1", name="Alice Buyer", email="alice@example.com"),
+            TemplateRole(role_name="Signer 2", name="Bob Seller", email="bob@example.com", routing_order="2"),
+        ],
+        custom_fields=CustomFields(
+            text_custom_fields=[TextCustomField(name="dealwire_deal_id", value="deal-1001", show="false")]
+        ),
+    )
+
+
+def test_the_sdk_sends_signs_lists_downloads_and_voids_against_the_simulator(
+    sim: Simulator, api_client: ApiClient, pool: LoopbackPool, key: rsa.RSAPrivateKey
+) -> None:
+    base_uri = sign_in(api_client, pool, key)
+    api_client.host = f"{base_uri}/restapi"
+    envelopes = EnvelopesApi(api_client)
+    since = datetime.now(UTC) - timedelta(days=1)
+
+    created = envelopes.create_envelope(ACCOUNT_ID, envelope_definition=envelope_from_template("Deal 1001"))
+    assert unknown_keys(pool.last_json(), "EnvelopeSummary") == []
+    assert created.status == "sent"
+    SimulatorControl(sim.url).sign(created.envelope_id, "1")
+
+    envelope = envelopes.get_envelope(
+        ACCOUNT_ID, created.envelope_id, include="recipients,custom_fields,documents"
+    )
+    assert unknown_keys(pool.last_json(), "Envelope") == []
+    assert envelope.status == "sent"
+    signers = envelope.recipients.signers
+    assert [(s.email, s.routing_order, s.status) for s in signers] == [
+        ("alice@example.com", "1", "completed"),
+        ("bob@example.com", "2", "sent"),
+    ]
+    assert signers[0].signed_date_time is not None
+    assert envelope.recipients.current_routing_order == "2"
+    assert [(f.name, f.value) for f in envelope.custom_fields.text_custom_fields] == [
+        ("dealwire_deal_id", "deal-1001")
+    ]
+    assert [(d.document_id, d.type, d.authoritative_copy) for d in envelope.envelope_documents] == [
+        ("1", "content", "false"),
+        ("certificate", "summary", "false"),
+    ]
+    assert envelope.sender.email == sim.config.user_email
+
+    for from_date in (since.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), since.strftime("%Y/%m/%d")):
+        changed = envelopes.list_status_changes(ACCOUNT_ID, from_date=from_date, include="recipients")
+        assert unknown_keys(pool.last_json(), "EnvelopesInformation") == []
+        assert [e.envelope_id for e in changed.envelopes] == [created.envelope_id]
+        assert changed.total_set_size == "1"
+        assert changed.envelopes[0].recipients.signers[0].status == "completed"
+    chosen = envelopes.list_status_changes(ACCOUNT_ID, envelope_ids=created.envelope_id, status="sent")
+    assert [e.status for e in chosen.envelopes] == ["sent"]
+
+    listed = envelopes.list_documents(ACCOUNT_ID, created.envelope_id)
+    assert unknown_keys(pool.last_json(), "EnvelopeDocumentsResult") == []
+    assert {d.document_id: d.authoritative_copy for d in listed.envelope_documents} == {
+        "1": "false",
+        "certificate": "false",
+    }
+    recipients = envelopes.list_recipients(ACCOUNT_ID, created.envelope_id)
+    assert unknown_keys(pool.last_json(), "Recipients") == []
+    assert recipients.recipient_count == "2"
+
+    combined = envelopes.get_document(ACCOUNT_ID, "combined", created.envelope_id, certificate="false")
+    certificate = envelopes.get_document(ACCOUNT_ID, "certificate", created.envelope_id)
+    assert combined == sim.document_bytes(created.envelope_id, "combined", certificate=False)
+    assert certificate == sim.document_bytes(created.envelope_id, "certificate")
+    assert pool.answers[-1].headers["Content-Type"] == "application/pdf"
+
+    voided = envelopes.update(
+        ACCOUNT_ID, created.envelope_id, envelope=Envelope(status="voided", voided_reason="Wrong price")
+    )
+    assert unknown_keys(pool.last_json(), "EnvelopeUpdateSummary") == []
+    assert voided.envelope_id == created.envelope_id
+    after = envelopes.get_envelope(ACCOUNT_ID, created.envelope_id)
+    assert (after.status, after.voided_reason) == ("voided", "Wrong price")
+    limits = pool.answers[-1].headers
+    assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(limits)
+    assert {"X-BurstLimit-Limit", "X-BurstLimit-Remaining"} <= set(limits)
+
+
+def test_the_sdk_reads_docusigns_refusals(
+    sim: Simulator, api_client: ApiClient, pool: LoopbackPool, key: rsa.RSAPrivateKey
+) -> None:
+    control = SimulatorControl(sim.url)
+    control.set_consent(granted=False)
+    with pytest.raises(ApiException) as refused:
+        sign_in(api_client, pool, key)
+    assert (refused.value.status, json.loads(refused.value.body)) == (400, {"error": "consent_required"})
+    control.set_consent(granted=True)
+
+    api_client.host = f"{sign_in(api_client, pool, key)}/restapi"
+    envelopes = EnvelopesApi(api_client)
+    with pytest.raises(ApiException) as missing:
+        envelopes.get_envelope(ACCOUNT_ID, "00000000-0000-0000-0000-000000000000")
+    error = json.loads(missing.value.body)
+    assert unknown_keys(error, "ErrorDetails") == []
+    assert (missing.value.status, error["errorCode"]) == (404, "ENVELOPE_DOES_NOT_EXIST")
+
+    control.configure(rateLimitStatus=429)
+    control.add_fault("hourly_limit")
+    with pytest.raises(ApiException) as limited:
+        envelopes.list_status_changes(ACCOUNT_ID, from_date="2024-01-01")
+    assert (limited.value.status, json.loads(limited.value.body)["errorCode"]) == (
+        429,
+        "HOURLY_APIINVOCATION_LIMIT_EXCEEDED",
+    )
+    assert limited.value.response.getheader("X-RateLimit-Remaining") == "0"
