@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from infra.local import moto_dynamodb
 from infra.local.gateway import Gateway
 from infra.local.offline import go_offline
 from infra.local.queues import QueuePoller, start_queue_pollers, start_rule_routes
@@ -173,6 +174,8 @@ class LocalStack:
         self.stop = threading.Event()
         self.workers: dict[str, FunctionWorker] = {}
         self.pollers: list[StreamPoller] = []
+        # What every stream poller has consumed is dropped from moto's stream shard.
+        self.checkpoints = moto_dynamodb.StreamCheckpoints()
         self.gateway: Gateway | None = None
         self._moto: Any = None
 
@@ -184,6 +187,8 @@ class LocalStack:
         # Imported here: moto is a dev dependency and slow to import; --help should not wait.
         from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
+        # Before the server starts: moto's DynamoDB as it is degrades with every write (see the module).
+        moto_dynamodb.install()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
         self._moto.start()
         log.info("moto server on %s", self.endpoint_url)
@@ -225,7 +230,9 @@ class LocalStack:
         except OSError as exc:
             raise StartupError(f"the gateway cannot listen on 127.0.0.1:{self.http_port}: {exc}") from exc
         self.gateway.start()
-        self.pollers = start_pollers(stack, invokers, stream_arns, self.endpoint_url, self.stop)
+        self.pollers = start_pollers(
+            stack, invokers, stream_arns, self.endpoint_url, self.stop, checkpoints=self.checkpoints
+        )
         self.queue_pollers = start_queue_pollers(stack, invokers, self.endpoint_url, self.stop)
         self.queue_pollers += start_rule_routes(stack, invokers, self.endpoint_url, bus_name, self.stop)
         self._seed_crm(tenant_id)
