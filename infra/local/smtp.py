@@ -17,19 +17,28 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from aiosmtpd.smtp import SMTP, Envelope, Session
+    from aiosmtpd.smtp import Envelope, Session
     from mypy_boto3_s3 import S3Client
 
     from infra.local.streams import Invoker
 
 log = logging.getLogger("dealwire.smtp")
 VERDICTS = ("spam", "virus", "spf", "dkim", "dmarc")
-# SES allows 40 MB per message; the edge refuses more in the SMTP dialogue.
+# SES receiving's limits, which the edge applies in the SMTP dialogue:
+# * "When you save your emails to an Amazon S3 bucket, the maximum email size (including
+#   headers) is 40 MB. Emails larger than that bounces." (SES API reference, S3Action; the
+#   receipt rule in template.yaml stores to S3 first.)
+# * SES documents no limit on the length of a line; the message size bounds it. (RFC 5321
+#   4.5.3.1.6's 1,000 octets is what aiosmtpd enforces by default.)
+# * SES documents no limit on the recipients of one received message (its quotas page caps
+#   a receipt rule at 100 recipients: configuration, not a message); the edge sets none.
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024
+MAX_LINE_BYTES = MAX_MESSAGE_BYTES
 
 
 def ses_message_id() -> str:
@@ -111,6 +120,23 @@ def ses_event(
     }
 
 
+class SesSmtp(SMTP):
+    """aiosmtpd's server with SES receiving's limits in place of RFC 5321's.
+
+    aiosmtpd refuses a DATA line longer than ``line_length_limit`` (1,001) *octets*,
+    counted with its CRLF and with the dot SMTP's transparency adds to a line that starts
+    with one: 999 octets of text. A line of 524 Cyrillic letters is 1,048 octets in UTF-8,
+    of 524 Japanese characters 1,572: "500 Line too long" however short it looks in an editor.
+    """
+
+    line_length_limit = MAX_LINE_BYTES
+
+
+class SesController(Controller):
+    def factory(self) -> SMTP:
+        return SesSmtp(self.handler, **self.SMTP_kwargs)
+
+
 class SesReceiving:
     """aiosmtpd handler: RCPT checks, then DATA stored and handed to mail_ingest."""
 
@@ -181,7 +207,7 @@ class SmtpEdge:
     ) -> None:
         s3 = boto3.client("s3", region_name=region, endpoint_url=endpoint_url)
         self.handler = SesReceiving(accepted=accepted, bucket=bucket, prefix=prefix, s3=s3, invoker=invoker)
-        self.controller = Controller(
+        self.controller = SesController(
             self.handler, hostname="127.0.0.1", port=port, data_size_limit=MAX_MESSAGE_BYTES, ready_timeout=10
         )
 
