@@ -29,7 +29,13 @@ from infra.local.resources import create_resources, seed_tenant
 from infra.local.smtp import SmtpEdge
 from infra.local.streams import start_pollers
 from infra.local.template import ROOT, Stack, load_template
-from infra.local.worker import FunctionWorker, InvocationError, function_settings, lambda_environment
+from infra.local.worker import (
+    ACCOUNT_ID,
+    FunctionWorker,
+    InvocationError,
+    function_settings,
+    lambda_environment,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -244,6 +250,9 @@ class LocalStack:
             region=stack.region,
             endpoint_url=self.endpoint_url,
             invoker=invokers["MailIngestFunction"],
+            function_arn=(
+                f"arn:aws:lambda:{stack.region}:{ACCOUNT_ID}:function:{stack.physical_name('MailIngestFunction')}"
+            ),
         )
         self.smtp.start()
         log.info("SMTP edge on 127.0.0.1:%d for %s@%s", self.smtp_port, tenant_id, MAIL_DOMAIN)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import email.utils
 import smtplib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aws_lambda_powertools.utilities.parser.models import SesModel
 
 from infra.local import smtp
 from tests.e2e.conftest import free_port
+from tests.infra.test_ses_event import stdlib_fields
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -23,6 +26,7 @@ LONG_LINES = [
 ]
 BCC = "default@bcc.dealwire.localhost"
 SENDER = "ulla.user@acme-sales.example"
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:dealwire-local-MailIngestFunction"
 
 
 class Store:
@@ -52,7 +56,14 @@ def as_sent(name: str) -> bytes:
 @pytest.fixture
 def edge() -> Iterator[tuple[int, Store, Invoker]]:
     store, invoker = Store(), Invoker()
-    handler = smtp.SesReceiving(accepted={BCC}, bucket="mail", prefix="inbound/", s3=store, invoker=invoker)  # type: ignore[arg-type]
+    handler = smtp.SesReceiving(
+        accepted={BCC},
+        bucket="mail",
+        prefix="inbound/",
+        s3=store,
+        invoker=invoker,
+        function_arn=ARN,  # type: ignore[arg-type]
+    )
     port = free_port()
     controller = smtp.SesController(
         handler, hostname="127.0.0.1", port=port, data_size_limit=smtp.MAX_MESSAGE_BYTES, ready_timeout=10
@@ -97,9 +108,16 @@ def test_the_edge_accepts_them_and_stores_them_whole(edge: tuple[int, Store, Inv
 
     assert send(port, message) == {}
     [(key, body)] = store.objects.items()
-    assert key.startswith("inbound/")
+    [event] = invoker.events
+    mail, receipt = event["Records"][0]["ses"]["mail"], event["Records"][0]["ses"]["receipt"]
+    assert key == f"inbound/{mail['messageId']}"
     assert body.endswith(message)
-    assert len(invoker.events) == 1
+    # The event describes the stored object: SES's block, then the message's own fields.
+    assert [(h["name"], h["value"]) for h in mail["headers"]] == stdlib_fields(body)[: len(mail["headers"])]
+    assert mail["destination"] == [email.utils.parseaddr(a)[1] for a in mail["commonHeaders"]["to"]]
+    assert receipt["action"] == {"type": "Lambda", "functionArn": ARN, "invocationType": "Event"}
+    assert receipt["processingTimeMillis"] >= 1
+    SesModel.model_validate(event)
 
 
 def test_the_edge_refuses_a_message_over_ses_40_mb_in_the_dialogue(edge: tuple[int, Store, Invoker]) -> None:
