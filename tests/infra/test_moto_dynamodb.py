@@ -225,7 +225,7 @@ def test_shard_iterators_are_forgotten_15_minutes_after_they_were_issued(
     aws: tuple[Any, Any, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dynamodb, streams, stream_arn = aws
-    now = [1000.0]
+    now = [time.monotonic()]  # not before the iterators earlier tests left in the registry
     monkeypatch.setattr(IteratorRegistry, "clock", staticmethod(lambda: now[0]))
     put(dynamodb, "env-1")
     old = iterator(streams, stream_arn)
