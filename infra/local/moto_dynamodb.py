@@ -145,9 +145,10 @@ class IteratorRegistry(dict[str, Any]):
 
     def _expire(self, now: float) -> None:
         # Insertion order is issue order: the expired ones are at the front.
-        for key, issued in list(self._issued.items()):
-            if now - issued < ITERATOR_LIFETIME_SECONDS:
-                break
+        while self._issued:
+            key = next(iter(self._issued))
+            if now - self._issued[key] < ITERATOR_LIFETIME_SECONDS:
+                return
             del self._issued[key]
             super().pop(key, None)
 
