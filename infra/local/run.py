@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from infra.local import moto_dynamodb
 from infra.local.gateway import Gateway
 from infra.local.offline import go_offline
 from infra.local.queues import QueuePoller, start_queue_pollers, start_rule_routes
@@ -28,7 +29,13 @@ from infra.local.resources import create_resources, seed_tenant
 from infra.local.smtp import SmtpEdge
 from infra.local.streams import start_pollers
 from infra.local.template import ROOT, Stack, load_template
-from infra.local.worker import FunctionWorker, InvocationError, function_settings, lambda_environment
+from infra.local.worker import (
+    ACCOUNT_ID,
+    FunctionWorker,
+    InvocationError,
+    function_settings,
+    lambda_environment,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -173,6 +180,8 @@ class LocalStack:
         self.stop = threading.Event()
         self.workers: dict[str, FunctionWorker] = {}
         self.pollers: list[StreamPoller] = []
+        # What every stream poller has consumed is dropped from moto's stream shard.
+        self.checkpoints = moto_dynamodb.StreamCheckpoints()
         self.gateway: Gateway | None = None
         self._moto: Any = None
 
@@ -184,6 +193,8 @@ class LocalStack:
         # Imported here: moto is a dev dependency and slow to import; --help should not wait.
         from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
+        # Before the server starts: moto's DynamoDB as it is degrades with every write (see the module).
+        moto_dynamodb.install()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
         self._moto.start()
         log.info("moto server on %s", self.endpoint_url)
@@ -225,7 +236,9 @@ class LocalStack:
         except OSError as exc:
             raise StartupError(f"the gateway cannot listen on 127.0.0.1:{self.http_port}: {exc}") from exc
         self.gateway.start()
-        self.pollers = start_pollers(stack, invokers, stream_arns, self.endpoint_url, self.stop)
+        self.pollers = start_pollers(
+            stack, invokers, stream_arns, self.endpoint_url, self.stop, checkpoints=self.checkpoints
+        )
         self.queue_pollers = start_queue_pollers(stack, invokers, self.endpoint_url, self.stop)
         self.queue_pollers += start_rule_routes(stack, invokers, self.endpoint_url, bus_name, self.stop)
         self._seed_crm(tenant_id)
@@ -237,6 +250,9 @@ class LocalStack:
             region=stack.region,
             endpoint_url=self.endpoint_url,
             invoker=invokers["MailIngestFunction"],
+            function_arn=(
+                f"arn:aws:lambda:{stack.region}:{ACCOUNT_ID}:function:{stack.physical_name('MailIngestFunction')}"
+            ),
         )
         self.smtp.start()
         log.info("SMTP edge on 127.0.0.1:%d for %s@%s", self.smtp_port, tenant_id, MAIL_DOMAIN)

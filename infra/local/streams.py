@@ -33,6 +33,14 @@ class Invoker(Protocol):
     def invoke(self, event: dict[str, Any]) -> Any: ...  # noqa: ANN401 - whatever the handler returns
 
 
+class Checkpoints(Protocol):
+    """Where pollers report how far they have consumed a stream (moto_dynamodb.StreamCheckpoints)."""
+
+    def register(self, stream_arn: str, consumer: str) -> None: ...
+
+    def consumed(self, stream_arn: str, consumer: str, sequence_number: str) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class MappingSettings:
     """The event source mapping properties of a template's DynamoDB event, with Lambda's defaults."""
@@ -114,6 +122,7 @@ class StreamPoller:
         endpoint_url: str,
         stop: threading.Event,
         poll_seconds: float = POLL_SECONDS,
+        checkpoints: Checkpoints | None = None,
     ) -> None:
         self.function = function
         self.stream_arn = stream_arn
@@ -132,12 +141,22 @@ class StreamPoller:
             f"arn:aws:lambda:{stack.region}:{ACCOUNT_ID}:function:{stack.physical_name(function)}"
         )
         self._thread = threading.Thread(target=self._run, name=f"stream-{function}", daemon=True)
+        # Registered now, before any poller starts: none may trim what this one has yet to read.
+        self._checkpoints = checkpoints
+        self._consumer = f"{function}/{uuid.uuid4().hex[:8]}"
+        if checkpoints is not None:
+            checkpoints.register(stream_arn, self._consumer)
 
     def start(self) -> None:
         self._thread.start()
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
+
+    def _done_through(self, record: dict[str, Any]) -> None:
+        """Every record up to ``record`` is delivered or given up on: the stream may drop them."""
+        if self._checkpoints is not None:
+            self._checkpoints.consumed(self.stream_arn, self._consumer, _sequence(record))
 
     def _run(self) -> None:
         log.info("polling %s for %s", self.stream_arn, self.function)
@@ -233,16 +252,20 @@ class StreamPoller:
         if failed_at is None:
             del shard.buffer[: len(batch)]
             shard.attempts, shard.limit, shard.retry_at = 0, self.settings.batch_size, 0.0
+            self._done_through(batch[-1])
             return
         # Lambda resumes from the first failed record: what came before it is done.
         shard.attempts = shard.attempts + 1 if failed_at == 0 else 1
         del shard.buffer[:failed_at]
+        if failed_at:
+            self._done_through(batch[failed_at - 1])
         failed = batch[failed_at:]
         limit = self.settings.maximum_retry_attempts
         if limit >= 0 and shard.attempts > limit:
             self._give_up(shard, failed, function_error)
             del shard.buffer[: len(failed)]
             shard.attempts, shard.limit, shard.retry_at = 0, self.settings.batch_size, 0.0
+            self._done_through(failed[-1])
             return
         delay = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (shard.attempts - 1))
         log.warning(
@@ -330,11 +353,12 @@ def start_pollers(
     stream_arns: dict[str, str],
     endpoint_url: str,
     stop: threading.Event,
+    *,
+    checkpoints: Checkpoints | None = None,
 ) -> list[StreamPoller]:
-    """One poller per DynamoDB event in the template, started."""
-    pollers = []
-    for function, table, properties in stack.stream_mappings():
-        poller = StreamPoller(
+    """One poller per DynamoDB event in the template, all registered with ``checkpoints``, then started."""
+    pollers = [
+        StreamPoller(
             stack=stack,
             function=function,
             worker=workers[function],
@@ -342,7 +366,10 @@ def start_pollers(
             settings=MappingSettings.from_properties(stack, properties),
             endpoint_url=endpoint_url,
             stop=stop,
+            checkpoints=checkpoints,
         )
+        for function, table, properties in stack.stream_mappings()
+    ]
+    for poller in pollers:
         poller.start()
-        pollers.append(poller)
     return pollers

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import smtplib
 import time
 from email.message import EmailMessage
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+
+from dealwire.store.crm import item_key, users_pk
+from infra.local.template import Stack, load_template
+from tests.e2e.test_local_stack import eventually
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import LocalStack
@@ -52,3 +58,95 @@ def test_the_edge_refuses_recipients_that_are_not_the_smart_bcc_address(local_st
     message.set_content("x")
     with pytest.raises(smtplib.SMTPRecipientsRefused):
         send(state, message, ["someone@elsewhere.example"])
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "events" / "mail" / "corpus"
+EXPECTED = json.loads((CORPUS / "expected.json").read_text())
+# Corpus messages whose lines run past RFC 5322's 998 octets, or past aiosmtpd's 999 (a line of
+# 524 Japanese characters is 1,572 octets): SES receives them, so the local edge must too.
+LONG_LINES = [
+    "bcc-zimbra-long-html-line.eml",
+    "bcc-nodemailer-long-base64.eml",
+    "bcc-japanese-long-8bit-line.eml",
+]
+# The header fields SES puts above a message it stores; the corpus files start with them.
+SES_FIELDS = {
+    "return-path",
+    "received",
+    "x-ses-spam-verdict",
+    "x-ses-virus-verdict",
+    "received-spf",
+    "authentication-results",
+    "x-ses-receipt",
+    "x-ses-dkim-signature",
+}
+
+
+def as_sent(stored: bytes) -> tuple[str, bytes]:
+    """The envelope sender and the message as the sender's server sent it: SES's block taken off."""
+    lines = stored.split(b"\r\n")
+    sender, index = "", 0
+    while index < len(lines):
+        name = lines[index].split(b":", 1)[0].decode().lower()
+        if name not in SES_FIELDS or (name == "received" and b"inbound-smtp" not in lines[index + 1]):
+            break
+        if name == "return-path":
+            sender = lines[index].split(b":", 1)[1].decode().strip().strip("<>")
+        index += 1
+        while lines[index][:1] in {b" ", b"\t"}:
+            index += 1
+    return sender, b"\r\n".join(lines[index:])
+
+
+@pytest.fixture(scope="module")
+def corpus_user(local_stack: LocalStack) -> str:
+    """The corpus's sender, made a user who may file mail, through the CRM's event on the bus."""
+    state = local_stack.state
+    stack = Stack(name=state["stack_name"], region=state["region"], template=load_template())
+    address = EXPECTED[LONG_LINES[0]]["from"]
+    detail = {
+        "tenantId": state["tenant_id"],
+        "updatedAt": "2026-01-01T00:00:00Z",
+        "userId": "user-corpus",
+        "name": "Ulla User",
+        "email": address,
+        "mailSharing": "shared",
+    }
+    local_stack.client("events").put_events(
+        Entries=[
+            {
+                "Source": str(stack.parameter("CrmEventSource")),
+                "DetailType": "user.upserted",
+                "Detail": json.dumps(detail),
+                "EventBusName": state["event_bus_name"],
+            }
+        ]
+    )
+    dynamodb = local_stack.client("dynamodb")
+    key = item_key(users_pk(state["tenant_id"]), "USER#user-corpus")
+    eventually(
+        lambda: dynamodb.get_item(TableName=state["table_name"], Key=key).get("Item"), "the user's projection"
+    )
+    return str(address)
+
+
+@pytest.mark.parametrize("name", LONG_LINES)
+def test_long_lines_are_accepted_over_smtp_and_filed(
+    local_stack: LocalStack, corpus_user: str, name: str
+) -> None:
+    state = local_stack.state
+    sender, raw = as_sent((CORPUS / name).read_bytes())
+    assert sender == corpus_user
+    assert max(len(line) for line in raw.split(b"\r\n")) > 999  # past aiosmtpd's default
+
+    with smtplib.SMTP(state["smtp_host"], state["smtp_port"], timeout=30) as smtp:
+        smtp.ehlo()
+        code, _ = smtp.mail(sender, options=["BODY=8BITMIME", f"SIZE={len(raw)}"])
+        assert code == 250
+        assert smtp.rcpt(state["bcc_address"])[0] == 250
+        code, answer = smtp.data(raw)
+    assert code == 250, answer
+
+    subject = EXPECTED[name]["subject"]
+    [thread] = eventually(lambda: threads_with(state, subject), f"the thread of {name}", timeout=30)
+    assert thread["subject"]["S"] == subject
