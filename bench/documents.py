@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from dealwire.contracts.events import FetchDocumentsJob
 from dealwire.docusign import client as client_module
 from dealwire.docusign.client import DocuSignApp, DocuSignClient
-from dealwire.jobs import DocuSignJobs
+from dealwire.envelope_jobs import EnvelopeJobs
 from dealwire.store.archive import Archive
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def run(size: int, key_pem: str) -> dict[str, Any]:
             200, headers={"Content-Type": "application/pdf"}, content=b"%PDF-1.4 certificate\n%%EOF\n"
         )
         docusign = DocuSignClient(app)
-        jobs = DocuSignJobs(
+        jobs = EnvelopeJobs(
             tenants=Tenants(),  # type: ignore[arg-type]
             archive=Archive("bucket", client=s3),  # type: ignore[arg-type]
             envelopes=Envelopes(),  # type: ignore[arg-type]

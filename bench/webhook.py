@@ -20,7 +20,8 @@ from defusedxml.ElementTree import fromstring
 
 from bench import coldstart
 from bench.stubs import AwsStub, stubbed_aws
-from dealwire.connect.signature import sign
+from dealwire.store.table import envelope_key
+from dealwire.webhook.signature import sign
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -126,6 +127,7 @@ class Floor:
     def __init__(self, dynamodb: DynamoDBClient, s3: S3Client, table: str, bucket: str, key: str) -> None:
         self._dynamodb, self._s3 = dynamodb, s3
         self._table, self._bucket, self._key = table, bucket, key
+        self._item_key = envelope_key("default", "floor").item()
 
     def __call__(self, body: bytes, content_type: str) -> None:
         if "xml" in content_type:
@@ -135,7 +137,7 @@ class Floor:
         sign(body, self._key)
         self._dynamodb.update_item(
             TableName=self._table,
-            Key={"pk": {"S": "T#default#ENV#floor"}, "sk": {"S": "ENVELOPE"}},
+            Key=self._item_key,
             UpdateExpression="SET #s = :s",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":s": {"S": "sent"}},
@@ -292,12 +294,14 @@ def main() -> None:
     secret = json.dumps({"docusignAccountId": ACCOUNT_ID, "hmacKeys": [HMAC_KEY], "timeZone": "UTC"})
     stub = AwsStub(secret)
     with stubbed_aws(stub):
+        from dealwire.settings import webhook_settings
         from dealwire.store import clients
         from webhook_docusign import app
 
         first = first_invocation(app.lambda_handler, stub)
+        settings = webhook_settings()
         floor = Floor(
-            clients.dynamodb(), clients.s3(), app.settings.table_name, app.settings.documents_bucket, HMAC_KEY
+            clients.dynamodb(), clients.s3(), settings.table_name, settings.documents_bucket, HMAC_KEY
         )
         results = [
             run(scenario, app.lambda_handler, floor, stub, WARMUP) for scenario in scenarios(WARMUP + EVENTS)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dealwire.connect.signature import sign
+from dealwire.webhook.signature import sign
 
 EVENTS = Path(__file__).parent / "events"
 TENANT_ID = "default"
@@ -80,6 +80,10 @@ class FakeContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:webhook_docusign"
     aws_request_id: str = "req-1"
+    remaining_millis: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_millis
 
 
 def http_event(

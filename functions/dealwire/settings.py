@@ -1,4 +1,4 @@
-"""Each function's settings: environment variables validated once per container."""
+"""Each function's settings: environment variables validated once per container, on first use."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from functools import cache
 from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dealwire.domain.ids import TENANT_ID_PATTERN
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,9 +34,7 @@ class WebhookSettings(_Settings):
     table_name: str = Field(alias="DEALWIRE_TABLE_NAME", pattern=_NAME)
     documents_bucket: str = Field(alias="DEALWIRE_DOCUMENTS_BUCKET", pattern=_NAME)
     tenant_secret_prefix: str = Field(alias="DEALWIRE_TENANT_SECRET_PREFIX", min_length=1)
-    default_tenant_id: str = Field(
-        alias="DEALWIRE_DEFAULT_TENANT_ID", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-    )
+    default_tenant_id: str = Field(alias="DEALWIRE_DEFAULT_TENANT_ID", pattern=TENANT_ID_PATTERN)
     # Lambda's synchronous payload limit is 6 MB including the event around the body.
     max_body_bytes: int = Field(alias="DEALWIRE_MAX_BODY_BYTES", default=5_000_000, gt=0, le=6_000_000)
     tenant_cache_seconds: int = Field(alias="DEALWIRE_TENANT_CACHE_SECONDS", default=300, ge=0, le=3600)

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from dealwire.contracts.events import FetchDocumentsJob, RefreshEnvelopeJob
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import document_fetch_settings
 from dealwire.store.archive import Archive
@@ -22,17 +21,18 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from dealwire.jobs import DocuSignJobs
+    from dealwire.envelope_jobs import EnvelopeJobs
 
-settings = document_fetch_settings()  # a missing or malformed setting fails the cold start, by name
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @cache
-def jobs() -> DocuSignJobs:
-    from dealwire.jobs import DocuSignJobs  # noqa: PLC0415 - imports httpx and pyjwt, needed only here
+def envelope_jobs() -> EnvelopeJobs:
+    """Built on the first job; a missing or malformed setting fails it, by name."""
+    from dealwire.envelope_jobs import EnvelopeJobs  # noqa: PLC0415 - imports httpx and pyjwt, needed only here
 
-    return DocuSignJobs(
+    settings = document_fetch_settings()
+    return EnvelopeJobs(
         tenants=TenantDirectory(settings.tenant_secret_prefix, settings.tenant_cache_seconds),
         archive=Archive(settings.documents_bucket),
         envelopes=EnvelopeStore(settings.table_name),
@@ -42,22 +42,23 @@ def jobs() -> DocuSignJobs:
     )
 
 
+# Kept back from DocuSign for what follows its last call: the S3 writes and the record.
+RESERVE_SECONDS = 10.0
+
+
 @tracer.capture_method
-def run_job(record: SQSRecord) -> None:
+def run_job(record: SQSRecord, lambda_context: LambdaContext) -> None:
     """Run one job; raising leaves the message for SQS to redeliver, then dead-letter."""
     document: dict[str, Any] = json.loads(record.body)
-    kind = document.get("kind")
-    logger.append_keys(job_kind=kind, envelope_id=document.get("envelopeId"))
-    if kind == "fetch_documents":
-        result = jobs().fetch_documents(FetchDocumentsJob.model_validate(document))
-        metrics.add_metric(name="DocumentDownloads", unit=MetricUnit.Count, value=result.downloads)
-        logger.info("documents stored", extra={"outcome": result.outcome, "downloads": result.downloads})
-    elif kind == "refresh_envelope":
-        applied = jobs().refresh_envelope(RefreshEnvelopeJob.model_validate(document))
-        logger.info("envelope refreshed", extra={"fresh_items": applied.fresh, "stale_items": applied.stale})
-    else:
-        raise ValueError(f"unknown job kind {kind!r}")  # to the dead-letter queue, not dropped
+    logger.append_keys(job_kind=document.get("kind"), envelope_id=document.get("envelopeId"))
+
+    def remaining() -> float:
+        return lambda_context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
+
+    done = envelope_jobs().run(document, remaining=remaining)
+    metrics.add_metric(name="DocumentDownloads", unit=MetricUnit.Count, value=done.downloads)
     metrics.add_metric(name="JobsDone", unit=MetricUnit.Count, value=1)
+    logger.info("job done", extra={"kind": done.kind, "downloads": done.downloads, **done.details})
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import urllib.parse
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from dealwire.contracts.ses import Receipt, SesRecord
+from dealwire.mail.deliveries import delivery_of_record
 from dealwire.mail.ingest import MailIngest
 from dealwire.mail.limits import MailLimits
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import mail_ingest_settings
 from dealwire.store.archive import Archive
+from dealwire.store.crm import CrmProjection
 from dealwire.store.mail import MailStore
 from dealwire.store.tenants import TenantDirectory
 
@@ -22,13 +22,14 @@ if TYPE_CHECKING:
 
     from dealwire.mail.ingest import Outcome
 
-settings = mail_ingest_settings()  # a missing or malformed setting fails the cold start, by name
-
 
 @cache
 def ingest() -> MailIngest:
+    """Built on the first delivery; a missing or malformed setting fails it, by name."""
+    settings = mail_ingest_settings()
     return MailIngest(
-        store=MailStore(settings.table_name),
+        mail=MailStore(settings.table_name),
+        crm=CrmProjection(settings.table_name),
         archive=Archive(settings.mail_bucket),
         tenants=TenantDirectory(settings.tenant_secret_prefix, settings.tenant_cache_seconds),
         mail_domain=settings.mail_domain,
@@ -42,34 +43,38 @@ def ingest() -> MailIngest:
     )
 
 
-class UnsupportedRecord(ValueError):
-    """Neither an SES receipt nor an S3 object in the mail bucket: retried, then the failure queue."""
-
-
 @tracer.capture_method
 def file_record(record: dict[str, Any]) -> list[Outcome]:
-    source = record.get("eventSource")
-    if source == "aws:ses":
-        ses = SesRecord.model_validate(record)
-        logger.append_keys(ses_message_id=ses.ses.mail.message_id)
-        return ingest().ingest(
-            settings.raw_prefix + ses.ses.mail.message_id,
-            Receipt.of(ses),
-            ses_message_id=ses.ses.mail.message_id,
-            received_at=ses.ses.receipt.timestamp or ses.ses.mail.timestamp,
+    settings = mail_ingest_settings()
+    found = delivery_of_record(record, raw_prefix=settings.raw_prefix, mail_bucket=settings.mail_bucket)
+    logger.append_keys(ses_message_id=found.ses_message_id, raw_key=found.key)
+    return ingest().ingest(
+        found.key, found.delivery, ses_message_id=found.ses_message_id, received_at=found.received_at
+    )
+
+
+def _report(outcome: Outcome) -> None:
+    metrics.add_metric(name=f"Mail{outcome.status.capitalize()}", unit=MetricUnit.Count, value=1)
+    if outcome.status in {"rejected", "dropped"}:
+        # One metric with the reason as a dimension, as the webhook counts its refusals.
+        with single_metric(
+            name="MailRefused", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+        ) as metric:
+            metric.add_dimension(name="reason", value=str(outcome.reason))
+        logger.warning(
+            "mail refused",
+            extra={"tenant_id": outcome.tenant_id, "reason": outcome.reason, "detail": outcome.detail},
         )
-    if source == "aws:s3" and str(record.get("eventName", "")).startswith("ObjectCreated"):
-        bucket = record.get("s3", {}).get("bucket", {}).get("name")
-        if bucket != settings.mail_bucket:
-            raise UnsupportedRecord(f"object in bucket {bucket!r}, not the mail bucket")
-        # S3 event keys are URL-encoded, spaces as '+'.
-        key = urllib.parse.unquote_plus(record["s3"]["object"]["key"])
-        ses_message_id = key.rsplit("/", 1)[-1]
-        logger.append_keys(ses_message_id=ses_message_id, redrive_key=key)
-        return ingest().ingest(
-            key, None, ses_message_id=ses_message_id, received_at=str(record.get("eventTime", ""))
+    else:
+        logger.info(
+            "mail filed",
+            extra={
+                "tenant_id": outcome.tenant_id,
+                "status": outcome.status,
+                "thread_id": outcome.thread_id,
+                "link_state": outcome.link_state,
+            },
         )
-    raise UnsupportedRecord(f"unsupported record from {source!r}")
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -79,27 +84,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     """Invoked asynchronously: an exception is retried by Lambda, then sent to the failure queue."""
     outcomes = [outcome for record in event.get("Records", []) for outcome in file_record(record)]
     for outcome in outcomes:
-        metrics.add_metric(name=f"Mail{outcome.status.capitalize()}", unit=MetricUnit.Count, value=1)
-        if outcome.status in {"rejected", "dropped"}:
-            # One metric with the reason as a dimension, as the webhook counts its refusals.
-            with single_metric(
-                name="MailRefused", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
-            ) as metric:
-                metric.add_dimension(name="reason", value=str(outcome.reason))
-            logger.warning(
-                "mail refused",
-                extra={"tenant_id": outcome.tenant_id, "reason": outcome.reason, "detail": outcome.detail},
-            )
-        else:
-            logger.info(
-                "mail filed",
-                extra={
-                    "tenant_id": outcome.tenant_id,
-                    "status": outcome.status,
-                    "thread_id": outcome.thread_id,
-                    "link_state": outcome.link_state,
-                },
-            )
+        _report(outcome)
     return {
         "outcomes": [
             {"status": o.status, "tenantId": o.tenant_id, "reason": o.reason, "threadId": o.thread_id}

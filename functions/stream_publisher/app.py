@@ -1,4 +1,4 @@
-"""stream_publisher: table stream in; envelope.* events to the bus and jobs to the queue out."""
+"""stream_publisher: table stream in; envelope.* and mail.* events to the bus and jobs to the queue out."""
 
 from __future__ import annotations
 
@@ -12,26 +12,26 @@ from dealwire.domain.publications import derive
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import stream_publisher_settings
 from dealwire.store.bus import EventBus
-from dealwire.store.envelopes import deserialize
-from dealwire.store.jobs import JobQueue
+from dealwire.store.job_queue import JobQueue
+from dealwire.store.table import deserialize, item_kind
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-settings = stream_publisher_settings()  # a missing or malformed setting fails the cold start, by name
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 @cache
 def bus() -> EventBus:
+    settings = stream_publisher_settings()  # a missing or malformed setting fails here, by name
     return EventBus(settings.event_bus_name, settings.event_source)
 
 
 @cache
-def jobs() -> JobQueue:
-    return JobQueue(settings.document_queue_url)
+def job_queue() -> JobQueue:
+    return JobQueue(stream_publisher_settings().document_queue_url)
 
 
 def _image(record: DynamoDBRecord, which: str) -> dict[str, Any] | None:
@@ -43,12 +43,13 @@ def _image(record: DynamoDBRecord, which: str) -> dict[str, Any] | None:
 @tracer.capture_method
 def publish_change(record: DynamoDBRecord) -> None:
     """Publish what one committed change implies; raising retries this record."""
-    derived = derive(_image(record, "OldImage"), _image(record, "NewImage"))
+    old, new = _image(record, "OldImage"), _image(record, "NewImage")
+    derived = derive(item_kind(new or old or {}), old, new)
     if derived.events:
         bus().publish(derived.events)
         metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(derived.events))
     for job in derived.jobs:
-        jobs().send(job)
+        job_queue().send(job)
         metrics.add_metric(name="JobsQueued", unit=MetricUnit.Count, value=1)
     if derived.events or derived.jobs:
         logger.info(

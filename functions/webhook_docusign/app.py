@@ -4,32 +4,34 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from dealwire.connect.receiver import ConnectReceiver, WebhookRequest
-from dealwire.contracts.errors import ConnectRefusal, MalformedPayload
+from dealwire.contracts.errors import ConnectRefusal, MalformedPayload, UnreadablePayload
 from dealwire.domain.timestamps import canonical_timestamp
+from dealwire.http import error_response, json_response, register_fallbacks
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import webhook_settings
 from dealwire.store.archive import Archive
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.tenants import TenantDirectory
+from dealwire.webhook.receiver import ConnectReceiver, WebhookRequest
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-settings = webhook_settings()  # a missing or malformed setting fails the cold start, by name
 app = APIGatewayHttpResolver()
 
 
 @cache
 def receiver() -> ConnectReceiver:
+    """Built on the first request; a missing or malformed setting fails it, by name."""
+    settings = webhook_settings()
     return ConnectReceiver(
         tenants=TenantDirectory(settings.tenant_secret_prefix, settings.tenant_cache_seconds),
         archive=Archive(settings.documents_bucket),
@@ -38,13 +40,9 @@ def receiver() -> ConnectReceiver:
     )
 
 
-def _json(status: int, body: dict[str, Any]) -> Response[str]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
-
-
 @app.post("/webhooks/docusign")
 def default_tenant() -> Response[str]:
-    return _receive(settings.default_tenant_id)
+    return _receive(webhook_settings().default_tenant_id)
 
 
 @app.post("/webhooks/docusign/<tenant_id>")
@@ -57,11 +55,23 @@ def _raw_body() -> bytes:
     event = app.current_event
     body = event.body or ""
     if not event.is_base64_encoded:
-        return body.encode("utf-8")
+        return _utf8(body)
     try:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise MalformedPayload("isBase64Encoded is set but the body is not base64") from exc
+
+
+def _utf8(text: str) -> bytes:
+    """The text's bytes; a string no UTF-8 could have produced (lone surrogates) still gets
+    bytes, so its signature fails with a 401 instead of the encoding with a 500."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "surrogatepass")
 
 
 def _receive(tenant_id: str) -> Response[str]:
@@ -73,25 +83,27 @@ def _receive(tenant_id: str) -> Response[str]:
         headers={name.lower(): value for name, value in (app.current_event.headers or {}).items()},
         received_at=canonical_timestamp(datetime.now(UTC).isoformat()),
     )
-    receipt = receiver().receive(request)
-    logger.set_correlation_id(receipt.envelope_id)
-    outcome = "applied" if receipt.applied else "stale"
+    recorded = receiver().receive(request)
+    logger.set_correlation_id(recorded.envelope_id)
+    outcome = "applied" if recorded.applied else "stale"
     metrics.add_metric(
-        name="EventsApplied" if receipt.applied else "EventsStale", unit=MetricUnit.Count, value=1
+        name="EventsApplied" if recorded.applied else "EventsStale", unit=MetricUnit.Count, value=1
     )
     logger.info(
         "connect event recorded",
         extra={
-            "event": receipt.event,
-            "wire_format": receipt.wire_format,
+            "event": recorded.event,
+            "wire_format": recorded.wire_format,
             "outcome": outcome,
-            "fresh_items": receipt.fresh,
-            "stale_items": receipt.stale,
-            "documents": receipt.documents,
-            "archive_key": receipt.archive_key,
+            "fresh_items": recorded.fresh,
+            "stale_items": recorded.stale,
+            "documents": recorded.documents,
+            "archive_key": recorded.archive_key,
         },
     )
-    return _json(200, {"status": outcome, "envelopeId": receipt.envelope_id, "event": receipt.event})
+    return json_response(
+        200, {"status": outcome, "envelopeId": recorded.envelope_id, "event": recorded.event}
+    )
 
 
 @app.exception_handler(ConnectRefusal)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
@@ -100,23 +112,19 @@ def refused(refusal: ConnectRefusal) -> Response[str]:
         name="EventsRejected", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
     ) as metric:
         metric.add_dimension(name="reason", value=refusal.reason)
-    logger.warning("connect event refused", extra={"reason": refusal.reason, "detail": refusal.detail})
-    return _json(refusal.status, {"error": refusal.reason, "message": refusal.message})
+    # An authentic body nothing foresaw is a bug to look at; the rest is the sender's.
+    log = logger.error if isinstance(refusal, UnreadablePayload) else logger.warning
+    log("connect event refused", extra={"reason": refusal.reason, "detail": refusal.detail})
+    return error_response(refusal.status, refusal.reason, refusal.message)
 
 
-@app.not_found
-def no_route(_: Exception) -> Response[str]:
-    return _json(
-        404, {"error": "not_found", "message": "POST /webhooks/docusign or /webhooks/docusign/{tenantId}"}
-    )
-
-
-@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
-def failed(error: Exception) -> Response[str]:
-    # Nothing acknowledged: DocuSign retries a 5xx, and whatever was written is idempotent.
-    logger.exception("connect event failed", extra={"error": type(error).__name__})
-    metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=1)
-    return _json(500, {"error": "internal", "message": "the event was not recorded; DocuSign will retry"})
+# Nothing acknowledged on a 500: DocuSign retries it, and whatever was written is idempotent.
+register_fallbacks(
+    app,
+    routes="POST /webhooks/docusign or /webhooks/docusign/{tenantId}",
+    failed="the event was not recorded; DocuSign will retry",
+    metric="EventsFailed",
+)
 
 
 @logger.inject_lambda_context(clear_state=True)

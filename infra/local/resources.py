@@ -148,3 +148,14 @@ def seed_tenant(
     except client.exceptions.ResourceExistsException:
         client.put_secret_value(SecretId=name, SecretString=secret)
     return name
+
+
+def create_table(stack: Stack, logical: str, endpoint_url: str | None = None) -> str:
+    """Create one of the template's tables (the tests recreate it to start from an empty stream)."""
+    properties = stack.resources("AWS::DynamoDB::Table")[logical]["Properties"]
+    return _create_table(stack, logical, properties, endpoint_url)
+
+
+def create_queues(stack: Stack, endpoint_url: str | None = None) -> None:
+    """Create the template's queues, dead-letter queues first (the tests recreate them to empty them)."""
+    _create_queues(stack, endpoint_url)

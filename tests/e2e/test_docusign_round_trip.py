@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from dealwire.store.envelopes import EnvelopeStore
+from dealwire.store.table import envelope_key
 from infra.docusign_sim import SimulatorControl
 from infra.local.send import send_envelope
 from tests.e2e.test_local_stack import drain, eventually, post_signed
@@ -30,7 +31,7 @@ def test_sent_and_signed_in_docusign_the_signed_pdf_and_certificate_land_in_s3(
         control.sign(envelope_id, recipient)
 
     dynamodb = local_stack.client("dynamodb")
-    key = {"pk": {"S": f"T#{state['tenant_id']}#ENV#{envelope_id}"}, "sk": {"S": "ENVELOPE"}}
+    key = envelope_key(state["tenant_id"], envelope_id).item()
 
     def recorded() -> dict[str, object] | None:
         item = dynamodb.get_item(TableName=state["table_name"], Key=key).get("Item", {})
@@ -73,7 +74,7 @@ def test_after_a_duplicate_callback_a_signed_envelope_still_ends_with_documents_
         "the tracker to show 2/2 signed",
         timeout=30,
     )
-    key = {"pk": {"S": f"T#{state['tenant_id']}#ENV#{envelope_id}"}, "sk": {"S": "ENVELOPE"}}
+    key = envelope_key(state["tenant_id"], envelope_id).item()
     dynamodb = local_stack.client("dynamodb")
     eventually(
         lambda: (

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from dealwire.connect.signature import sign
 from dealwire.store.envelopes import EnvelopeStore
+from dealwire.webhook.signature import sign
 from infra.local.streams import MappingSettings, StreamPoller
 from infra.local.template import Stack, load_template
 from tests.support import encode, signer, sim_message

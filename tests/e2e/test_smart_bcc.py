@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from dealwire.store.crm import item_key, users_pk
+from dealwire.store.table import user_key
 from infra.local.template import Stack, load_template
 from tests.e2e.test_local_stack import eventually
 
@@ -123,7 +123,7 @@ def corpus_user(local_stack: LocalStack) -> str:
         ]
     )
     dynamodb = local_stack.client("dynamodb")
-    key = item_key(users_pk(state["tenant_id"]), "USER#user-corpus")
+    key = user_key(state["tenant_id"], "user-corpus").item()
     eventually(
         lambda: dynamodb.get_item(TableName=state["table_name"], Key=key).get("Item"), "the user's projection"
     )

@@ -19,9 +19,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from dealwire.connect.signature import verify
-from dealwire.contracts.connect import parse_connect_message
 from dealwire.contracts.connect_json import parse_envelope_document
+from dealwire.contracts.connect_message import parse_connect_message
+from dealwire.webhook.signature import verify
 from infra.docusign_sim import Simulator, SimulatorControl, SimulatorControlError
 
 ROOT = Path(__file__).resolve().parents[2]

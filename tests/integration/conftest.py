@@ -1,9 +1,17 @@
-"""moto in-process with template.yaml's resources; the DocuSign simulator calling the webhook."""
+"""moto in-process with template.yaml's resources, built once per module and emptied per test.
+
+Building the stack costs far more than emptying it; every test still starts from the same
+state: an empty table (recreated, so its stream starts empty too), empty buckets and
+queues, and only the default tenant's secret. The functions' cached factories, clients and
+the secrets cache are dropped, as a new Lambda container would have them.
+"""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
+import boto3
 import httpx
 import moto  # imported before any client exists, as moto asks
 import pytest
@@ -12,8 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dealwire.store import clients, tenants
 from infra.docusign_sim import Simulator
+from infra.local import moto_dynamodb
 from infra.local.gateway import Gateway
-from infra.local.resources import create_resources, seed_tenant
+from infra.local.resources import create_queues, create_resources, create_table, seed_tenant
 from tests.conftest import TEST_STACK
 from tests.infra.test_docusign_sim import INTEGRATION_KEY, USER_ID, Api
 from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID, FakeContext
@@ -24,17 +33,88 @@ if TYPE_CHECKING:
 
     from infra.local.template import Stack
 
+HANDLER_MODULES = (
+    "webhook_docusign.app",
+    "stream_publisher.app",
+    "document_fetch.app",
+    "mail_ingest.app",
+    "crm_projection.app",
+    "api.app",
+)
+
+
+def forget_containers() -> None:
+    """What a cold start would not have: built clients, cached secrets, the functions' factories."""
+    clients.reset()
+    tenants.reset()
+    for name in HANDLER_MODULES:
+        module = sys.modules.get(name)
+        for value in vars(module).values() if module else ():
+            if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", "") == name:
+                value.cache_clear()
+
+
+def empty(stack: Stack) -> None:
+    """Every resource of ``stack`` as it was just after it was created."""
+    dynamodb, s3 = boto3.client("dynamodb"), boto3.client("s3")
+    for logical in stack.resources("AWS::DynamoDB::Table"):
+        dynamodb.delete_table(TableName=stack.physical_name(logical))
+        create_table(stack, logical)
+    for logical in stack.resources("AWS::S3::Bucket"):
+        bucket = stack.physical_name(logical)
+        listing = s3.list_object_versions(Bucket=bucket)
+        doomed = [
+            {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+            for entry in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
+        ]
+        for start in range(0, len(doomed), 1000):
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start : start + 1000]})
+        for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+    # Rules a test added (a tap on the bus) go first: their targets are about to go.
+    events = boto3.client("events")
+    for logical in stack.resources("AWS::Events::EventBus"):
+        bus = stack.physical_name(logical)
+        for rule in events.list_rules(EventBusName=bus).get("Rules", []):
+            targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus).get("Targets", [])
+            if targets:
+                events.remove_targets(Rule=rule["Name"], EventBusName=bus, Ids=[t["Id"] for t in targets])
+            events.delete_rule(Name=rule["Name"], EventBusName=bus)
+    # Recreated rather than purged: SQS allows one purge a minute per queue.
+    sqs = boto3.client("sqs")
+    for url in sqs.list_queues().get("QueueUrls", []):
+        sqs.delete_queue(QueueUrl=url)
+    create_queues(stack)
+    secrets = boto3.client("secretsmanager")
+    for secret in secrets.list_secrets().get("SecretList", []):
+        secrets.delete_secret(SecretId=secret["ARN"], ForceDeleteWithoutRecovery=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _moto_as_make_run_has_it() -> Iterator[None]:
+    """moto with `make run`'s patches: a transaction backs up only its own items, not the
+    whole table once per item (which makes a 1,000-recipient envelope take minutes)."""
+    moto_dynamodb.install()
+    yield
+    moto_dynamodb.uninstall()
+
+
+@pytest.fixture(scope="module")
+def aws_stack() -> Iterator[Stack]:
+    with moto.mock_aws():
+        forget_containers()
+        create_resources(TEST_STACK)
+        yield TEST_STACK
+        forget_containers()
+
 
 @pytest.fixture
-def aws() -> Iterator[Stack]:
-    with moto.mock_aws():
-        clients.reset()
-        tenants.reset()
-        create_resources(TEST_STACK)
-        seed_tenant(TEST_STACK, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY])
-        yield TEST_STACK
-        clients.reset()
-        tenants.reset()
+def aws(aws_stack: Stack) -> Iterator[Stack]:
+    empty(aws_stack)
+    forget_containers()
+    seed_tenant(aws_stack, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY])
+    yield aws_stack
+    forget_containers()
 
 
 class InProcess:

@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pydantic import ValidationError
 
+from dealwire.store.crm import CrmProjection
 from dealwire.store.mail import MailStore
+from dealwire.store.table import encode_cursor, message_prefix, person_key, thread_key
+from tests.integration.helpers import RequestLog
 from tests.mail_support import CARLA, bcc_mail, ingest, put_raw, seed_crm, ses_event, table
 from tests.support import FakeContext
 
@@ -68,7 +71,7 @@ def test_the_newest_person_version_wins_whatever_the_order(aws: Stack) -> None:
     assert crm("person.upserted", personId="p1", emails=["new@x.example"], updatedAt="2026-11-20T10:00:00Z")[
         "applied"
     ]
-    store = MailStore(table_of())
+    store = CrmProjection(table_of())
     assert store.contacts("default", ["new@x.example", "old@x.example"]) == {"new@x.example": "p1"}
 
 
@@ -81,7 +84,42 @@ def test_an_address_a_person_lost_no_longer_matches(aws: Stack) -> None:
         updatedAt="2026-11-20T10:00:00Z",
     )
     crm("person.upserted", personId="p1", emails=["b@x.example"], updatedAt="2026-11-20T11:00:00Z")
-    assert MailStore(table_of()).contacts("default", ["a@x.example", "b@x.example"]) == {"b@x.example": "p1"}
+    assert CrmProjection(table_of()).contacts("default", ["a@x.example", "b@x.example"]) == {
+        "b@x.example": "p1"
+    }
+
+
+def test_an_older_persons_update_leaves_a_newer_owners_address_and_still_lands(aws: Stack) -> None:
+    """The review's repro: p1 lists an address that p2, newer, took over, then drops another."""
+    del aws
+    crm(
+        "person.upserted",
+        personId="p1",
+        name="Old",
+        emails=["a@x.example", "b@x.example"],
+        updatedAt="2026-11-20T10:00:00Z",
+    )
+    crm(
+        "person.upserted",
+        personId="p2",
+        emails=["a@x.example", "c@x.example"],
+        updatedAt="2026-11-20T12:00:00Z",
+    )
+    crm("person.upserted", personId="p3", emails=["b@x.example"], updatedAt="2026-11-20T13:00:00Z")
+    # p1 (updated at 11:00, older than both) still lists a@ and drops b@: both belong to newer people.
+    assert crm(
+        "person.upserted",
+        personId="p1",
+        name="Renamed",
+        emails=["a@x.example", "d@x.example"],
+        updatedAt="2026-11-20T11:00:00Z",
+    )["applied"]
+    store = CrmProjection(table_of())
+    owners = store.contacts("default", ["a@x.example", "b@x.example", "c@x.example", "d@x.example"])
+    assert owners == {"a@x.example": "p2", "b@x.example": "p3", "c@x.example": "p2", "d@x.example": "p1"}
+    person = store._get(person_key("default", "p1"))
+    assert person is not None
+    assert person["name"] == "Renamed"
 
 
 def test_a_deal_that_closed_or_lost_a_contact_is_no_longer_open_for_it(aws: Stack) -> None:
@@ -90,7 +128,22 @@ def test_a_deal_that_closed_or_lost_a_contact_is_no_longer_open_for_it(aws: Stac
     crm("deal.upserted", dealId="d2", status="open", personIds=["p1"], updatedAt="2026-11-20T10:00:00Z")
     crm("deal.upserted", dealId="d1", status="open", personIds=["p2"], updatedAt="2026-11-20T11:00:00Z")
     crm("deal.upserted", dealId="d2", status="won", personIds=["p1"], updatedAt="2026-11-20T11:00:00Z")
-    assert MailStore(table_of()).open_deals("default", ["p1", "p2"]) == {"p1": (), "p2": ("d1",)}
+    assert CrmProjection(table_of()).open_deals("default", ["p1", "p2"]) == {"p1": (), "p2": ("d1",)}
+
+
+def test_a_persons_open_deals_are_one_batched_read(aws: Stack) -> None:
+    del aws
+    for deal, people in (("d1", ["p1", "p2"]), ("d2", ["p1"]), ("d3", ["p3"])):
+        crm("deal.upserted", dealId=deal, status="open", personIds=people, updatedAt="2026-11-20T10:00:00Z")
+    store = CrmProjection(table_of())
+    log = RequestLog()
+    assert store.open_deals("default", ["p1", "p2", "p3", "p4"]) == {
+        "p1": ("d1", "d2"),
+        "p2": ("d1",),
+        "p3": ("d3",),
+        "p4": (),
+    }
+    assert log.take() == {"BatchGetItem": 1}
 
 
 def test_an_invalid_crm_event_fails_naming_the_field(aws: Stack) -> None:
@@ -139,7 +192,53 @@ def test_a_caller_without_tenant_claims_is_refused(aws: Stack) -> None:
 
 def test_another_tenants_caller_sees_nothing(aws: Stack) -> None:
     thread = filed(aws, "shared")
-    assert api("GET", f"/v1/threads/{thread}", claims={"dealwire:tenant": "other", "sub": "user-3"})[0] == 404
+    crm(
+        "user.upserted",
+        tenantId="other",
+        userId="user-3",
+        email="u@other.example",
+        updatedAt="2026-11-20T08:00:00Z",
+    )
+    other = {"dealwire:tenant": "other", "sub": "user-3"}
+    assert api("GET", f"/v1/threads/{thread}", claims=other)[0] == 404
+    assert api("POST", f"/v1/threads/{thread}/deal", body={"dealId": "deal-42"}, claims=other)[0] == 404
+
+
+def test_a_caller_who_is_no_active_user_is_refused(aws: Stack) -> None:
+    thread = filed(aws, "shared")
+    stranger = {"dealwire:tenant": "default", "sub": "user-99"}
+    assert api("GET", f"/v1/threads/{thread}", claims=stranger)[0] == 403
+    crm(
+        "user.upserted",
+        userId="user-4",
+        email="sam.seller@acme-sales.example",
+        active=False,
+        updatedAt="2026-11-21T08:00:00Z",
+    )
+    status, body = api("POST", f"/v1/threads/{thread}/deal", body={"dealId": "deal-42"}, claims=SAM)
+    assert (status, body["error"]) == (403, "forbidden")
+
+
+def test_a_deal_can_be_chosen_only_by_a_user_who_can_see_the_thread(aws: Stack) -> None:
+    """The review's bypass: a colleague linking (then reading) a thread they cannot see."""
+    private = filed(aws, "private", deals={"deal-42": ["person-17"], "deal-57": ["person-17"]})
+    status, _ = api("POST", f"/v1/threads/{private}/deal", body={"dealId": "deal-57"}, claims=SAM)
+    assert status == 404
+    assert api("GET", f"/v1/threads/{private}", claims=ULLA)[1]["thread"]["linkState"] == "needs_deal_choice"
+    # Shared but unlinked (no contact): not the team's yet, so not the team's to link.
+    put_raw(aws, "m2", bcc_mail(to="x <stranger@elsewhere.example>", message_id="<other@x>", subject="Other"))
+    unlinked = ingest(ses_event("m2"))["outcomes"][0]["threadId"]
+    crm(
+        "user.upserted",
+        userId="user-3",
+        email="ulla.user@acme-sales.example",
+        mailSharing="shared",
+        updatedAt="2026-11-21T08:00:00Z",
+    )
+    assert api("POST", f"/v1/threads/{unlinked}/deal", body={"dealId": "deal-42"}, claims=SAM)[0] == 404
+    assert api("GET", f"/v1/threads/{unlinked}", claims=SAM)[0] == 404
+    # Its owner may.
+    assert api("POST", f"/v1/threads/{unlinked}/deal", body={"dealId": "deal-42"}, claims=ULLA)[0] == 200
 
 
 def test_choosing_a_deal_settles_the_thread(aws: Stack) -> None:
@@ -183,12 +282,9 @@ def test_a_deal_chosen_event_does_what_the_api_does(aws: Stack) -> None:
 
 
 def test_a_later_page_is_judged_by_the_threads_state_too(aws: Stack) -> None:
-    from dealwire.store.envelopes import encode_cursor
-    from dealwire.store.mail import thread_pk
-
     thread = filed(aws, "shared", to="x <stranger@elsewhere.example>")
     # A cursor into the middle of the thread: the thread item is not on that page.
-    cursor = encode_cursor({"pk": {"S": thread_pk("default", thread)}, "sk": {"S": "MSG#"}})
+    cursor = encode_cursor({"pk": {"S": thread_key("default", thread).pk}, "sk": {"S": message_prefix()}})
     status, body = api_with_query(f"/v1/threads/{thread}", f"cursor={cursor}", SAM)
     assert (status, body["messages"]) == (200, [])
     status, body = api_with_query(f"/v1/threads/{thread}", f"cursor={cursor}", ULLA)

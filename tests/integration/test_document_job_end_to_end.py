@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from cryptography.hazmat.primitives import serialization
 
 from dealwire.contracts.events import FetchDocumentsJob, RefreshEnvelopeJob
-from dealwire.jobs import DocuSignJobs
+from dealwire.envelope_jobs import EnvelopeJobs
 from dealwire.store.archive import Archive
 from dealwire.store.docusign_app import docusign_client_factory
 from dealwire.store.envelopes import EnvelopeStore
@@ -50,14 +50,14 @@ def document_fetch(
         SecretString=json.dumps({"integrationKey": INTEGRATION_KEY, "privateKey": pem}),
     )
     seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY], docusign_user_id=USER_ID)
-    jobs = DocuSignJobs(
+    jobs = EnvelopeJobs(
         tenants=TenantDirectory(env["DEALWIRE_TENANT_SECRET_PREFIX"], 0),
         archive=Archive(bucket(aws)),
         envelopes=EnvelopeStore(table(aws)),
         # The deployment points this at DocuSign; here at the simulator.
         docusign=docusign_client_factory(env["DEALWIRE_DOCUSIGN_APP_SECRET"], sim.url, None),
     )
-    monkeypatch.setattr(app, "jobs", lambda: jobs)
+    monkeypatch.setattr(app, "envelope_jobs", lambda: jobs)
     return app
 
 

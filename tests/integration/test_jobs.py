@@ -12,7 +12,7 @@ import pytest
 
 from dealwire.contracts.events import FetchDocumentsJob, RefreshEnvelopeJob, StoredDocument
 from dealwire.docusign.errors import COMBINED_PDF_DOWNLOAD_NOT_ALLOWED, DocuSignError
-from dealwire.jobs import DocuSignJobs, JobFailed
+from dealwire.envelope_jobs import EnvelopeJobs, JobFailed
 from dealwire.store.archive import Archive
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.tenants import TenantDirectory
@@ -47,6 +47,12 @@ class FakeDocuSign:
         self.downloads: list[str] = []
         self.combined_allowed = combined_allowed
         self.envelope = json.loads(fixture_bytes("aggregate_envelope_completed.json"))
+        self.deadlines: list[Any] = []
+
+    @contextmanager
+    def deadline(self, remaining: Any) -> Iterator[FakeDocuSign]:
+        self.deadlines.append(remaining)
+        yield self
 
     @contextmanager
     def open_document(
@@ -76,10 +82,10 @@ def docusign() -> FakeDocuSign:
 
 
 @pytest.fixture
-def jobs(aws: Stack, docusign: FakeDocuSign) -> DocuSignJobs:
+def jobs(aws: Stack, docusign: FakeDocuSign) -> EnvelopeJobs:
     seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY], docusign_user_id="user-1")
     prefix = aws.function_environment("DocumentFetchFunction")["DEALWIRE_TENANT_SECRET_PREFIX"]
-    return DocuSignJobs(
+    return EnvelopeJobs(
         tenants=TenantDirectory(prefix, 300),
         archive=Archive(bucket(aws)),
         envelopes=EnvelopeStore(table(aws)),
@@ -102,7 +108,7 @@ def completed(aws: Stack) -> FetchDocumentsJob:
 
 
 def test_the_signed_pdf_and_certificate_are_stored_and_recorded(
-    aws: Stack, jobs: DocuSignJobs, docusign: FakeDocuSign
+    aws: Stack, jobs: EnvelopeJobs, docusign: FakeDocuSign
 ) -> None:
     result = jobs.fetch_documents(completed(aws))
     assert (result.outcome, result.downloads) == ("stored", 2)
@@ -117,7 +123,7 @@ def test_the_signed_pdf_and_certificate_are_stored_and_recorded(
         assert head["ContentType"] == "application/pdf"
 
 
-def test_a_repeated_job_downloads_nothing(aws: Stack, jobs: DocuSignJobs, docusign: FakeDocuSign) -> None:
+def test_a_repeated_job_downloads_nothing(aws: Stack, jobs: EnvelopeJobs, docusign: FakeDocuSign) -> None:
     job = completed(aws)
     jobs.fetch_documents(job)
     again = jobs.fetch_documents(job)
@@ -126,7 +132,7 @@ def test_a_repeated_job_downloads_nothing(aws: Stack, jobs: DocuSignJobs, docusi
 
 
 def test_combined_not_allowed_falls_back_to_each_document(
-    aws: Stack, jobs: DocuSignJobs, docusign: FakeDocuSign
+    aws: Stack, jobs: EnvelopeJobs, docusign: FakeDocuSign
 ) -> None:
     docusign.combined_allowed = False
     result = jobs.fetch_documents(completed(aws))
@@ -136,7 +142,7 @@ def test_combined_not_allowed_falls_back_to_each_document(
 
 
 def test_documents_connect_delivered_are_not_downloaded_again(
-    aws: Stack, jobs: DocuSignJobs, docusign: FakeDocuSign
+    aws: Stack, jobs: EnvelopeJobs, docusign: FakeDocuSign
 ) -> None:
     docusign.combined_allowed = False
     job = completed(aws).model_copy(
@@ -153,9 +159,9 @@ def test_documents_connect_delivered_are_not_downloaded_again(
     assert docusign.downloads == []
 
 
-def test_a_tenant_without_a_user_to_impersonate_fails_the_job(aws: Stack, jobs: DocuSignJobs) -> None:
+def test_a_tenant_without_a_user_to_impersonate_fails_the_job(aws: Stack, jobs: EnvelopeJobs) -> None:
     seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY])
-    fresh = DocuSignJobs(
+    fresh = EnvelopeJobs(
         tenants=TenantDirectory(
             aws.function_environment("DocumentFetchFunction")["DEALWIRE_TENANT_SECRET_PREFIX"], 0
         ),
@@ -167,7 +173,7 @@ def test_a_tenant_without_a_user_to_impersonate_fails_the_job(aws: Stack, jobs: 
         fresh.fetch_documents(completed(aws))
 
 
-def test_a_refresh_records_the_api_state_and_clears_the_request(aws: Stack, jobs: DocuSignJobs) -> None:
+def test_a_refresh_records_the_api_state_and_clears_the_request(aws: Stack, jobs: EnvelopeJobs) -> None:
     from webhook_docusign import app
 
     body = fixture_bytes("sim_minimal_recipient_completed.json")

@@ -93,9 +93,10 @@ def test_several_open_deals_ask_for_a_choice_and_the_choice_sticks(aws: Stack) -
     thread, _ = thread_and_messages(aws, outcome["threadId"])
     assert thread["link_state"] == "needs_deal_choice"
     assert thread["candidates"] == ["deal-42", "deal-57"]
-    MailStore(table(aws)).choose_deal(
-        "default", outcome["threadId"], "deal-57", "user-3", "2026-11-24T10:00:00Z"
-    )
+    store = MailStore(table(aws))
+    state = store.thread("default", outcome["threadId"])
+    assert state is not None
+    store.choose_deal("default", state, "deal-57", "user-3", "2026-11-24T10:00:00Z")
     put_raw(
         aws,
         "m2",

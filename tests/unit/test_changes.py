@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dealwire.domain.changes import apply_in_memory, order_key, plan_writes
-from dealwire.domain.connect import ConnectEvent, EnvelopeState, RecipientState
+from dealwire.domain.envelope_event import ConnectEvent, EnvelopeState, RecipientState
 from tests.support import ACCOUNT_ID, ENVELOPE_ID
 
 State = dict[tuple[str, str], dict[str, Any]]

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dealwire.contracts.connect import parse_connect_message, wire_syntax
+from dealwire.contracts.connect_message import parse_connect_message, wire_syntax
 from dealwire.contracts.errors import MalformedPayload, SchemaViolation, UnsupportedContentType
 from tests.support import ACCOUNT_ID, ENVELOPE_ID, encode, fixture_bytes, signer, sim_message
 

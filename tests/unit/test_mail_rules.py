@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dealwire.domain import publications
 from dealwire.domain.linking import (
     Contacts,
     SenderRules,
@@ -17,8 +20,13 @@ from dealwire.domain.linking import (
     trusted_sender,
     visible_to,
 )
-from dealwire.domain.publications import derive
-from dealwire.domain.threading import normalized_subject, reference_keys, subject_key
+from dealwire.domain.thread_keys import normalized_subject, reference_keys, subject_key
+from dealwire.store.table import item_kind
+
+
+def derive(old: dict[str, Any] | None, new: dict[str, Any] | None) -> publications.Derived:
+    """As the publisher calls it: the item's kind from its keys."""
+    return publications.derive(item_kind(new or old or {}), old, new)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import base64
 import hashlib
 import hmac
 
-from dealwire.connect.signature import sign, signature_headers, verify
+from dealwire.webhook.signature import sign, signature_headers, verify
 from tests.support import HMAC_KEY, OTHER_KEY
 
 BODY = b'{"event":"envelope-sent","data":{"envelopeId":"e-1"}}'

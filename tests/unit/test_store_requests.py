@@ -14,7 +14,7 @@ import pytest
 from botocore.session import get_session
 from botocore.validate import ParamValidator
 
-from dealwire.contracts.connect import parse_connect_message
+from dealwire.contracts.connect_message import parse_connect_message
 from dealwire.domain.changes import plan_writes
 from dealwire.store.envelopes import build_update
 from tests.support import ACCOUNT_ID, EVENTS

@@ -17,14 +17,21 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic.alias_generators import to_camel
 
 from dealwire.contracts.errors import MalformedPayload, SchemaViolation
-from dealwire.domain.connect import (
+from dealwire.domain.envelope_event import (
     DEAL_ID_FIELD,
+    MAX_EMAIL,
+    MAX_NAME,
+    MAX_REASON,
+    MAX_SUBJECT,
+    MAX_TOKEN,
     ConnectDocument,
     ConnectEvent,
     EnvelopeState,
     RecipientState,
+    bounded,
 )
-from dealwire.domain.status import normalise_recipient_type, normalise_status
+from dealwire.domain.ids import is_crm_id, is_docusign_id
+from dealwire.domain.status import envelope_status, normalise_recipient_type, recipient_status
 from dealwire.domain.timestamps import TimestampError, canonical_timestamp
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -39,13 +46,20 @@ class _ConnectModel(BaseModel):
     )
 
 
-def _routing_order(value: object) -> int | None:
+# DocuSign's routing orders run from 1 to 999.
+MAX_ROUTING_ORDER = 999
+
+
+def parse_routing_order(value: object) -> int | None:
     """A routing order, or ``None`` for anything else: it only sorts the tracker, and a
     refused message would be retried by DocuSign for days and never recorded."""
-    try:
-        return int(str(value)) if value not in (None, "") else None
-    except ValueError:
+    text = str(value).strip() if value is not None else ""
+    # ASCII digits only: a superscript two passes str.isdigit() and fails int(), and
+    # other scripts' digits pass both; DocuSign writes neither.
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ROUTING_ORDER)):
         return None
+    number = int(text)
+    return number if 0 <= number <= MAX_ROUTING_ORDER else None
 
 
 class JsonRecipient(_ConnectModel):
@@ -55,7 +69,7 @@ class JsonRecipient(_ConnectModel):
     status: str | None = None
     name: str | None = None
     email: str | None = None
-    routing_order: Annotated[int | None, BeforeValidator(_routing_order)] = None
+    routing_order: Annotated[int | None, BeforeValidator(parse_routing_order)] = None
     sent_date_time: str | None = None
     delivered_date_time: str | None = None
     signed_date_time: str | None = None
@@ -140,8 +154,11 @@ def parse_json_message(body: bytes, account_id: str) -> ConnectEvent:
     """
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedPayload(f"body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise MalformedPayload("body is JSON nested too deeply to read") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        # ValueError includes a number past Python's int-string limit (4,300 digits).
+        raise MalformedPayload(f"body is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(document, dict):
         raise MalformedPayload("body is JSON but not an object")
     if "event" in document or "data" in document:
@@ -156,6 +173,8 @@ def parse_json_message(body: bytes, account_id: str) -> ConnectEvent:
 def _validate(model: type[_Model], document: dict[str, Any]) -> _Model:
     try:
         return model.model_validate(document)
+    except RecursionError:
+        raise MalformedPayload("body is JSON nested too deeply to read") from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
@@ -188,7 +207,7 @@ def _from_sim(message: SimMessage) -> ConnectEvent:
         raise SchemaViolation("generatedDateTime: empty")
     data = message.data
     summary = data.envelope_summary
-    event = message.event.strip().lower()
+    event = bounded(message.event.strip().lower(), MAX_TOKEN) or ""
     if summary is None:
         recipients: tuple[RecipientState, ...] = ()
         if event.startswith("recipient-") and data.recipient_id:
@@ -212,6 +231,7 @@ def _from_sim(message: SimMessage) -> ConnectEvent:
         account_id=data.account_id,
         envelope_id=data.envelope_id,
         generated=generated,
+        # The message carries envelope data: an unknown status is not a reason to refresh.
         snapshot=summary.status is not None,
         envelope=envelope_state(summary),
         recipients=recipient_states(summary),
@@ -238,7 +258,7 @@ def _from_aggregate(message: AggregateMessage, account_id: str) -> ConnectEvent:
     generated = max(stamps)
     return ConnectEvent(
         wire_format="aggregate",
-        event=f"envelope-{envelope.status}",
+        event=f"envelope-{envelope.status or 'status-unknown'}",
         account_id=(message.sender.account_id if message.sender else None) or account_id,
         envelope_id=message.envelope_id,
         generated=generated,
@@ -254,14 +274,17 @@ def envelope_state(envelope: JsonEnvelope) -> EnvelopeState:
     deal_id = None
     if envelope.custom_fields is not None:
         fields = envelope.custom_fields.text_custom_fields + envelope.custom_fields.list_custom_fields
-        deal_id = next((f.value for f in fields if f.name == DEAL_ID_FIELD and f.value), None)
+        # A value that is not a CRM id ties the envelope to no deal (the archive keeps it).
+        deal_id = next((f.value for f in fields if f.name == DEAL_ID_FIELD and is_crm_id(f.value)), None)
+    status = envelope_status(envelope.status) if envelope.status else None
     return EnvelopeState(
-        status=normalise_status(envelope.status) if envelope.status else None,
-        subject=envelope.email_subject,
-        sender_name=sender.user_name,
-        sender_email=sender.email,
+        status=status,
+        subject=bounded(envelope.email_subject, MAX_SUBJECT),
+        sender_name=bounded(sender.user_name, MAX_NAME),
+        sender_email=bounded(sender.email, MAX_EMAIL),
         deal_id=deal_id,
-        voided_reason=envelope.voided_reason or None,
+        voided_reason=bounded(envelope.voided_reason, MAX_REASON) or None,
+        reported_status=bounded(envelope.status, MAX_TOKEN) if envelope.status and status is None else None,
         timestamps=_stamps(
             {
                 "created_at": (envelope.created_date_time, "createdDateTime"),
@@ -296,15 +319,19 @@ def recipient_states(envelope: JsonEnvelope) -> tuple[RecipientState, ...]:
                 raise SchemaViolation(f"recipients.{group}[{index}].{where}: {first['msg']}") from exc
             if recipient.recipient_id in states:
                 continue
+            status = recipient_status(recipient.status) if recipient.status else None
             states[recipient.recipient_id] = RecipientState(
                 recipient_id=recipient.recipient_id,
-                status=normalise_status(recipient.status) if recipient.status else None,
+                status=status,
                 recipient_type=normalise_recipient_type(recipient.recipient_type or group),
                 routing_order=recipient.routing_order,
-                name=recipient.name,
-                email=recipient.email,
-                recipient_id_guid=recipient.recipient_id_guid,
-                decline_reason=recipient.declined_reason or None,
+                name=bounded(recipient.name, MAX_NAME),
+                email=bounded(recipient.email, MAX_EMAIL),
+                recipient_id_guid=bounded(recipient.recipient_id_guid, MAX_TOKEN),
+                decline_reason=bounded(recipient.declined_reason, MAX_REASON) or None,
+                reported_status=(
+                    bounded(recipient.status, MAX_TOKEN) if recipient.status and status is None else None
+                ),
                 timestamps=_stamps(
                     {
                         "sent_at": (recipient.sent_date_time, "sentDateTime"),
@@ -322,6 +349,8 @@ def documents(envelope: JsonEnvelope) -> tuple[ConnectDocument, ...]:
     for document in envelope.envelope_documents:
         if not document.pdf_bytes:
             continue
+        if not is_docusign_id(document.document_id):
+            raise SchemaViolation(f"envelopeDocuments: {document.document_id[:40]!r} is not a document id")
         try:
             content = base64.b64decode(document.pdf_bytes, validate=True)
         except (binascii.Error, ValueError) as exc:
@@ -329,8 +358,8 @@ def documents(envelope: JsonEnvelope) -> tuple[ConnectDocument, ...]:
         found.append(
             ConnectDocument(
                 document_id=document.document_id,
-                name=document.name,
-                kind=document.type.lower(),
+                name=bounded(document.name, MAX_NAME) or "",
+                kind=bounded(document.type.lower(), MAX_TOKEN) or "content",
                 pdf_bytes=content,
             )
         )

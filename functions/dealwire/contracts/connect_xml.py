@@ -16,15 +16,23 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from dealwire.contracts.connect_json import parse_routing_order
 from dealwire.contracts.errors import MalformedPayload, SchemaViolation
-from dealwire.domain.connect import (
+from dealwire.domain.envelope_event import (
     DEAL_ID_FIELD,
+    MAX_EMAIL,
+    MAX_NAME,
+    MAX_REASON,
+    MAX_SUBJECT,
+    MAX_TOKEN,
     ConnectDocument,
     ConnectEvent,
     EnvelopeState,
     RecipientState,
+    bounded,
 )
-from dealwire.domain.status import normalise_recipient_type, normalise_status
+from dealwire.domain.ids import is_crm_id, is_docusign_id
+from dealwire.domain.status import envelope_status, normalise_recipient_type, recipient_status
 from dealwire.domain.timestamps import TimestampError, canonical_timestamp, zone_from_offset_hours
 
 if TYPE_CHECKING:
@@ -84,8 +92,11 @@ def parse_xml_message(body: bytes, account_id: str, account_zone: tzinfo) -> Con
         raise MalformedPayload(
             f"XML refused: {type(exc).__name__} (DTDs and entities are not allowed)"
         ) from exc
-    except ParseError as exc:
-        raise MalformedPayload(f"body is not well-formed XML: {exc}") from exc
+    except (ParseError, ValueError, LookupError) as exc:
+        # LookupError: an encoding declaration naming no codec Python has.
+        raise MalformedPayload(f"body is not well-formed XML: {str(exc)[:200]}") from None
+    except RecursionError:
+        raise MalformedPayload("body is XML nested too deeply to read") from None
     if _local(root.tag) != ROOT:
         raise SchemaViolation(f"XML root is <{_local(root.tag)}>, expected <{ROOT}>")
     status_element = _child(root, "EnvelopeStatus")
@@ -122,13 +133,15 @@ def parse_xml_message(body: bytes, account_id: str, account_zone: tzinfo) -> Con
         for name, tag in _ENVELOPE_STAMPS.items()
         if (value := stamp(status_element, tag)) is not None
     }
+    known = envelope_status(status)
     envelope = EnvelopeState(
-        status=normalise_status(status),
-        subject=_text(status_element, "Subject"),
-        sender_name=_text(status_element, "UserName"),
-        sender_email=_text(status_element, "Email"),
+        status=known,
+        subject=bounded(_text(status_element, "Subject"), MAX_SUBJECT),
+        sender_name=bounded(_text(status_element, "UserName"), MAX_NAME),
+        sender_email=bounded(_text(status_element, "Email"), MAX_EMAIL),
         deal_id=_deal_id(status_element),
-        voided_reason=_text(status_element, "VoidReason"),
+        voided_reason=bounded(_text(status_element, "VoidReason"), MAX_REASON),
+        reported_status=None if known else bounded(status, MAX_TOKEN),
         timestamps=envelope_stamps,
     )
     recipients = []
@@ -141,19 +154,20 @@ def parse_xml_message(body: bytes, account_id: str, account_zone: tzinfo) -> Con
         if recipient_id in seen:
             continue
         seen.add(recipient_id)
-        recipient_status = _text(element, "Status")
-        routing = _text(element, "RoutingOrder")
+        reported = _text(element, "Status")
+        known_status = recipient_status(reported) if reported else None
         kind = _text(element, "Type")
         recipients.append(
             RecipientState(
                 recipient_id=recipient_id,
-                status=normalise_status(recipient_status) if recipient_status else None,
+                status=known_status,
                 recipient_type=normalise_recipient_type(kind) if kind else None,
-                routing_order=int(routing) if routing and routing.isdigit() else None,
-                name=_text(element, "UserName"),
-                email=_text(element, "Email"),
-                recipient_id_guid=recipient_id,
-                decline_reason=_text(element, "DeclineReason"),
+                routing_order=parse_routing_order(_text(element, "RoutingOrder")),
+                name=bounded(_text(element, "UserName"), MAX_NAME),
+                email=bounded(_text(element, "Email"), MAX_EMAIL),
+                recipient_id_guid=bounded(recipient_id, MAX_TOKEN),
+                decline_reason=bounded(_text(element, "DeclineReason"), MAX_REASON),
+                reported_status=None if known_status or not reported else bounded(reported, MAX_TOKEN),
                 timestamps={
                     name: value
                     for name, tag in _RECIPIENT_STAMPS.items()
@@ -163,7 +177,7 @@ def parse_xml_message(body: bytes, account_id: str, account_zone: tzinfo) -> Con
         )
     return ConnectEvent(
         wire_format="xml",
-        event=f"envelope-{envelope.status}",
+        event=f"envelope-{envelope.status or 'status-unknown'}",
         account_id=account_id,
         envelope_id=envelope_id,
         generated=generated,
@@ -177,7 +191,9 @@ def parse_xml_message(body: bytes, account_id: str, account_zone: tzinfo) -> Con
 def _deal_id(status_element: Element) -> str | None:
     for field in _children(_child(status_element, "CustomFields"), "CustomField"):
         if _text(field, "Name") == DEAL_ID_FIELD:
-            return _text(field, "Value")
+            value = _text(field, "Value")
+            # A value that is not a CRM id ties the envelope to no deal (the archive keeps it).
+            return value if is_crm_id(value) else None
     return None
 
 
@@ -191,13 +207,18 @@ def _documents(root: Element) -> tuple[ConnectDocument, ...]:
             content = base64.b64decode(encoded, validate=False)
         except (binascii.Error, ValueError) as exc:
             raise SchemaViolation(f"DocumentPDF[{index}].PDFBytes: not base64") from exc
-        kind = (_text(element, "DocumentType") or "content").lower()
+        kind = bounded((_text(element, "DocumentType") or "content").lower(), MAX_TOKEN) or "content"
         # The certificate of completion comes as DocumentType SUMMARY without a DocumentID.
         fallback = "certificate" if kind == "summary" else f"pdf-{index + 1}"
+        document_id = _text(element, "DocumentID") or fallback
+        if not is_docusign_id(document_id):
+            raise SchemaViolation(
+                f"DocumentPDF[{index}].DocumentID {document_id[:40]!r} is not a document id"
+            )
         found.append(
             ConnectDocument(
-                document_id=_text(element, "DocumentID") or fallback,
-                name=_text(element, "Name") or "",
+                document_id=document_id,
+                name=bounded(_text(element, "Name"), MAX_NAME) or "",
                 kind=kind,
                 pdf_bytes=content,
             )

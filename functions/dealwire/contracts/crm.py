@@ -11,9 +11,10 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from dealwire.domain.ids import CRM_ID_PATTERN, TENANT_ID_PATTERN, THREAD_ID_PATTERN
 from dealwire.domain.timestamps import canonical_timestamp
 
-_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+_ID = CRM_ID_PATTERN
 _EMAIL = r"^[^\s@<>()\[\],;:\"]{1,64}@[A-Za-z0-9.-]{1,253}$"
 
 Email = Annotated[str, Field(pattern=_EMAIL, max_length=320), AfterValidator(str.lower)]
@@ -23,7 +24,7 @@ Timestamp = Annotated[str, Field(max_length=64), AfterValidator(canonical_timest
 class _Crm(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
 
-    tenant_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+    tenant_id: str = Field(pattern=TENANT_ID_PATTERN)
     updated_at: Timestamp
 
 
@@ -62,7 +63,7 @@ class UserUpserted(_Crm):
 class ThreadDealChosen(_Crm):
     """detail-type ``thread.deal_chosen``: a user settled which deal a thread belongs to."""
 
-    thread_id: str = Field(pattern=r"^[a-f0-9]{32}$")
+    thread_id: str = Field(pattern=THREAD_ID_PATTERN)
     deal_id: str = Field(pattern=_ID)
     user_id: str | None = Field(default=None, pattern=_ID)
 

@@ -22,6 +22,12 @@ class MalformedPayload(ConnectRefusal):
     reason = "malformed"
 
 
+class UnreadablePayload(MalformedPayload):
+    """Authentic, but reading it failed in a way no rule foresaw: kept for a replay after a fix."""
+
+    reason = "unreadable"
+
+
 class SchemaViolation(ConnectRefusal):
     """Well-formed, but a field Connect always sends is missing or of the wrong type."""
 
@@ -36,6 +42,13 @@ class UnsupportedContentType(ConnectRefusal):
 class PayloadTooLarge(ConnectRefusal):
     status = 413
     reason = "too_large"
+
+
+class TooLargeToRecord(ConnectRefusal):
+    """Parsed, but an item it implies cannot be stored (DynamoDB's 400 KB per item)."""
+
+    status = 422
+    reason = "too_large_to_record"
 
 
 class AccountMismatch(ConnectRefusal):

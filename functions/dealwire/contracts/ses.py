@@ -62,7 +62,7 @@ class SesRecord(_Ses):
 
 
 @dataclass(frozen=True, slots=True)
-class Receipt:
+class Delivery:
     """What SES said about one delivery, from its event or from the headers it stamped."""
 
     ses_message_id: str
@@ -73,7 +73,7 @@ class Receipt:
     source: str = ""
 
     @classmethod
-    def of(cls, record: SesRecord) -> Receipt:
+    def of(cls, record: SesRecord) -> Delivery:
         receipt = record.ses.receipt
         return cls(
             ses_message_id=record.ses.mail.message_id,
@@ -108,8 +108,8 @@ _SES_VERDICTS = {"x-ses-spam-verdict": "spam", "x-ses-virus-verdict": "virus"}
 _STAMP_END = {"x-ses-receipt", "x-ses-dkim-signature"}
 
 
-def receipt_from_stamp(message: Message, ses_message_id: str, received_at: str) -> Receipt | None:
-    """The receipt from the headers SES prepends to a stored message (a re-driven object).
+def delivery_from_stamp(message: Message, ses_message_id: str, received_at: str) -> Delivery | None:
+    """The delivery from the headers SES prepends to a stored message (a re-driven object).
 
     Only the block SES wrote on top is read, up to its ``X-SES-RECEIPT``: a sender can
     forge any of these headers lower down. None when the object carries no SES stamp.
@@ -146,7 +146,7 @@ def receipt_from_stamp(message: Message, ses_message_id: str, received_at: str) 
                 verdicts[method.lower()] = _AUTH_RESULT_VERDICT.get(result.lower(), "GRAY")
     if not recipients:
         return None
-    return Receipt(
+    return Delivery(
         ses_message_id=ses_message_id,
         recipients=tuple(recipients),
         received_at=received_at,

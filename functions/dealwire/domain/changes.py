@@ -20,6 +20,8 @@ from dealwire.domain.status import (
     ENVELOPE_EVENT_STATUS,
     ENVELOPE_TERMINAL,
     RECIPIENT_EVENT_STATUS,
+    EnvelopeStatus,
+    RecipientStatus,
     envelope_rank,
     recipient_rank,
 )
@@ -27,24 +29,30 @@ from dealwire.domain.status import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from dealwire.domain.connect import ConnectEvent, RecipientState
+    from dealwire.domain.envelope_event import ConnectEvent, RecipientState
 
 ItemKind = Literal["envelope", "recipient"]
 AttributeValue = str | int | bool | dict[str, "AttributeValue"]
 
 # Which timestamp a status sets when all a minimal message says is its event name.
-_STATUS_TIMESTAMP = {
-    "created": "created_at",
-    "sent": "sent_at",
-    "delivered": "delivered_at",
-    "signed": "signed_at",
-    "completed": "completed_at",
-    "declined": "declined_at",
-    "voided": "voided_at",
-    "deleted": "deleted_at",
-    "autoresponded": "autoresponded_at",
+_STATUS_TIMESTAMP: dict[str, str] = {
+    EnvelopeStatus.CREATED: "created_at",
+    EnvelopeStatus.SENT: "sent_at",
+    EnvelopeStatus.DELIVERED: "delivered_at",
+    EnvelopeStatus.SIGNED: "signed_at",
+    EnvelopeStatus.COMPLETED: "completed_at",
+    EnvelopeStatus.DECLINED: "declined_at",
+    EnvelopeStatus.VOIDED: "voided_at",
+    EnvelopeStatus.DELETED: "deleted_at",
 }
-_RECIPIENT_STATUS_TIMESTAMP = {**_STATUS_TIMESTAMP, "completed": "signed_at"}
+_RECIPIENT_STATUS_TIMESTAMP: dict[str, str] = {
+    RecipientStatus.SENT: "sent_at",
+    RecipientStatus.AUTORESPONDED: "autoresponded_at",
+    RecipientStatus.DELIVERED: "delivered_at",
+    RecipientStatus.SIGNED: "signed_at",
+    RecipientStatus.COMPLETED: "signed_at",
+    RecipientStatus.DECLINED: "declined_at",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +116,14 @@ def _envelope_write(
     refreshed: bool,
 ) -> ItemWrite:
     envelope = event.envelope
-    status = envelope.status or ENVELOPE_EVENT_STATUS.get(event.event)
+    # A snapshot's own status decides; one DocuSign never sends orders nothing, whatever
+    # the event is called. Only a minimal message is read by its event name.
+    status = envelope.status if event.snapshot else ENVELOPE_EVENT_STATUS.get(event.event)
     fill: dict[str, AttributeValue] = {**identity, **envelope.timestamps}
     if envelope.deal_id:
         fill["deal_id"] = envelope.deal_id
+    if envelope.reported_status:
+        fill["reported_status"] = envelope.reported_status
     if documents:
         fill["connect_documents"] = dict(documents)
     always: dict[str, AttributeValue] = {}
@@ -120,8 +132,8 @@ def _envelope_write(
     elif refreshed:
         always["needs_refresh"] = False
     if status is None:
-        # A minimal recipient event says nothing about the envelope: make sure it exists
-        # and ask for a refresh, but order nothing.
+        # A minimal recipient event, or an unknown status, says nothing about the envelope's
+        # progress: make sure it exists (and, for a minimal one, ask for a refresh), order nothing.
         return ItemWrite("envelope", "", None, fill=fill, always=always)
     if not event.snapshot:
         stamp = _STATUS_TIMESTAMP.get(status)
@@ -155,9 +167,11 @@ def _recipient_writes(event: ConnectEvent, tenant_id: str) -> Iterable[ItemWrite
             "recipient_id": recipient.recipient_id,
             **recipient.timestamps,
         }
+        if recipient.reported_status:
+            fill["reported_status"] = recipient.reported_status
         if status is None and not event.snapshot:
             status = RECIPIENT_EVENT_STATUS.get(event.event)
-            stamp = _RECIPIENT_STATUS_TIMESTAMP.get(status or "")
+            stamp = _RECIPIENT_STATUS_TIMESTAMP.get(status) if status else None
             if stamp:
                 fill.setdefault(stamp, event.generated)
         if status is None:

@@ -22,6 +22,7 @@ from dealwire.contracts.events import (
     RefreshEnvelopeJob,
     StoredDocument,
 )
+from dealwire.domain.items import ItemKind
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -46,20 +47,19 @@ def _identity(kind: str, item: Mapping[str, Any]) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 
-def derive(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Derived:
-    """The events and jobs one stream record implies (nothing for removals)."""
+def derive(kind: ItemKind | None, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Derived:
+    """The events and jobs one stream record of an item of ``kind`` implies (nothing for removals)."""
     if not new:
         return Derived()
-    sk = str(new.get("sk", ""))
     # An image without its identity is not a recorded change (moto, for one, streams the
     # bare key of a transactional update before the item itself).
-    if sk == "ENVELOPE" and all(new.get(k) for k in ("tenant_id", "account_id", "envelope_id")):
+    if kind is ItemKind.ENVELOPE and all(new.get(k) for k in ("tenant_id", "account_id", "envelope_id")):
         return _envelope(old or {}, new)
-    if sk.startswith("RCP#") and all(new.get(k) for k in ("tenant_id", "envelope_id", "recipient_id")):
+    if kind is ItemKind.RECIPIENT and all(new.get(k) for k in ("tenant_id", "envelope_id", "recipient_id")):
         return _recipient(old or {}, new)
-    if sk == "THREAD" and all(new.get(k) for k in ("tenant_id", "thread_id")):
+    if kind is ItemKind.THREAD and all(new.get(k) for k in ("tenant_id", "thread_id")):
         return _thread(old or {}, new)
-    if str(new.get("pk", "")).endswith("#REJECTED") and not old and new.get("tenant_id"):
+    if kind is ItemKind.REJECTION and not old and new.get("tenant_id"):
         return _rejection(new)
     return Derived()
 
@@ -67,7 +67,7 @@ def derive(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Deri
 def _thread(old: Mapping[str, Any], new: Mapping[str, Any]) -> Derived:
     """A thread's link is news when its contacts, deal or state change; a choice is asked once per set."""
     derived = Derived()
-    seed = {"pk": new.get("pk"), "sk": "THREAD", "order": new.get("version")}
+    seed = {"pk": new.get("pk"), "sk": new.get("sk"), "order": new.get("version")}
     state = new.get("link_state", "unlinked")
     linked = (
         list(new.get("contact_ids") or []),

@@ -11,9 +11,11 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 _TIMESTAMP = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2})"
     r"(?:\.(?P<fraction>\d{1,9}))?"
-    r"(?P<offset>Z|[+-]\d{2}:?\d{2})?$"
+    r"(?P<offset>Z|[+-]\d{2}:?\d{2})?$",
+    re.ASCII,  # \d must not match other scripts' digits: the canonical form is ASCII
 )
 FRACTION_DIGITS = 7
+MAX_OFFSET_HOURS = 18  # ISO 8601 allows up to ±18:00 in practice; none is used beyond ±14
 
 
 class TimestampError(ValueError):
@@ -41,7 +43,11 @@ def canonical_timestamp(text: str, assume_zone: tzinfo = UTC) -> str:
     else:
         sign = -1 if offset[0] == "-" else 1
         digits = offset[1:].replace(":", "")
-        zone = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        # Real offsets lie within ±14 h; timezone() refuses ±24 h and beyond by raising.
+        if hours > MAX_OFFSET_HOURS or minutes > 59:
+            raise TimestampError(f"UTC offset out of range: {text[:40]!r}")
+        zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
     try:
         absolute = naive.replace(tzinfo=zone).astimezone(UTC)
     except OverflowError as exc:
@@ -54,7 +60,7 @@ def canonical_timestamp(text: str, assume_zone: tzinfo = UTC) -> str:
     )
 
 
-_CLOCK_OFFSET = re.compile(r"^([+-])?(\d{1,2}):(\d{2})$")
+_CLOCK_OFFSET = re.compile(r"^([+-])?(\d{1,2}):(\d{2})$", re.ASCII)
 
 
 def zone_from_offset_hours(hours: str) -> tzinfo:

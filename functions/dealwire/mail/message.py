@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from email import policy
 from email.feedparser import BytesFeedParser
 from html.parser import HTMLParser
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from dealwire.mail import headers
-from dealwire.mail.limits import LimitExceeded, MailLimits, Preflight
+from dealwire.mail.limits import MailLimits, Preflight
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from email.message import Message
 
     from dealwire.mail.headers import Address
@@ -80,25 +80,34 @@ def read_mail(chunks: Iterable[bytes], limits: MailLimits | None = None) -> Pars
     preflight = Preflight(limits or MailLimits())
     parser = BytesFeedParser(policy=policy.default)
     digest = hashlib.sha256()
-    try:
-        for chunk in chunks:
-            preflight.feed(chunk)
-            digest.update(chunk)
-            parser.feed(chunk)
-        preflight.close()
-        root = parser.close()
-        parsed = _read(root)
-    except LimitExceeded:
-        raise
-    except RecursionError:
-        raise MailUnreadable("unparseable", "message structure is too deeply nested to parse") from None
-    except Exception as exc:  # noqa: BLE001 - the stdlib parser's failures on hostile input are many
-        raise MailUnreadable("unparseable", f"message could not be parsed: {type(exc).__name__}") from None
+    # Only the parser's own failures are the message's fault. The chunks come from S3: a
+    # read error there is raised as it is, so the delivery is retried, never refused.
+    for chunk in chunks:
+        preflight.feed(chunk)
+        digest.update(chunk)
+        _parsing(parser.feed, chunk)
+    preflight.close()
+    root = _parsing(parser.close)
+    parsed = _parsing(_read, root)
     if preflight.size == 0:
         raise MailUnreadable("empty", "message is empty")
     parsed.size = preflight.size
     parsed.sha256 = digest.hexdigest()
     return parsed
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _parsing(step: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    """Run one parser step; whatever it raises on hostile input is ``MailUnreadable``."""
+    try:
+        return step(*args, **kwargs)
+    except RecursionError:
+        raise MailUnreadable("unparseable", "message structure is too deeply nested to parse") from None
+    except Exception as exc:  # noqa: BLE001 - the stdlib parser's failures on hostile input are many
+        raise MailUnreadable("unparseable", f"message could not be parsed: {type(exc).__name__}") from None
 
 
 def read_headers(message: Message) -> MailHeaders:
@@ -227,6 +236,26 @@ def _b64(data: bytes) -> bytes:
         # Padding in the middle (two encodings glued together): decode up to it.
         cut = data.find(b"=")
         return binascii.a2b_base64(data[: cut - cut % 4]) if cut > 0 else b""
+
+
+def text_prefix(part: MailPart, limit: int = TEXT_PREFIX_BYTES) -> bytes:
+    """The first ``limit`` decoded bytes of a part, read from the parsed message (no upload)."""
+    prefix = bytearray()
+    for chunk in part_chunks(part):
+        prefix += chunk[: limit - len(prefix)]
+        if len(prefix) >= limit:
+            break
+    return bytes(prefix)
+
+
+def body_text(parsed: ParsedMail) -> str:
+    """The start of the message's text body (its HTML body's text when it has none)."""
+    texts = {part.role: part for part in parsed.parts if part.role in {"text", "html"}}
+    if "text" in texts:
+        return decode_text(text_prefix(texts["text"]), texts["text"].charset)
+    if "html" in texts:
+        return html_text(decode_text(text_prefix(texts["html"]), texts["html"].charset))
+    return ""
 
 
 def decode_text(prefix: bytes, charset: str | None) -> str:

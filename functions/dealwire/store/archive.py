@@ -19,9 +19,11 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
-    from dealwire.domain.connect import ConnectDocument
+    from dealwire.domain.envelope_event import ConnectDocument
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# How S3 says an object is not there: GetObject/PutObjectTagging, and HeadObject's bare status.
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
 def safe_token(value: str, limit: int = 80) -> str:
@@ -112,11 +114,21 @@ class Archive:
             Tagging={"TagSet": [{"Key": name, "Value": _tag_value(value)} for name, value in tags.items()]},
         )
 
+    def tag_if_present(self, key: str, tags: dict[str, str]) -> bool:
+        """``tag``, or False when there is no such object (nothing to tag is not a failure)."""
+        try:
+            self.tag(key, tags)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                return False
+            raise
+        return True
+
     def exists(self, key: str) -> bool:
         try:
             self.client.head_object(Bucket=self._bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
                 return False
             raise
         return True

@@ -1,76 +1,93 @@
-"""The CRM projection: users, contacts by address, deals per contact, kept from CRM events.
+"""The CRM projection: users, contacts by address, persons and deals, kept from CRM events.
 
-==================  ========================================  ==============================
-item                pk / sk                                   holds
-==================  ========================================  ==============================
-user                ``T#<t>#USERS`` / ``USER#<user>``         addresses, mail sharing
-contact address     ``T#<t>#EMAIL#<address>`` / ``CONTACT``   the person it belongs to
-person              ``T#<t>#PERSON#<person>`` / ``PERSON``    name, addresses
-person's deal       ``T#<t>#PERSON#<person>`` / ``DEAL#<d>``  the deal's state and title
-deal                ``T#<t>#DEAL#<deal>`` / ``DEAL``          state, title, contacts
-==================  ========================================  ==============================
+One store for the projection's reads (what mail and the API ask of it) and its writes
+(what CRM events change). Keys are ``store.table``'s ``USER``, ``CONTACT``, ``PERSON``,
+``PERSON_DEALS`` and ``DEAL``.
 
 Every write is conditional on the CRM's ``updatedAt``, so the newest version wins
 whatever order events arrive in; a redelivery of the newest one applies again harmlessly.
+An address belongs to the newest person that lists it: an older person's update leaves
+it alone and still lands.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from dealwire.store import clients
-from dealwire.store.envelopes import deserialize, serialize
+from dealwire.domain.linking import User
+from dealwire.store import table
+from dealwire.store.table import TableStore, WriteConflict, cancellation_codes, error_code, serialize
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    from collections.abc import Callable, Iterable
+
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
     from dealwire.contracts.crm import DealUpserted, PersonUpserted, UserUpserted
 
-MAX_ATTEMPTS = 4
+MAX_ATTEMPTS: Final = 4
+MAX_CONTACTS: Final = 20
 
 
-def users_pk(tenant_id: str) -> str:
-    return f"T#{tenant_id}#USERS"
+@dataclass(slots=True)
+class _Writes:
+    """A transaction's items; ``optional`` ones may be left out when their condition fails."""
+
+    items: list[TransactWriteItemTypeDef] = field(default_factory=list)
+    optional: set[int] = field(default_factory=set)
+
+    def add(self, item: TransactWriteItemTypeDef, *, optional: bool = False) -> None:
+        if optional:
+            self.optional.add(len(self.items))
+        self.items.append(item)
 
 
-def email_pk(tenant_id: str, address: str) -> str:
-    return f"T#{tenant_id}#EMAIL#{address.lower()}"
+def _user(item: dict[str, Any]) -> User:
+    return User(
+        user_id=str(item["user_id"]),
+        emails=tuple(item.get("emails") or ()),
+        sharing="shared" if item.get("sharing") == "shared" else "private",
+        active=bool(item.get("active", True)),
+        name=str(item.get("name", "")),
+    )
 
 
-def person_pk(tenant_id: str, person_id: str) -> str:
-    return f"T#{tenant_id}#PERSON#{person_id}"
+class CrmProjection(TableStore):
+    # -- reads ------------------------------------------------------------------------------
 
+    def users(self, tenant_id: str) -> list[User]:
+        """Every user of the account: one Query (paged past 1 MB)."""
+        return [_user(item) for item in self._query_all(table.users_partition(tenant_id))]
 
-def deal_pk(tenant_id: str, deal_id: str) -> str:
-    return f"T#{tenant_id}#DEAL#{deal_id}"
+    def user(self, tenant_id: str, user_id: str) -> User | None:
+        item = self._get(table.user_key(tenant_id, user_id))
+        return _user(item) if item else None
 
+    def contacts(self, tenant_id: str, addresses: Iterable[str]) -> dict[str, str]:
+        """Address -> person id for the addresses that are contacts: one BatchGetItem."""
+        wanted = list(dict.fromkeys(address.lower() for address in addresses))[: table.BATCH_GET_LIMIT]
+        items = self._batch_get([table.contact_key(tenant_id, address) for address in wanted])
+        return {str(item["email"]): str(item["person_id"]) for item in items if item.get("person_id")}
 
-def item_key(pk: str, sk: str) -> dict[str, Any]:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
+    def open_deals(self, tenant_id: str, person_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Each person's open deals: one BatchGetItem for all of them."""
+        people = list(dict.fromkeys(person_ids))[:MAX_CONTACTS]
+        items = self._batch_get([table.person_deals_key(tenant_id, person) for person in people])
+        found = {str(item.get("person_id")): tuple(sorted(item.get("open_deal_ids") or ())) for item in items}
+        return {person: found.get(person, ()) for person in people}
 
-
-class StaleEvent(Exception):
-    """The projection already holds this version or a newer one."""
-
-
-class CrmProjection:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        return self._client or clients.dynamodb()
+    # -- writes -----------------------------------------------------------------------------
 
     def upsert_user(self, event: UserUpserted) -> bool:
         """One conditional put; False when the event is older than what is stored."""
+        key = table.user_key(event.tenant_id, event.user_id)
         item = serialize(
             {
-                "pk": users_pk(event.tenant_id),
-                "sk": f"USER#{event.user_id}",
+                "pk": key.pk,
+                "sk": key.sk,
                 "tenant_id": event.tenant_id,
                 "user_id": event.user_id,
                 "name": event.name,
@@ -88,7 +105,7 @@ class CrmProjection:
                 ExpressionAttributeValues={":u": {"S": event.updated_at}},
             )
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
@@ -96,59 +113,79 @@ class CrmProjection:
     def upsert_person(self, event: PersonUpserted) -> bool:
         """The person and one item per address, in one transaction; addresses it lost are removed."""
         return self._versioned(
-            person_pk(event.tenant_id, event.person_id),
-            "PERSON",
+            table.person_key(event.tenant_id, event.person_id),
             event.updated_at,
             lambda old: self._person_writes(event, old),
         )
 
     def upsert_deal(self, event: DealUpserted) -> bool:
-        """The deal and its link on each contact, in one transaction; dropped contacts unlinked."""
+        """The deal and its place in each contact's open deals, in one transaction."""
         return self._versioned(
-            deal_pk(event.tenant_id, event.deal_id),
-            "DEAL",
+            table.deal_key(event.tenant_id, event.deal_id),
             event.updated_at,
             lambda old: self._deal_writes(event, old),
         )
 
-    def _versioned(self, pk: str, sk: str, updated_at: str, build: Any) -> bool:  # noqa: ANN401
-        """Read the entity's stored version, write the new one on condition it is unchanged."""
+    def _versioned(
+        self, head: table.Key, updated_at: str, build: Callable[[dict[str, Any] | None], _Writes]
+    ) -> bool:
+        """Read the entity's stored version, write the new one on condition it is unchanged.
+
+        The first item of the transaction is the entity itself: its condition failing
+        means another version landed meanwhile (read again). An optional item's condition
+        failing means a newer entity owns it (an address): it is left out, and the rest
+        lands.
+        """
         for _ in range(MAX_ATTEMPTS):
-            answer = self.client.get_item(TableName=self._table, Key=item_key(pk, sk), ConsistentRead=True)
-            old = deserialize(answer["Item"]) if "Item" in answer else None
+            old = self._get(head, consistent=True)
             if old and str(old.get("updated_at", "")) > updated_at:
                 return False
-            head: TransactWriteItemTypeDef
-            writes: list[TransactWriteItemTypeDef] = build(old)
-            head = writes[0]
-            put = head["Put"]
+            writes = build(old)
+            put = writes.items[0]["Put"]
             if old is None:
                 put["ConditionExpression"] = "attribute_not_exists(pk)"
             else:
                 put["ConditionExpression"] = "updated_at = :old"
                 put["ExpressionAttributeValues"] = {":old": {"S": str(old.get("updated_at", ""))}}
+            if self._commit(writes):
+                return True
+        raise WriteConflict(f"{head.pk} kept changing while it was written; the event is retried")
+
+    def _commit(self, writes: _Writes) -> bool:
+        """True once committed; False when the head's version moved (the caller reads again)."""
+        kept = list(range(len(writes.items)))
+        for _ in range(MAX_ATTEMPTS):
             try:
-                self.client.transact_write_items(TransactItems=writes)
+                self._transact([writes.items[i] for i in kept])
             except ClientError as exc:
-                if _code(exc) == "TransactionCanceledException":
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                codes = cancellation_codes(exc)
+                failed = {kept[i] for i, code in enumerate(codes) if code == "ConditionalCheckFailed"}
+                if 0 in failed:
+                    return False
+                if failed and failed <= writes.optional:
+                    kept = [i for i in kept if i not in failed]
+                    continue
+                if not failed and "TransactionConflict" in codes:
                     continue
                 raise
             return True
-        raise StaleEvent(f"{pk} kept changing while it was written; the event is retried")
+        raise WriteConflict("the projection's items kept changing while they were written")
 
-    def _person_writes(
-        self, event: PersonUpserted, old: dict[str, Any] | None
-    ) -> list[TransactWriteItemTypeDef]:
+    def _person_writes(self, event: PersonUpserted, old: dict[str, Any] | None) -> _Writes:
         tenant = event.tenant_id
         emails = [] if event.deleted else list(dict.fromkeys(event.emails))
-        writes: list[TransactWriteItemTypeDef] = [
+        head = table.person_key(tenant, event.person_id)
+        writes = _Writes()
+        writes.add(
             {
                 "Put": {
                     "TableName": self._table,
                     "Item": serialize(
                         {
-                            "pk": person_pk(tenant, event.person_id),
-                            "sk": "PERSON",
+                            "pk": head.pk,
+                            "sk": head.sk,
                             "tenant_id": tenant,
                             "person_id": event.person_id,
                             "name": event.name,
@@ -159,16 +196,17 @@ class CrmProjection:
                     ),
                 }
             }
-        ]
+        )
         for address in emails:
-            writes.append(
+            key = table.contact_key(tenant, address)
+            writes.add(
                 {
                     "Put": {
                         "TableName": self._table,
                         "Item": serialize(
                             {
-                                "pk": email_pk(tenant, address),
-                                "sk": "CONTACT",
+                                "pk": key.pk,
+                                "sk": key.sk,
                                 "tenant_id": tenant,
                                 "email": address,
                                 "person_id": event.person_id,
@@ -176,7 +214,7 @@ class CrmProjection:
                                 "updated_at": event.updated_at,
                             }
                         ),
-                        # An address that moved to another person keeps the newer owner.
+                        # The newest person listing an address owns it.
                         "ConditionExpression": (
                             "attribute_not_exists(pk) OR person_id = :p OR updated_at <= :u"
                         ),
@@ -185,32 +223,37 @@ class CrmProjection:
                             ":u": {"S": event.updated_at},
                         },
                     }
-                }
+                },
+                optional=True,
             )
         for address in sorted(set((old or {}).get("emails") or []) - set(emails)):
-            writes.append(
+            writes.add(
                 {
                     "Delete": {
                         "TableName": self._table,
-                        "Key": item_key(email_pk(tenant, address), "CONTACT"),
+                        "Key": table.contact_key(tenant, address).item(),
+                        # Another person may own it by now: then it stays theirs.
                         "ConditionExpression": "attribute_not_exists(pk) OR person_id = :p",
                         "ExpressionAttributeValues": {":p": {"S": event.person_id}},
                     }
-                }
+                },
+                optional=True,
             )
         return writes
 
-    def _deal_writes(self, event: DealUpserted, old: dict[str, Any] | None) -> list[TransactWriteItemTypeDef]:
+    def _deal_writes(self, event: DealUpserted, old: dict[str, Any] | None) -> _Writes:
         tenant = event.tenant_id
         people = [] if event.status == "deleted" else list(dict.fromkeys(event.person_ids))
-        writes: list[TransactWriteItemTypeDef] = [
+        head = table.deal_key(tenant, event.deal_id)
+        writes = _Writes()
+        writes.add(
             {
                 "Put": {
                     "TableName": self._table,
                     "Item": serialize(
                         {
-                            "pk": deal_pk(tenant, event.deal_id),
-                            "sk": "DEAL",
+                            "pk": head.pk,
+                            "sk": head.sk,
                             "tenant_id": tenant,
                             "deal_id": event.deal_id,
                             "title": event.title,
@@ -222,37 +265,26 @@ class CrmProjection:
                     ),
                 }
             }
-        ]
-        for person in people:
-            writes.append(
+        )
+        dropped = sorted(set((old or {}).get("person_ids") or []) - set(people))
+        open_ = event.status == "open"
+        for person in [*people, *dropped]:
+            adds = open_ and person in people
+            writes.add(
                 {
-                    "Put": {
+                    "Update": {
                         "TableName": self._table,
-                        "Item": serialize(
-                            {
-                                "pk": person_pk(tenant, person),
-                                "sk": f"DEAL#{event.deal_id}",
-                                "tenant_id": tenant,
-                                "deal_id": event.deal_id,
-                                "title": event.title,
-                                "status": event.status,
-                                "updated_at": event.updated_at,
-                            }
-                        ),
-                    }
-                }
-            )
-        for person in sorted(set((old or {}).get("person_ids") or []) - set(people)):
-            writes.append(
-                {
-                    "Delete": {
-                        "TableName": self._table,
-                        "Key": item_key(person_pk(tenant, person), f"DEAL#{event.deal_id}"),
+                        "Key": table.person_deals_key(tenant, person).item(),
+                        # String-set ADD and DELETE are idempotent: a redelivery changes nothing.
+                        "UpdateExpression": "SET tenant_id = :t, person_id = :p "
+                        + ("ADD" if adds else "DELETE")
+                        + " open_deal_ids :d",
+                        "ExpressionAttributeValues": {
+                            ":t": {"S": tenant},
+                            ":p": {"S": person},
+                            ":d": {"SS": [event.deal_id]},
+                        },
                     }
                 }
             )
         return writes
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))

@@ -1,87 +1,46 @@
-"""Envelopes and recipients in the DynamoDB table.
+"""Envelopes and recipients in the table: one conditional write per event, no read.
 
-Keys (the tenant is in every partition key):
-
-========================  ==========================================  =========================
-item                      pk / sk                                     indexes
-========================  ==========================================  =========================
-envelope                  ``T#<tenant>#ENV#<id>`` / ``ENVELOPE``      ``by_deal``, ``in_flight``
-recipient                 ``T#<tenant>#ENV#<id>`` / ``RCP#<rid>``
-========================  ==========================================  =========================
-
-``by_deal``: ``T#<tenant>#DEAL#<deal>`` / ``<created>#<envelope>`` (the deal's envelopes,
-newest first). ``in_flight``: ``T#<tenant>#INFLIGHT`` / ``<status changed>#<envelope>``,
-present only while the envelope is not terminal (the poller's sparse sweep).
+Keys and indexes are ``store.table``'s (``ENVELOPE``, ``RECIPIENT``, ``by_deal``,
+``in_flight``); this module builds the conditional updates the ordering rule of
+``domain.changes`` asks for, and reads the tracker, a deal's envelopes and the sweep.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import uuid
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from dealwire.domain.items import ItemKind
 from dealwire.domain.tracker import Tracker, build_tracker
-from dealwire.store import clients
+from dealwire.store import table
+from dealwire.store.table import (
+    BY_DEAL,
+    IN_FLIGHT,
+    ITEM_LIMIT_BYTES,
+    TRANSACTION_LIMIT,
+    ItemTooLarge,
+    Page,
+    TableStore,
+    WriteConflict,
+    attribute_value,
+    cancellation_codes,
+    cancelled_items,
+    error_code,
+    estimated_size,
+    is_item_too_large,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from mypy_boto3_dynamodb import DynamoDBClient
-
     from dealwire.domain.changes import AttributeValue, ItemWrite
 
-ENVELOPE_SK = "ENVELOPE"
-RECIPIENT_PREFIX = "RCP#"
-TRANSACTION_LIMIT = 100
-MAX_ATTEMPTS = 4
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def envelope_pk(tenant_id: str, envelope_id: str) -> str:
-    return f"T#{tenant_id}#ENV#{envelope_id}"
-
-
-def item_key(tenant_id: str, envelope_id: str, write: ItemWrite) -> dict[str, Any]:
-    sk = ENVELOPE_SK if write.kind == "envelope" else RECIPIENT_PREFIX + write.recipient_id
-    return {"pk": {"S": envelope_pk(tenant_id, envelope_id)}, "sk": {"S": sk}}
-
-
-class InvalidCursor(ValueError):
-    """A paging cursor that this store did not issue (or issued for another query)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[dict[str, Any]]
-    cursor: str | None
-
-
-def encode_cursor(key: Mapping[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, partition: str, attribute: str) -> dict[str, Any]:
-    """The LastEvaluatedKey inside ``cursor``, refused unless it belongs to ``partition``."""
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidCursor("cursor is not one this API issued") from exc
-    if not isinstance(key, dict) or key.get(attribute) != {"S": partition}:
-        # Also what keeps a cursor from one tenant or deal paging through another's.
-        raise InvalidCursor("cursor belongs to another query")
-    return key
-
-
-class StoreConflict(RuntimeError):
-    """Concurrent writers kept cancelling the transaction; the caller should retry later."""
+MAX_ATTEMPTS: Final = 4
+# Room left for what earlier events put on the item (documents, markers) beside this write.
+ITEM_BUDGET_BYTES: Final = ITEM_LIMIT_BYTES * 7 // 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +70,7 @@ class _Expression:
 
     def value(self, value: AttributeValue) -> str:
         placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = _serializer.serialize(value)
+        self.values[placeholder] = attribute_value(value)
         return placeholder
 
     def set(self, attribute: str, value: AttributeValue, *, only_if_absent: bool = False) -> None:
@@ -132,32 +91,41 @@ class _Expression:
         return " ".join(parts)
 
 
+def item_key(tenant_id: str, envelope_id: str, write: ItemWrite) -> table.Key:
+    if write.kind == "envelope":
+        return table.envelope_key(tenant_id, envelope_id)
+    return table.recipient_key(tenant_id, envelope_id, write.recipient_id)
+
+
 def _index_attributes(
     tenant_id: str, envelope_id: str, values: Mapping[str, AttributeValue]
 ) -> dict[str, str]:
-    """The sparse index keys an envelope write implies."""
+    """The ``by_deal`` keys an envelope write implies."""
     found: dict[str, str] = {}
     deal = values.get("deal_id")
     if isinstance(deal, str):
         since = values.get("created_at") or values.get("sent_at") or values.get("generated") or ""
-        found["gsi_deal_pk"] = f"T#{tenant_id}#DEAL#{deal}"
-        found["gsi_deal_sk"] = f"{since}#{envelope_id}"
+        found[BY_DEAL.pk] = table.deal_envelopes(tenant_id, deal)
+        found[BY_DEAL.sk] = table.deal_envelope_sort(str(since), envelope_id)
     return found
 
 
 def build_update(
-    table: str,
+    table_name: str,
     tenant_id: str,
     envelope_id: str,
     write: ItemWrite,
     *,
     stale_with: frozenset[str] | None = None,
+    write_id: str | None = None,
 ) -> dict[str, Any] | None:
     """The UpdateItem parameters for ``write``.
 
-    Conditional on the order key on the first attempt. Once DynamoDB has said the write
-    is stale (``stale_with`` = the attribute names the stored item has), only the fill
-    the item lacks and the ``always`` markers remain; ``None`` when nothing does.
+    Conditional on the order key on the first attempt, which also stamps ``write_id`` so
+    that a commit whose answer was lost is recognised as this write's own. Once DynamoDB
+    has said the write is stale (``stale_with`` = the attribute names the stored item
+    has), only the fill the item lacks and the ``always`` markers remain; ``None`` when
+    nothing does.
     """
     expression = _Expression()
     ordered_attempt = write.order is not None and stale_with is None
@@ -166,19 +134,22 @@ def build_update(
         fill.update(_index_attributes(tenant_id, envelope_id, {**write.ordered, **write.fill}))
     if stale_with is not None:
         fill = {name: value for name, value in fill.items() if name not in stale_with}
+    order_name = order_value = ""
     if ordered_attempt:
         for attribute, value in {**write.ordered, **fill}.items():
             expression.set(attribute, value)
         order_name, order_value = expression.name("order"), expression.value(write.order or "")
         expression.sets.append(f"{order_name} = {order_value}")
+        if write_id:
+            expression.set("write_id", write_id)
         in_flight = write.ordered.get("in_flight")
         if write.kind == "envelope" and in_flight is True:
             changed = write.ordered.get("status_changed_at", write.ordered.get("generated"))
-            expression.set("gsi_inflight_pk", f"T#{tenant_id}#INFLIGHT")
-            expression.set("gsi_inflight_sk", f"{changed}#{envelope_id}")
+            expression.set(IN_FLIGHT.pk, table.in_flight(tenant_id))
+            expression.set(IN_FLIGHT.sk, table.in_flight_sort(str(changed), envelope_id))
         elif write.kind == "envelope" and in_flight is False:
-            expression.remove("gsi_inflight_pk")
-            expression.remove("gsi_inflight_sk")
+            expression.remove(IN_FLIGHT.pk)
+            expression.remove(IN_FLIGHT.sk)
     else:
         for attribute, value in fill.items():
             expression.set(attribute, value, only_if_absent=True)
@@ -187,8 +158,8 @@ def build_update(
     if not expression.sets and not expression.removes:
         return None
     update: dict[str, Any] = {
-        "TableName": table,
-        "Key": item_key(tenant_id, envelope_id, write),
+        "TableName": table_name,
+        "Key": item_key(tenant_id, envelope_id, write).item(),
         "UpdateExpression": expression.render(),
         "ExpressionAttributeNames": expression.names,
         "ExpressionAttributeValues": expression.values,
@@ -200,70 +171,43 @@ def build_update(
     return update
 
 
-def _plain(value: Any) -> Any:  # noqa: ANN401 - DynamoDB documents are untyped
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | set):
-        return [_plain(v) for v in value]
-    return value
+def check_fits(tenant_id: str, envelope_id: str, writes: Sequence[ItemWrite]) -> None:
+    """Raise ``ItemTooLarge`` for a write whose item could not be stored (names which)."""
+    for write in writes:
+        key = item_key(tenant_id, envelope_id, write)
+        size = estimated_size({"pk": key.pk, "sk": key.sk, **write.ordered, **write.fill, **write.always})
+        if size > ITEM_BUDGET_BYTES:
+            what = "the envelope item" if write.kind == "envelope" else f"recipient {write.recipient_id}"
+            raise ItemTooLarge(what, size)
 
 
-def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+def _batches(writes: Sequence[ItemWrite]) -> list[Sequence[ItemWrite]]:
+    """The transactions that record one event, the envelope's last.
+
+    Up to 100 items commit together. A larger envelope (DocuSign allows far more
+    recipients than one transaction holds) is written recipients first, the envelope in
+    the final transaction: each item only ever moves forward under the ordering rule, so
+    a reader between two transactions sees some recipients newer and the envelope as it
+    was, never anything older; a retry after a failure re-applies the done part as stale
+    (a no-op) and converges. The envelope's status, and what the stream derives from it
+    (completion, the document job), come only once every recipient is recorded.
+    """
+    if len(writes) <= TRANSACTION_LIMIT:
+        return [writes]
+    envelope, recipients = writes[0], list(writes[1:])
+    split = len(recipients) - (TRANSACTION_LIMIT - 1)
+    early, last = recipients[:split], recipients[split:]
+    batches: list[Sequence[ItemWrite]] = [
+        early[start : start + TRANSACTION_LIMIT] for start in range(0, len(early), TRANSACTION_LIMIT)
+    ]
+    batches.append([envelope, *last])
+    return batches
 
 
-def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    """An item (or expression values) as DynamoDB attribute values; None attributes are left out."""
-    return {name: _serializer.serialize(value) for name, value in item.items() if value is not None}
-
-
-def query_page(
-    client: DynamoDBClient,
-    table: str,
-    attribute: str,
-    partition: str,
-    *,
-    index: str | None = None,
-    limit: int,
-    cursor: str | None,
-    newest: bool,
-    sk_prefix: str | None = None,
-    max_limit: int = 1000,
-) -> Page:
-    """One page of a partition (of the table or an index), with an opaque cursor for the next."""
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "#p = :p",
-        "ExpressionAttributeNames": {"#p": attribute},
-        "ExpressionAttributeValues": {":p": {"S": partition}},
-        "ScanIndexForward": not newest,
-        "Limit": max(1, min(limit, max_limit)),
-    }
-    if index:
-        kwargs["IndexName"] = index
-    if sk_prefix:
-        kwargs["KeyConditionExpression"] += " AND begins_with(sk, :sk)"
-        kwargs["ExpressionAttributeValues"][":sk"] = {"S": sk_prefix}
-    if cursor:
-        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, partition, attribute)
-    answer = client.query(**kwargs)
-    last = answer.get("LastEvaluatedKey")
-    return Page(
-        items=[deserialize(item) for item in answer.get("Items", [])],
-        cursor=encode_cursor(last) if last else None,
-    )
-
-
-class EnvelopeStore:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        return self._client or clients.dynamodb()
+class EnvelopeStore(TableStore):
+    def check_fits(self, tenant_id: str, envelope_id: str, writes: Sequence[ItemWrite]) -> None:
+        """Raise ``ItemTooLarge`` before anything is stored for an event that could not be."""
+        check_fits(tenant_id, envelope_id, writes)
 
     def apply(self, tenant_id: str, envelope_id: str, writes: Sequence[ItemWrite]) -> ApplyResult:
         """Record one event: one request on the common path (UpdateItem or one transaction).
@@ -271,39 +215,47 @@ class EnvelopeStore:
         A stale item cancels the transaction; the retry carries only what a stale write may
         still do (fill timestamps the item never had). No read is ever needed.
         """
+        check_fits(tenant_id, envelope_id, writes)
         fresh = stale = requests = 0
-        for start in range(0, len(writes), TRANSACTION_LIMIT):
-            chunk = writes[start : start + TRANSACTION_LIMIT]
-            chunk_fresh, chunk_stale, chunk_requests = self._apply_chunk(tenant_id, envelope_id, chunk)
-            fresh, stale, requests = fresh + chunk_fresh, stale + chunk_stale, requests + chunk_requests
+        for batch in _batches(writes):
+            batch_fresh, batch_stale, batch_requests = self._apply_batch(tenant_id, envelope_id, batch)
+            fresh, stale, requests = fresh + batch_fresh, stale + batch_stale, requests + batch_requests
         return ApplyResult(fresh=fresh, stale=stale, requests=requests)
 
-    def _apply_chunk(
+    def _apply_batch(
         self, tenant_id: str, envelope_id: str, writes: Sequence[ItemWrite]
     ) -> tuple[int, int, int]:
         stale: dict[int, frozenset[str]] = {}
         requests = 0
+        write_id = uuid.uuid4().hex
         for _ in range(MAX_ATTEMPTS):
             pending = [
                 (index, update)
                 for index, write in enumerate(writes)
                 if (
                     update := build_update(
-                        self._table, tenant_id, envelope_id, write, stale_with=stale.get(index)
+                        self._table,
+                        tenant_id,
+                        envelope_id,
+                        write,
+                        stale_with=stale.get(index),
+                        write_id=write_id,
                     )
                 )
             ]
             if pending:
                 requests += 1
-                refused = self._write(pending)
+                refused = self._write(pending, write_id)
                 if refused is not None:
                     stale.update(refused)
                     continue
             fresh = sum(1 for index, w in enumerate(writes) if w.order is not None and index not in stale)
             return fresh, len(stale), requests
-        raise StoreConflict(f"envelope {envelope_id}: gave up after {MAX_ATTEMPTS} attempts")
+        raise WriteConflict(f"envelope {envelope_id}: gave up after {MAX_ATTEMPTS} attempts")
 
-    def _write(self, pending: list[tuple[int, dict[str, Any]]]) -> dict[int, frozenset[str]] | None:
+    def _write(
+        self, pending: list[tuple[int, dict[str, Any]]], write_id: str
+    ) -> dict[int, frozenset[str]] | None:
         """Send the updates; on refusal, the stale ones with their stored attribute names.
 
         An empty mapping means "retry as is" (a transaction conflict).
@@ -312,83 +264,57 @@ class EnvelopeStore:
             if len(pending) == 1:
                 self.client.update_item(**pending[0][1])
             else:
-                self.client.transact_write_items(
-                    TransactItems=[{"Update": update} for _, update in pending]  # type: ignore[typeddict-item]
-                )
+                self._transact([{"Update": update} for _, update in pending])  # type: ignore[typeddict-item]
         except ClientError as exc:
-            response: dict[str, Any] = dict(exc.response)
-            code = response.get("Error", {}).get("Code")
+            if is_item_too_large(exc):
+                raise ItemTooLarge("an item of the envelope", ITEM_LIMIT_BYTES) from exc
+            code = error_code(exc)
             if code == "ConditionalCheckFailedException" and len(pending) == 1:
-                return {pending[0][0]: frozenset(response.get("Item", {}))}
+                response: dict[str, Any] = dict(exc.response)
+                stored: dict[str, Any] = response.get("Item", {})
+                if stored.get("write_id") == {"S": write_id}:
+                    # Our own write committed and its answer was lost; botocore retried it.
+                    return None
+                return {pending[0][0]: frozenset(stored)}
             if code != "TransactionCanceledException":
                 raise
-            reasons = response.get("CancellationReasons", [])
-            codes = {reason.get("Code") for reason in reasons}
-            if not codes <= {"None", "ConditionalCheckFailed", "TransactionConflict", None}:
+            codes = cancellation_codes(exc)
+            if not set(codes) <= {"None", "ConditionalCheckFailed", "TransactionConflict"}:
                 raise
             return {
-                index: frozenset(reason.get("Item", {}))
-                for (index, _), reason in zip(pending, reasons, strict=False)
-                if reason.get("Code") == "ConditionalCheckFailed"
+                index: frozenset(stored)
+                for (index, _), reason, stored in zip(pending, codes, cancelled_items(exc), strict=False)
+                if reason == "ConditionalCheckFailed"
             }
         return None
 
     def tracker(self, tenant_id: str, envelope_id: str) -> Tracker | None:
         """The envelope and its recipients: one Query."""
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": envelope_pk(tenant_id, envelope_id)}},
-        }
-        while True:
-            page = self.client.query(**kwargs)
-            items.extend(deserialize(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        envelope = next((item for item in items if item["sk"] == ENVELOPE_SK), None)
+        items = self._query_all(table.envelope_key(tenant_id, envelope_id).pk)
+        envelope = next((item for item in items if table.item_kind(item) is ItemKind.ENVELOPE), None)
         if envelope is None:
             return None
-        recipients = [item for item in items if str(item["sk"]).startswith(RECIPIENT_PREFIX)]
+        recipients = [item for item in items if table.item_kind(item) is ItemKind.RECIPIENT]
         return build_tracker(envelope, recipients)
 
     def envelopes_of_deal(
         self, tenant_id: str, deal_id: str, *, limit: int = 25, cursor: str | None = None
     ) -> Page:
         """The deal's envelopes, newest first: one Query on ``by_deal``."""
-        return query_page(
-            self.client,
-            self._table,
-            "gsi_deal_pk",
-            f"T#{tenant_id}#DEAL#{deal_id}",
-            index="by_deal",
-            limit=limit,
-            cursor=cursor,
-            newest=True,
+        return self._query_page(
+            table.deal_envelopes(tenant_id, deal_id), index=BY_DEAL, limit=limit, cursor=cursor, newest=True
         )
 
     def in_flight(self, tenant_id: str, *, limit: int = 100, cursor: str | None = None) -> Page:
         """Envelopes not yet terminal, oldest change first: the poller's sparse sweep."""
-        return query_page(
-            self.client,
-            self._table,
-            "gsi_inflight_pk",
-            f"T#{tenant_id}#INFLIGHT",
-            index="in_flight",
-            limit=limit,
-            cursor=cursor,
-            newest=False,
+        return self._query_page(
+            table.in_flight(tenant_id), index=IN_FLIGHT, limit=limit, cursor=cursor, newest=False
         )
 
     def signed_documents(self, tenant_id: str, envelope_id: str) -> dict[str, Any]:
         """What the document job recorded for the envelope (empty when nothing yet)."""
-        answer = self.client.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": envelope_pk(tenant_id, envelope_id)}, "sk": {"S": ENVELOPE_SK}},
-            ProjectionExpression="signed_documents",
-        )
-        documents = deserialize(answer.get("Item", {})).get("signed_documents")
+        item = self._get(table.envelope_key(tenant_id, envelope_id), projection="signed_documents") or {}
+        documents = item.get("signed_documents")
         return documents if isinstance(documents, dict) else {}
 
     def record_documents(
@@ -397,11 +323,11 @@ class EnvelopeStore:
         """Point the envelope at its stored documents; the same call twice changes nothing."""
         self.client.update_item(
             TableName=self._table,
-            Key={"pk": {"S": envelope_pk(tenant_id, envelope_id)}, "sk": {"S": ENVELOPE_SK}},
+            Key=table.envelope_key(tenant_id, envelope_id).item(),
             UpdateExpression="SET signed_documents = :d, documents_outcome = :o",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={
-                ":d": _serializer.serialize({k: dict(v) for k, v in documents.items()}),
+                ":d": attribute_value({k: dict(v) for k, v in documents.items()}),
                 ":o": {"S": outcome},
             },
         )

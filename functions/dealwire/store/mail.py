@@ -1,18 +1,8 @@
-"""Threads, messages and rejections of Smart BCC mail in the DynamoDB table.
+"""Threads, messages and rejections of Smart BCC mail in the table.
 
-=================  ==========================================  ================================
-item               pk / sk                                     what for
-=================  ==========================================  ================================
-thread             ``T#<t>#THREAD#<id>`` / ``THREAD``          link state; ``by_deal`` index
-message            ``T#<t>#THREAD#<id>`` / ``MSG#<sent>#<k>``  headers, parts, owner, sharing
-message id         ``T#<t>#MID#<key>`` / ``MID``               dedup and References lookup
-subject fallback   ``T#<t>#SUBJ#<key>`` / ``SUBJ``             threads for clients without References
-contact's thread   ``T#<t>#PERSON#<p>`` / ``THREAD#<start>#<id>``  a contact's threads, newest first
-rejection          ``T#<t>#REJECTED`` / ``<received>#<ses id>``   why a delivery was refused (TTL)
-=================  ==========================================  ================================
-
-``by_deal`` for threads: ``T#<t>#DEAL#<deal>#THREADS`` / ``<started>#<thread>``. Storing a
-message is one transaction whose first item, the message id, is conditional on being
+Keys are ``store.table``'s ``THREAD``, ``MESSAGE``, ``MESSAGE_ID``, ``SUBJECT``,
+``CONTACT_THREAD`` and ``REJECTION``; a deal's threads are the ``by_deal`` index. Storing
+a message is one transaction whose first item, the message id, is conditional on being
 absent: a message delivered twice is stored once, with no read to find out.
 """
 
@@ -20,40 +10,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from dealwire.domain.linking import ThreadLink, User
-from dealwire.store import clients
-from dealwire.store.crm import deal_pk, email_pk, item_key, person_pk, users_pk
-from dealwire.store.envelopes import Page, deserialize, query_page, serialize
+from dealwire.domain.linking import ThreadLink
+from dealwire.store import table
+from dealwire.store.table import BY_DEAL, Page, TableStore, cancellation_codes, serialize
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Mapping
 
-    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, UpdateTypeDef
 
-BATCH_GET_LIMIT = 100
-MAX_CONTACTS = 20
-REJECTION_TTL_DAYS = 30
-
-
-def thread_pk(tenant_id: str, thread_id: str) -> str:
-    return f"T#{tenant_id}#THREAD#{thread_id}"
-
-
-def mid_pk(tenant_id: str, key: str) -> str:
-    return f"T#{tenant_id}#MID#{key}"
-
-
-def subject_pk(tenant_id: str, key: str) -> str:
-    return f"T#{tenant_id}#SUBJ#{key}"
-
-
-def deal_threads_pk(tenant_id: str, deal_id: str) -> str:
-    return f"T#{tenant_id}#DEAL#{deal_id}#THREADS"
+MAX_CONTACTS: Final = 20
+REJECTION_TTL_DAYS: Final = 30
 
 
 class Duplicate(Exception):
@@ -82,6 +53,14 @@ class ThreadState:
 
 
 @dataclass(frozen=True, slots=True)
+class Lookup:
+    """What one read says of a new message: stored already, and the thread it belongs to."""
+
+    stored: bool
+    thread_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """Everything ``store_message`` writes for one message."""
 
@@ -105,100 +84,34 @@ def thread_link(item: Mapping[str, Any]) -> ThreadLink:
     )
 
 
-class MailStore:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self._table = table_name
-        self._client = client
+def _state(item: dict[str, Any]) -> ThreadState:
+    return ThreadState(
+        thread_id=str(item.get("thread_id", "")),
+        link=thread_link(item),
+        version=int(item.get("version", 0)),
+        started_at=str(item.get("started_at", "")),
+        item=item,
+    )
 
-    @property
-    def client(self) -> DynamoDBClient:
-        return self._client or clients.dynamodb()
 
-    # -- the CRM projection as mail needs it -------------------------------------------------
-
-    def users(self, tenant_id: str) -> list[User]:
-        """Every user of the account: one Query (paged past 1 MB)."""
-        found: list[User] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": users_pk(tenant_id)}},
-        }
-        while True:
-            answer = self.client.query(**kwargs)
-            for raw in answer.get("Items", []):
-                item = deserialize(raw)
-                found.append(
-                    User(
-                        user_id=str(item["user_id"]),
-                        emails=tuple(item.get("emails") or ()),
-                        sharing="shared" if item.get("sharing") == "shared" else "private",
-                        active=bool(item.get("active", True)),
-                        name=str(item.get("name", "")),
-                    )
-                )
-            if "LastEvaluatedKey" not in answer:
-                return found
-            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-    def contacts(self, tenant_id: str, addresses: Iterable[str]) -> dict[str, str]:
-        """Address -> person id for the addresses that are contacts: one BatchGetItem."""
-        wanted = list(dict.fromkeys(address.lower() for address in addresses))[:BATCH_GET_LIMIT]
-        items = self._batch_get([item_key(email_pk(tenant_id, address), "CONTACT") for address in wanted])
-        return {str(item["email"]): str(item["person_id"]) for item in items if item.get("person_id")}
-
-    def open_deals(self, tenant_id: str, person_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
-        """Each person's open deals: one Query per person, bounded."""
-        found: dict[str, tuple[str, ...]] = {}
-        for person in list(dict.fromkeys(person_ids))[:MAX_CONTACTS]:
-            answer = self.client.query(
-                TableName=self._table,
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :deal)",
-                FilterExpression="#s = :open",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":pk": {"S": person_pk(tenant_id, person)},
-                    ":deal": {"S": "DEAL#"},
-                    ":open": {"S": "open"},
-                },
-            )
-            found[person] = tuple(str(deserialize(item)["deal_id"]) for item in answer.get("Items", []))
-        return found
-
-    # -- threads ------------------------------------------------------------------------------
-
-    def find_thread(self, tenant_id: str, reference_keys: list[str], subject_key: str | None) -> str | None:
-        """The thread of the nearest referenced message, else of the subject fallback: one read."""
-        keys = [item_key(mid_pk(tenant_id, key), "MID") for key in reference_keys]
+class MailStore(TableStore):
+    def lookup(
+        self, tenant_id: str, message_key: str, reference_keys: list[str], subject_key: str | None
+    ) -> Lookup:
+        """Whether the message is stored, and the thread of its nearest reference or subject: one read."""
+        own = table.message_id_key(tenant_id, message_key)
+        keys = [own, *(table.message_id_key(tenant_id, key) for key in reference_keys)]
         if subject_key:
-            keys.append(item_key(subject_pk(tenant_id, subject_key), "SUBJ"))
-        if not keys:
-            return None
-        by_pk = {
+            keys.append(table.subject_key(tenant_id, subject_key))
+        threads = {
             str(item["pk"]): str(item["thread_id"]) for item in self._batch_get(keys) if item.get("thread_id")
         }
-        for key in keys:
-            thread = by_pk.get(key["pk"]["S"])
-            if thread:
-                return thread
-        return None
+        thread = next((threads[key.pk] for key in keys[1:] if key.pk in threads), None)
+        return Lookup(stored=own.pk in threads, thread_id=thread)
 
     def thread(self, tenant_id: str, thread_id: str) -> ThreadState | None:
-        answer = self.client.get_item(
-            TableName=self._table,
-            Key=item_key(thread_pk(tenant_id, thread_id), "THREAD"),
-            ConsistentRead=True,
-        )
-        if "Item" not in answer:
-            return None
-        item = deserialize(answer["Item"])
-        return ThreadState(
-            thread_id=thread_id,
-            link=thread_link(item),
-            version=int(item.get("version", 0)),
-            started_at=str(item.get("started_at", "")),
-            item=item,
-        )
+        item = self._get(table.thread_key(tenant_id, thread_id), consistent=True)
+        return _state(item) if item else None
 
     def store_message(self, message: NewMessage, link: ThreadLink, current: ThreadState | None) -> None:
         """The message, its id, the thread and the contacts' links: one transaction.
@@ -208,18 +121,19 @@ class MailStore:
         """
         tenant, thread_id = message.tenant_id, message.thread_id
         started = current.started_at if current else message.sent_at
-        message_sk = f"MSG#{message.sent_at}#{message.message_key}"
+        stored_as = table.message_key(tenant, thread_id, message.sent_at, message.message_key)
+        mid = table.message_id_key(tenant, message.message_key)
         writes: list[TransactWriteItemTypeDef] = [
             {
                 "Put": {
                     "TableName": self._table,
                     "Item": serialize(
                         {
-                            "pk": mid_pk(tenant, message.message_key),
-                            "sk": "MID",
+                            "pk": mid.pk,
+                            "sk": mid.sk,
                             "tenant_id": tenant,
                             "thread_id": thread_id,
-                            "message_sk": message_sk,
+                            "message_sk": stored_as.sk,
                         }
                     ),
                     "ConditionExpression": "attribute_not_exists(pk)",
@@ -229,42 +143,33 @@ class MailStore:
                 "Put": {
                     "TableName": self._table,
                     "Item": serialize(
-                        {
-                            **message.item,
-                            "pk": thread_pk(tenant, thread_id),
-                            "sk": message_sk,
-                            "thread_id": thread_id,
-                        }
+                        {**message.item, "pk": stored_as.pk, "sk": stored_as.sk, "thread_id": thread_id}
                     ),
                 }
             },
             {"Update": self._thread_update(message, link, current, started)},
         ]
         if message.subject_key:
+            fallback = table.subject_key(tenant, message.subject_key)
             writes.append(
                 {
                     "Put": {
                         "TableName": self._table,
-                        "Item": serialize(
-                            {
-                                "pk": subject_pk(tenant, message.subject_key),
-                                "sk": "SUBJ",
-                                "thread_id": thread_id,
-                            }
-                        ),
+                        "Item": serialize({"pk": fallback.pk, "sk": fallback.sk, "thread_id": thread_id}),
                     }
                 }
             )
         known = set(current.link.contact_ids) if current else set()
         for person in [p for p in link.contact_ids if p not in known][:MAX_CONTACTS]:
+            linked = table.contact_thread_key(tenant, person, started, thread_id)
             writes.append(
                 {
                     "Put": {
                         "TableName": self._table,
                         "Item": serialize(
                             {
-                                "pk": person_pk(tenant, person),
-                                "sk": f"THREAD#{started}#{thread_id}",
+                                "pk": linked.pk,
+                                "sk": linked.sk,
                                 "tenant_id": tenant,
                                 "thread_id": thread_id,
                                 "subject": message.subject,
@@ -274,13 +179,12 @@ class MailStore:
                 }
             )
         try:
-            self.client.transact_write_items(TransactItems=writes)
+            self._transact(writes)
         except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons", [])
-            codes = [str(reason.get("Code", "")) for reason in reasons]
+            codes = cancellation_codes(exc)
             if codes and codes[0] == "ConditionalCheckFailed":
                 raise Duplicate(message.message_key) from None
-            if "ConditionalCheckFailed" in codes:
+            if "ConditionalCheckFailed" in codes or "TransactionConflict" in codes:
                 raise ThreadChanged(thread_id) from None
             raise
 
@@ -323,16 +227,16 @@ class MailStore:
             values.update(
                 {
                     ":deal": link.deal_id,
-                    ":gpk": deal_threads_pk(message.tenant_id, link.deal_id),
-                    ":gsk": f"{started}#{message.thread_id}",
+                    ":gpk": table.deal_threads(message.tenant_id, link.deal_id),
+                    ":gsk": table.deal_thread_sort(started, message.thread_id),
                 }
             )
-            sets += ["deal_id = :deal", "gsi_deal_pk = :gpk", "gsi_deal_sk = :gsk"]
+            sets += ["deal_id = :deal", f"{BY_DEAL.pk} = :gpk", f"{BY_DEAL.sk} = :gsk"]
         else:
-            removes += ["deal_id", "gsi_deal_pk", "gsi_deal_sk"]
+            removes += ["deal_id", BY_DEAL.pk, BY_DEAL.sk]
         update: UpdateTypeDef = {
             "TableName": self._table,
-            "Key": item_key(thread_pk(message.tenant_id, message.thread_id), "THREAD"),
+            "Key": table.thread_key(message.tenant_id, message.thread_id).item(),
             "UpdateExpression": "SET "
             + ", ".join(sets)
             + (" REMOVE " + ", ".join(removes) if removes else ""),
@@ -345,19 +249,18 @@ class MailStore:
             update["ExpressionAttributeValues"] = serialize({**values, ":version": current.version})
         return update
 
-    def choose_deal(self, tenant_id: str, thread_id: str, deal_id: str, user_id: str | None, at: str) -> None:
+    def choose_deal(
+        self, tenant_id: str, thread: ThreadState, deal_id: str, user_id: str | None, at: str
+    ) -> None:
         """Settle the thread's deal: the deal must be known and not deleted. One transaction."""
-        current = self.thread(tenant_id, thread_id)
-        if current is None:
-            raise UnknownThread(thread_id)
         values = serialize(
             {
                 ":deal": deal_id,
                 ":state": "linked",
                 ":yes": True,
                 ":none": [],
-                ":gpk": deal_threads_pk(tenant_id, deal_id),
-                ":gsk": f"{current.started_at}#{thread_id}",
+                ":gpk": table.deal_threads(tenant_id, deal_id),
+                ":gsk": table.deal_thread_sort(thread.started_at, thread.thread_id),
                 ":by": user_id or "",
                 ":at": at,
                 ":one": 1,
@@ -365,12 +268,12 @@ class MailStore:
             }
         )
         try:
-            self.client.transact_write_items(
-                TransactItems=[
+            self._transact(
+                [
                     {
                         "ConditionCheck": {
                             "TableName": self._table,
-                            "Key": item_key(deal_pk(tenant_id, deal_id), "DEAL"),
+                            "Key": table.deal_key(tenant_id, deal_id).item(),
                             "ConditionExpression": "attribute_exists(pk) AND #s <> :deleted",
                             "ExpressionAttributeNames": {"#s": "status"},
                             "ExpressionAttributeValues": {":deleted": {"S": "deleted"}},
@@ -379,10 +282,10 @@ class MailStore:
                     {
                         "Update": {
                             "TableName": self._table,
-                            "Key": item_key(thread_pk(tenant_id, thread_id), "THREAD"),
+                            "Key": table.thread_key(tenant_id, thread.thread_id).item(),
                             "UpdateExpression": (
                                 "SET deal_id = :deal, link_state = :state, deal_chosen = :yes, "
-                                "candidates = :none, gsi_deal_pk = :gpk, gsi_deal_sk = :gsk, "
+                                f"candidates = :none, {BY_DEAL.pk} = :gpk, {BY_DEAL.sk} = :gsk, "
                                 "chosen_by = :by, chosen_at = :at, "
                                 "version = if_not_exists(version, :zero) + :one"
                             ),
@@ -393,23 +296,20 @@ class MailStore:
                 ]
             )
         except ClientError as exc:
-            codes = [str(r.get("Code", "")) for r in exc.response.get("CancellationReasons", [])]
+            codes = cancellation_codes(exc)
             if codes and codes[0] == "ConditionalCheckFailed":
                 raise UnknownDeal(deal_id) from None
             if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise UnknownThread(thread_id) from None
+                raise UnknownThread(thread.thread_id) from None
             raise
 
     def thread_messages(
         self, tenant_id: str, thread_id: str, limit: int = 50, cursor: str | None = None
     ) -> Page:
         """The thread's messages, oldest first: one Query, paged (the thread item is ``thread``)."""
-        return query_page(
-            self.client,
-            self._table,
-            "pk",
-            thread_pk(tenant_id, thread_id),
-            sk_prefix="MSG#",
+        return self._query_page(
+            table.thread_key(tenant_id, thread_id).pk,
+            sk_prefix=table.message_prefix(),
             limit=limit,
             cursor=cursor,
             newest=False,
@@ -420,31 +320,27 @@ class MailStore:
         self, tenant_id: str, deal_id: str, limit: int = 50, cursor: str | None = None
     ) -> Page:
         """A deal's threads, newest first: one Query on ``by_deal``."""
-        return query_page(
-            self.client,
-            self._table,
-            "gsi_deal_pk",
-            deal_threads_pk(tenant_id, deal_id),
-            index="by_deal",
+        return self._query_page(
+            table.deal_threads(tenant_id, deal_id),
+            index=BY_DEAL,
             limit=limit,
             cursor=cursor,
             newest=True,
             max_limit=200,
         )
 
-    # -- rejections ---------------------------------------------------------------------------
-
     def record_rejection(
         self, tenant_id: str, fields: dict[str, Any], received_at: str, ses_message_id: str
     ) -> None:
         """Why a delivery was refused: the stream turns it into ``mail.rejected``. Kept 30 days."""
+        key = table.rejection_key(tenant_id, received_at, ses_message_id)
         self.client.put_item(
             TableName=self._table,
             Item=serialize(
                 {
                     **fields,
-                    "pk": f"T#{tenant_id}#REJECTED",
-                    "sk": f"{received_at}#{ses_message_id}",
+                    "pk": key.pk,
+                    "sk": key.sk,
                     "tenant_id": tenant_id,
                     "ses_message_id": ses_message_id,
                     "received_at": received_at,
@@ -452,19 +348,3 @@ class MailStore:
                 }
             ),
         )
-
-    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        unique = list({(k["pk"]["S"], k["sk"]["S"]): k for k in keys}.values())
-        for start in range(0, len(unique), BATCH_GET_LIMIT):
-            pending: dict[str, Any] = {self._table: {"Keys": unique[start : start + BATCH_GET_LIMIT]}}
-            for attempt in range(5):
-                answer = self.client.batch_get_item(RequestItems=pending)
-                found.extend(deserialize(item) for item in answer.get("Responses", {}).get(self._table, []))
-                pending = answer.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-                time.sleep(0.05 * 2**attempt)
-            else:
-                raise RuntimeError("DynamoDB left keys unprocessed after 5 attempts; the message is retried")
-        return found

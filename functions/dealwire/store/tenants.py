@@ -21,12 +21,11 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
+from dealwire.domain.ids import TENANT_ID_PATTERN
 from dealwire.store import clients
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 
 class TenantConfigError(RuntimeError):

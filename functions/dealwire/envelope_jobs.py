@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from dealwire.contracts.connect_json import parse_envelope_document
+from dealwire.contracts.events import JOB_KINDS, FetchDocumentsJob, RefreshEnvelopeJob
 from dealwire.docusign.errors import COMBINED_PDF_DOWNLOAD_NOT_ALLOWED, DocuSignError
 from dealwire.domain.changes import plan_writes
 from dealwire.store.archive import body_digest, connect_key, signed_document_key
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
-    from dealwire.contracts.events import FetchDocumentsJob, RefreshEnvelopeJob
     from dealwire.docusign.client import DocuSignClient
     from dealwire.store.archive import Archive
     from dealwire.store.envelopes import ApplyResult, EnvelopeStore
@@ -27,20 +27,34 @@ if TYPE_CHECKING:
 
 CHUNK_SIZE = 1024 * 1024
 PDF = "application/pdf"
+DocumentsOutcome = Literal["stored", "already_stored", "combined_not_allowed"]
 
 
 class JobFailed(RuntimeError):
     """The job cannot finish now; the message is retried and, in the end, dead-lettered."""
 
 
+class UnknownJob(ValueError):
+    """A queue message that is no job dealwire queues: retried, then kept in the dead-letter queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobDone:
+    """What one job did, for the log and the metrics."""
+
+    kind: str
+    downloads: int
+    details: dict[str, Any]
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentsResult:
-    outcome: str  # "stored", "already_stored" or "combined_not_allowed"
+    outcome: DocumentsOutcome
     documents: dict[str, dict[str, Any]]
     downloads: int
 
 
-class DocuSignJobs:
+class EnvelopeJobs:
     def __init__(
         self,
         *,
@@ -54,6 +68,25 @@ class DocuSignJobs:
         self._envelopes = envelopes
         self._docusign = docusign
 
+    def run(self, document: Mapping[str, Any], *, remaining: Callable[[], float] | None = None) -> JobDone:
+        """Run the job a queue message holds (``kind`` says which); raising retries it.
+
+        ``remaining``: seconds this invocation may still spend on DocuSign; no wait (a
+        backoff, a rate limit's reset) runs past it.
+        """
+        kind = str(document.get("kind", ""))
+        model = JOB_KINDS.get(kind)
+        if model is None:
+            raise UnknownJob(f"unknown job kind {kind!r}")
+        job = model.model_validate(document)
+        if isinstance(job, FetchDocumentsJob):
+            result = self.fetch_documents(job, remaining=remaining)
+            return JobDone(kind, result.downloads, {"outcome": result.outcome})
+        if isinstance(job, RefreshEnvelopeJob):
+            applied = self.refresh_envelope(job, remaining=remaining)
+            return JobDone(kind, 0, {"fresh_items": applied.fresh, "stale_items": applied.stale})
+        raise UnknownJob(f"no runner for job kind {kind!r}")
+
     def _tenant(self, tenant_id: str) -> TenantConfig:
         tenant = self._tenants.get(tenant_id)
         if tenant is None:
@@ -62,17 +95,22 @@ class DocuSignJobs:
             raise JobFailed(f"tenant {tenant_id!r} has no docusignUserId to impersonate")
         return tenant
 
-    def fetch_documents(self, job: FetchDocumentsJob) -> DocumentsResult:
+    def fetch_documents(
+        self, job: FetchDocumentsJob, *, remaining: Callable[[], float] | None = None
+    ) -> DocumentsResult:
         """Store the combined signed PDF and the certificate, and record them on the envelope."""
         recorded = self._envelopes.signed_documents(job.tenant_id, job.envelope_id)
         if recorded and all(self._archive.exists(str(doc["key"])) for doc in recorded.values()):
             return DocumentsResult("already_stored", recorded, downloads=0)
         tenant = self._tenant(job.tenant_id)
-        client = self._docusign(tenant)
+        with self._docusign(tenant).deadline(remaining) as client:
+            return self._fetch_documents(job, client)
+
+    def _fetch_documents(self, job: FetchDocumentsJob, client: DocuSignClient) -> DocumentsResult:
         connect = {doc.document_id: doc for doc in job.connect_documents}
         stored: dict[str, dict[str, Any]] = {}
         downloads = 0
-        outcome = "stored"
+        outcome: DocumentsOutcome = "stored"
         try:
             stored["combined"] = self._download(client, job, "combined", "combined", certificate=False)
             downloads += 1
@@ -125,10 +163,13 @@ class DocuSignJobs:
             raise JobFailed(f"{name} of {job.envelope_id} arrived empty")
         return {"key": stored.key, "sha256": stored.sha256, "size": stored.size, "name": name, "kind": "pdf"}
 
-    def refresh_envelope(self, job: RefreshEnvelopeJob) -> ApplyResult:
+    def refresh_envelope(
+        self, job: RefreshEnvelopeJob, *, remaining: Callable[[], float] | None = None
+    ) -> ApplyResult:
         """Read the envelope from the API and record it like a callback."""
         tenant = self._tenant(job.tenant_id)
-        document = self._docusign(tenant).get_envelope(job.envelope_id)
+        with self._docusign(tenant).deadline(remaining) as client:
+            document = client.get_envelope(job.envelope_id)
         body = json.dumps(document, sort_keys=True).encode()
         event = parse_envelope_document(document, tenant.docusign_account_id)
         archive_key = connect_key(

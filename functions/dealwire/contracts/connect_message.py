@@ -9,7 +9,7 @@ from dealwire.contracts.errors import MalformedPayload, UnsupportedContentType
 if TYPE_CHECKING:
     from datetime import tzinfo
 
-    from dealwire.domain.connect import ConnectEvent
+    from dealwire.domain.envelope_event import ConnectEvent
 
 JSON_TYPES = frozenset({"application/json", "text/json"})
 XML_TYPES = frozenset({"application/xml", "text/xml"})

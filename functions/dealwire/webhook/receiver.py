@@ -1,0 +1,224 @@
+"""Receive one Connect message: verify, parse, archive, record. Knows nothing of Lambda."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dealwire.contracts.connect_message import media_type, parse_connect_message
+from dealwire.contracts.errors import (
+    AccountMismatch,
+    ConnectRefusal,
+    PayloadTooLarge,
+    SchemaViolation,
+    SignatureRejected,
+    TooLargeToRecord,
+    UnknownTenant,
+    UnreadablePayload,
+)
+from dealwire.domain.changes import plan_writes
+from dealwire.domain.ids import is_docusign_id, is_tenant_id
+from dealwire.store.archive import body_digest, connect_key, document_key, rejected_key
+from dealwire.store.table import ItemTooLarge
+from dealwire.webhook.signature import verify
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from dealwire.domain.changes import AttributeValue, ItemWrite
+    from dealwire.domain.envelope_event import ConnectEvent
+    from dealwire.store.archive import Archive
+    from dealwire.store.envelopes import EnvelopeStore
+    from dealwire.store.tenants import TenantConfig, TenantDirectory
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    tenant_id: str
+    body: bytes
+    headers: Mapping[str, str]
+    received_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What one accepted message changed."""
+
+    envelope_id: str
+    event: str
+    wire_format: str
+    archive_key: str
+    fresh: int
+    stale: int
+    documents: int
+    dynamodb_requests: int
+
+    @property
+    def applied(self) -> bool:
+        return self.fresh > 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    event: ConnectEvent
+    archive_key: str
+    documents: dict[str, AttributeValue]
+    writes: list[ItemWrite]
+
+
+class ConnectReceiver:
+    def __init__(
+        self,
+        tenants: TenantDirectory,
+        archive: Archive,
+        envelopes: EnvelopeStore,
+        max_body_bytes: int,
+    ) -> None:
+        self._tenants = tenants
+        self._archive = archive
+        self._envelopes = envelopes
+        self._max_body_bytes = max_body_bytes
+
+    def receive(self, request: WebhookRequest) -> Recorded:
+        """Record ``request`` or raise a ``ConnectRefusal``.
+
+        Order matters: nothing is stored before the signature is checked; an authentic
+        body that cannot be recorded, for whatever reason, is archived with its reason and
+        refused with a 4xx (a 5xx would have DocuSign retry it for days); the raw message
+        and any embedded documents are durable before the state write, so a crash anywhere
+        leaves either nothing recorded (DocuSign retries) or everything.
+        """
+        if len(request.body) > self._max_body_bytes:
+            raise PayloadTooLarge(
+                f"body is {len(request.body)} bytes; the limit is {self._max_body_bytes}: "
+                "turn off 'include documents' in the Connect configuration"
+            )
+        tenant = self._tenant(request.tenant_id)
+        verdict = verify(request.body, request.headers, tenant.key_values())
+        if not verdict.valid:
+            raise SignatureRejected("signature verification failed", detail=verdict.problem)
+        plan = self._planned(request, tenant)
+        event = plan.event
+        self._archive.put(
+            plan.archive_key,
+            request.body,
+            media_type(request.headers.get("content-type")) or "application/octet-stream",
+            {"event": event.event, "generated": event.generated, "received": request.received_at},
+        )
+        self._store_documents(tenant.tenant_id, event)
+        try:
+            result = self._envelopes.apply(tenant.tenant_id, event.envelope_id, plan.writes)
+        except ItemTooLarge as exc:
+            # DynamoDB said so after all: refused as if planning had found it. Anything else
+            # (throttling, a timeout) is a 5xx that DocuSign retries.
+            raise self._refused(request, TooLargeToRecord(f"the message cannot be recorded: {exc}")) from exc
+        return Recorded(
+            envelope_id=event.envelope_id,
+            event=event.event,
+            wire_format=event.wire_format,
+            archive_key=plan.archive_key,
+            fresh=result.fresh,
+            stale=result.stale,
+            documents=len(plan.documents),
+            dynamodb_requests=result.requests,
+        )
+
+    def _plan(self, request: WebhookRequest, tenant: TenantConfig) -> _Plan:
+        """Parse and check the message and plan its writes: nothing stored yet."""
+        content_type = request.headers.get("content-type")
+        event = parse_connect_message(
+            request.body, content_type, account_id=tenant.docusign_account_id, account_zone=tenant.zone
+        )
+        _check(event, tenant)
+        archive_key = connect_key(
+            tenant.tenant_id,
+            event.envelope_id,
+            generated=event.generated,
+            event=event.event,
+            digest=body_digest(request.body),
+            ext="xml" if event.wire_format == "xml" else "json",
+        )
+        documents = _document_records(tenant.tenant_id, event)
+        writes = plan_writes(event, tenant_id=tenant.tenant_id, archive_key=archive_key, documents=documents)
+        self._envelopes.check_fits(tenant.tenant_id, event.envelope_id, writes)
+        return _Plan(event, archive_key, documents, writes)
+
+    def _planned(self, request: WebhookRequest, tenant: TenantConfig) -> _Plan:
+        """``_plan``, with whatever makes an authentic body unrecordable archived and refused."""
+        try:
+            return self._plan(request, tenant)
+        except ConnectRefusal as refused:
+            refusal = refused
+        except ItemTooLarge as exc:
+            refusal = TooLargeToRecord(f"the message cannot be recorded: {exc}")
+        except Exception as exc:  # noqa: BLE001 - an authentic body must get a 4xx and be kept, not a 500
+            refusal = UnreadablePayload(
+                "the message could not be read; it is kept for a replay once this is fixed",
+                detail=f"{type(exc).__name__}: {str(exc)[:300]}",
+            )
+        raise self._refused(request, refusal)
+
+    def _refused(self, request: WebhookRequest, refusal: ConnectRefusal) -> ConnectRefusal:
+        self._archive_rejected(request, refusal)
+        return refusal
+
+    def _tenant(self, tenant_id: str) -> TenantConfig:
+        tenant = self._tenants.get(tenant_id) if is_tenant_id(tenant_id) else None
+        if tenant is None:
+            raise UnknownTenant(f"no tenant {tenant_id[:64]!r}: check the Connect URL")
+        return tenant
+
+    def _archive_rejected(self, request: WebhookRequest, refusal: ConnectRefusal) -> None:
+        kind = media_type(request.headers.get("content-type"))
+        extension = "xml" if kind and "xml" in kind else "json" if kind and "json" in kind else "bin"
+        key = rejected_key(request.tenant_id, request.received_at, body_digest(request.body), extension)
+        # Stored as opaque bytes: the declared type is what was wrong, so it goes in metadata.
+        self._archive.put(
+            key,
+            request.body,
+            "application/octet-stream",
+            {
+                "reason": refusal.reason,
+                "detail": refusal.detail[:512],
+                "received": request.received_at,
+                "declared-content-type": kind or "",
+            },
+        )
+
+    def _store_documents(self, tenant_id: str, event: ConnectEvent) -> None:
+        for document in event.documents:
+            self._archive.put(
+                document_key(tenant_id, event.envelope_id, document),
+                document.pdf_bytes,
+                "application/pdf",
+                {"document-id": document.document_id, "name": document.name, "kind": document.kind},
+            )
+
+
+def _document_records(tenant_id: str, event: ConnectEvent) -> dict[str, AttributeValue]:
+    """What the envelope item records of the documents the message carries (stored next)."""
+    return {
+        document.document_id: {
+            "key": document_key(tenant_id, event.envelope_id, document),
+            "sha256": body_digest(document.pdf_bytes),  # as Archive.put records it
+            "size": len(document.pdf_bytes),
+            "name": document.name,
+            "kind": document.kind,
+        }
+        for document in event.documents
+    }
+
+
+def _check(event: ConnectEvent, tenant: TenantConfig) -> None:
+    ids = [("envelopeId", event.envelope_id), ("accountId", event.account_id)]
+    ids += [("recipientId", recipient.recipient_id) for recipient in event.recipients]
+    for field, value in ids:
+        if not is_docusign_id(value):
+            raise SchemaViolation(f"{field} {value[:40]!r} is not a DocuSign id")
+    if event.account_id.lower() != tenant.docusign_account_id.lower():
+        raise AccountMismatch(
+            "the message belongs to another DocuSign account",
+            detail=(
+                f"account {event.account_id} is not tenant {tenant.tenant_id}'s {tenant.docusign_account_id}"
+            ),
+        )
