@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from dealwire.store import clients
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from infra.local.template import Stack
 
 
@@ -50,3 +54,36 @@ class RequestLog:
         taken = dict(self.calls)
         self.calls.clear()
         return taken
+
+
+@contextmanager
+def failing(client: Any, operation: str, code: str, *, times: int | None = None) -> Iterator[dict[str, int]]:
+    """``operation`` on ``client`` refused with AWS error ``code`` (the first ``times`` calls, or all).
+
+    Raised from botocore's ``before-call`` event, so it is what the caller sees once
+    botocore's own retries are spent. Yields the count of calls made.
+    """
+    calls = {"n": 0}
+
+    def refuse(**_: Any) -> None:
+        calls["n"] += 1
+        if times is None or calls["n"] <= times:
+            raise ClientError({"Error": {"Code": code, "Message": f"injected {code}"}}, operation)
+
+    event = f"before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+    client.meta.events.register(event, refuse)
+    try:
+        yield calls
+    finally:
+        client.meta.events.unregister(event, refuse)
+
+
+def cancelled(*codes: str) -> ClientError:
+    """A TransactionCanceledException with one cancellation reason per item."""
+    return ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+            "CancellationReasons": [{"Code": code} for code in codes],
+        },
+        "TransactWriteItems",
+    )

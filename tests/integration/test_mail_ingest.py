@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 
 from dealwire.store.mail import MailStore
+from dealwire.store.table import deserialize, rejection_key
 from tests.mail_support import (
     BCC,
     BOB,
@@ -24,9 +25,21 @@ from tests.mail_support import (
     table,
     thread_and_messages,
 )
+from tests.support import EVENTS
 
 if TYPE_CHECKING:
     from infra.local.template import Stack
+
+
+def rejections(stack: Stack) -> list[dict[str, Any]]:
+    """The tenant's recorded refusals (what ``mail.rejected`` is published from)."""
+    partition = rejection_key("default", "", "").pk
+    answer = boto3.client("dynamodb", region_name=stack.region).query(
+        TableName=table(stack),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": partition}},
+    )
+    return [deserialize(item) for item in answer["Items"]]
 
 
 def tags(stack: Stack, key: str) -> dict[str, str]:
@@ -126,12 +139,7 @@ def test_an_unknown_sender_is_refused_kept_with_its_reason_and_announced(aws: St
     outcome = ingest(ses_event("m1"))["outcomes"][0]
     assert (outcome["status"], outcome["reason"]) == ("rejected", "sender_not_allowed")
     assert tags(aws, key) == {"dealwire-outcome": "rejected", "dealwire-reason": "sender_not_allowed"}
-    items = boto3.client("dynamodb", region_name=aws.region).query(
-        TableName=table(aws),
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": "T#default#REJECTED"}},
-    )["Items"]
-    assert [item["reason"]["S"] for item in items] == ["sender_not_allowed"]
+    assert [item["reason"] for item in rejections(aws)] == ["sender_not_allowed"]
 
 
 @pytest.mark.parametrize(
@@ -244,3 +252,55 @@ def test_a_refusal_is_counted_with_its_reason_as_a_dimension(
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     refused = [blob for blob in emitted if "MailRefused" in blob]
     assert [(blob["reason"], blob["MailRefused"]) for blob in refused] == [("sender_not_allowed", [1.0])]
+
+
+def test_an_s3_read_error_is_retried_not_refused(aws: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transport or service error while reading the raw message is not the message's fault."""
+    from botocore.exceptions import ReadTimeoutError
+
+    from dealwire.store import clients
+
+    seed_crm(aws)
+    key = put_raw(aws, "m1", bcc_mail())
+    s3 = clients.s3()
+    real_get = s3.get_object
+
+    class Broken:
+        def __init__(self, body: Any) -> None:
+            self._body = body
+
+        def iter_chunks(self, size: int) -> Any:
+            yield next(self._body.iter_chunks(64))
+            raise ReadTimeoutError(endpoint_url="https://s3.amazonaws.com")
+
+        def close(self) -> None:
+            self._body.close()
+
+    def flaky_get(**kwargs: Any) -> Any:
+        answer = real_get(**kwargs)
+        return {**answer, "Body": Broken(answer["Body"])}
+
+    monkeypatch.setattr(s3, "get_object", flaky_get)
+    with pytest.raises(ReadTimeoutError):
+        ingest(ses_event("m1"))  # Lambda retries the event, then the failure queue holds it
+    tags = boto3.client("s3").get_object_tagging(Bucket=mail_bucket(aws), Key=key)["TagSet"]
+    assert tags == []  # not tagged as refused, so not expired by the lifecycle rule
+    assert rejections(aws) == []
+    monkeypatch.undo()
+    assert ingest(ses_event("m1"))["outcomes"][0]["status"] == "stored"  # the retry files it
+
+
+def test_a_refusal_of_an_object_that_is_not_there_does_not_fail(aws: Stack) -> None:
+    """SAM's own sample event: its recipient is no tenant's and its object was never stored."""
+    event = json.loads((EVENTS / "ses" / "sam_email_receiving.json").read_text())
+    (outcome,) = ingest(event)["outcomes"]
+    assert (outcome["status"], outcome["reason"]) == ("rejected", "no_tenant")
+
+
+def test_an_announced_delivery_whose_object_is_missing_is_retried(aws: Stack) -> None:
+    """Addressed to a tenant but not in the bucket: nothing to file yet, and nothing to drop."""
+    from botocore.exceptions import ClientError
+
+    seed_crm(aws)
+    with pytest.raises(ClientError, match="NoSuchKey"):
+        ingest(ses_event("never-stored"))

@@ -299,3 +299,124 @@ def test_responses_are_small_json(aws: Stack) -> None:
     assert answer["headers"]["Content-Type"] == "application/json"
     assert len(answer["body"]) < 200
     assert base64.b64encode(b"") == b""  # keeps the import honest for base64_body cases
+
+
+def _deep_json() -> bytes:
+    depth = 100_000
+    return b'{"event": "envelope-sent", "data": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+def _huge_integer() -> bytes:
+    message = sim_message(
+        "envelope-sent", "2024-01-01T00:00:00Z", status="sent", signers=[signer("1", "sent")]
+    )
+    return encode(message).replace(b'"retryCount": 0', b'"retryCount": ' + b"9" * 5000)
+
+
+def _offset(offset: str) -> bytes:
+    return encode(sim_message("envelope-sent", f"2024-01-01T00:00:00{offset}", status="sent"))
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (_deep_json(), "malformed"),
+        (_huge_integer(), "malformed"),
+        (_offset("+24:00"), "schema_violation"),
+        (_offset("-99:59"), "schema_violation"),
+    ],
+    ids=["100k-deep-json", "5000-digit-integer", "utc+24", "utc-99"],
+)
+def test_signed_bodies_that_crashed_the_parser_are_refused_and_archived(
+    aws: Stack, body: bytes, reason: str
+) -> None:
+    """Each of these answered 500 before: DocuSign retries a 5xx for days."""
+    status, answer = call(http_event(body))
+    assert (status, answer["error"]) == (400, reason)
+    (key,) = object_keys(aws, "connect-rejected/")
+    assert read_object(aws, key)[0] == body
+    assert item_count(aws) == 0
+
+
+def test_a_routing_order_in_another_scripts_digits_is_stored_without_one(aws: Stack) -> None:
+    body = fixture_bytes("xml_recipient_declined.xml").replace(
+        b"<RoutingOrder>1</RoutingOrder>", b"<RoutingOrder>\xc2\xb2</RoutingOrder>", 1
+    )
+    assert b"\xc2\xb2" in body
+    status, _ = call(http_event(body, content_type="text/xml; charset=utf-8"))
+    assert status == 200
+    view = tracker(aws)
+    assert view is not None
+    assert None in [r.get("routing_order") for r in view.recipients]
+
+
+def test_unknown_statuses_are_kept_raw_but_never_become_the_status(aws: Stack) -> None:
+    sent = sim_message("envelope-sent", "2024-01-01T00:00:00Z", status="sent", signers=[signer("1", "sent")])
+    assert call(http_event(encode(sent)))[0] == 200
+    for status in ("bogus-status", 12345):
+        later = sim_message(
+            "envelope-completed",
+            "2024-01-01T01:00:00Z",
+            status=status,  # type: ignore[arg-type]
+            signers=[signer("1", status)],  # type: ignore[arg-type]
+        )
+        assert call(http_event(encode(later)))[0] == 200
+    view = tracker(aws)
+    assert view is not None
+    assert view.envelope["status"] == "sent"  # not "bogus-status", and the order key did not move
+    assert view.envelope["order"].startswith("2024-01-01T00:00:00")
+    assert view.envelope["reported_status"] == "bogus-status"
+    (recipient,) = view.recipients
+    assert (recipient["status"], recipient["reported_status"]) == ("sent", "bogus-status")
+    # The real completion still lands after the unknown ones.
+    done = sim_message(
+        "envelope-completed", "2024-01-01T00:30:00Z", status="completed", signers=[signer("1", "completed")]
+    )
+    assert call(http_event(encode(done)))[1]["status"] == "applied"
+
+
+def test_a_recipient_name_past_the_item_limit_is_stored_bounded_and_archived_whole(aws: Stack) -> None:
+    """A poison message: the item would pass 400 KB, fail on every retry and re-archive each time."""
+    name = "N" * 450_000
+    body = encode(
+        sim_message(
+            "envelope-sent", "2024-01-01T00:00:00Z", status="sent", signers=[signer("1", "sent", name=name)]
+        )
+    )
+    status, answer = call(http_event(body))
+    assert (status, answer["status"]) == (200, "applied")
+    view = tracker(aws)
+    assert view is not None
+    stored = view.recipients[0]["name"]
+    assert len(stored) == 500
+    assert stored.endswith("\u2026")
+    (key,) = object_keys(aws, "connect/")
+    assert read_object(aws, key)[0] == body  # the archive keeps the whole value
+
+
+def test_what_still_cannot_fit_an_item_is_refused_naming_it(aws: Stack) -> None:
+    documents = [
+        {
+            "documentId": str(number),
+            "name": f"Document {number}.pdf",
+            "type": "content",
+            "PDFBytes": "JVBERi0xLjQK",
+        }
+        for number in range(1, 3001)
+    ]
+    message = sim_message(
+        "envelope-completed",
+        "2024-01-01T00:00:00Z",
+        status="completed",
+        signers=[signer("1", "completed")],
+        summary_extra={"envelopeDocuments": documents},
+    )
+    body = encode(message)
+    assert len(body) < 5_000_000
+    status, answer = call(http_event(body))
+    assert (status, answer["error"]) == (422, "too_large_to_record")
+    assert "envelope item" in answer["message"]
+    assert object_keys(aws, "connect/") == []  # refused before anything was archived as accepted
+    (key,) = object_keys(aws, "connect-rejected/")
+    assert read_object(aws, key)[1]["Metadata"]["reason"] == "too_large_to_record"
+    assert item_count(aws) == 0

@@ -37,3 +37,39 @@ def test_the_webhook_imports_no_http_client_no_jwt_and_builds_no_client() -> Non
     )
     seen = json.loads(answer.stdout.strip().splitlines()[-1])
     assert seen == {"modules": [], "clients_built": 0}
+
+
+LAZY_PROBE = """
+import json
+import stream_publisher.app, document_fetch.app, mail_ingest.app, crm_projection.app, api.app
+from webhook_docusign import app as webhook
+from tests.support import FakeContext, http_event
+answer = webhook.lambda_handler(http_event(b"{}"), FakeContext())
+print(json.dumps({"status": answer["statusCode"]}))
+"""
+
+
+def test_every_handler_imports_without_its_settings_and_the_first_call_names_what_is_missing() -> None:
+    """Settings are built on first use: tests and tools import handlers freely, and a cold
+    start with a missing variable still fails, by name, on its first invocation (a 500,
+    which DocuSign retries, and the variable in the error log)."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("DEALWIRE_", "POWERTOOLS_METRICS_NAMESPACE"))
+    }
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "functions"), str(ROOT)]),
+            "POWERTOOLS_METRICS_NAMESPACE": "dealwire",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+    answer = subprocess.run(  # noqa: S603 - this interpreter, fixed code
+        [sys.executable, "-c", LAZY_PROBE], cwd=ROOT, env=env, check=False, capture_output=True, text=True
+    )
+    assert answer.returncode == 0, answer.stderr
+    assert json.loads(answer.stdout.strip().splitlines()[-1]) == {"status": 500}
+    assert "WebhookSettings is not configured" in answer.stdout
+    assert "DEALWIRE_TABLE_NAME" in answer.stdout

@@ -61,3 +61,43 @@ def test_a_document_map_is_a_valid_attribute() -> None:
     update = build_update("table", "t", "e", envelope_write)
     assert update is not None
     valid("UpdateItem", update)
+
+
+def test_a_thousand_recipients_are_batched_recipients_first_and_the_envelope_last() -> None:
+    from dealwire.domain.changes import ItemWrite
+    from dealwire.store.envelopes import _batches
+
+    envelope = ItemWrite("envelope", "", "o")
+    recipients = [ItemWrite("recipient", str(n), "o") for n in range(1, 1001)]
+    batches = _batches([envelope, *recipients])
+    assert len(batches) == 11
+    assert all(len(batch) <= 100 for batch in batches)
+    assert [w for batch in batches[:-1] for w in batch if w.kind == "envelope"] == []
+    assert batches[-1][0] is envelope
+    assert [
+        w for batch in batches for w in batch if w.kind == "recipient"
+    ] == recipients  # each once, in order
+    assert _batches([envelope, *recipients[:99]]) == [
+        [envelope, *recipients[:99]]
+    ]  # 100 items: one transaction
+
+
+def test_an_unknown_status_orders_nothing_and_is_kept_raw() -> None:
+    from dealwire.domain.envelope_event import ConnectEvent, EnvelopeState, RecipientState
+
+    event = ConnectEvent(
+        wire_format="sim",
+        event="envelope-completed",
+        account_id="a",
+        envelope_id="e",
+        generated="2024-01-01T00:00:00.0000000Z",
+        snapshot=True,
+        envelope=EnvelopeState(status=None, reported_status="bogus-status"),
+        recipients=(RecipientState(recipient_id="1", status=None, reported_status="12345"),),
+    )
+    envelope, recipient = plan_writes(event, tenant_id="t", archive_key="k")
+    assert envelope.order is None  # not "completed" by its event name either
+    assert envelope.fill["reported_status"] == "bogus-status"
+    assert "status" not in envelope.ordered
+    assert recipient.order is None
+    assert recipient.fill["reported_status"] == "12345"

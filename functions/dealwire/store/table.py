@@ -371,6 +371,10 @@ class WriteConflict(RuntimeError):
     """Concurrent writers kept changing what this write is conditional on; retry later."""
 
 
+class Throttled(RuntimeError):
+    """DynamoDB kept leaving keys unprocessed (throttled reads); the caller's retry should follow."""
+
+
 class ItemTooLarge(ValueError):
     """An item would pass DynamoDB's 400 KB limit; ``what`` names it."""
 
@@ -502,9 +506,7 @@ class TableStore:
                 # DynamoDB's advice for unprocessed keys: back off, then ask again.
                 time.sleep(0.05 * 2**attempt)
             else:
-                raise WriteConflict(
-                    f"DynamoDB left keys unprocessed after {BATCH_GET_ATTEMPTS} attempts (throttled)"
-                )
+                raise Throttled(f"DynamoDB left keys unprocessed after {BATCH_GET_ATTEMPTS} attempts")
         return found
 
     def _transact(self, items: Sequence[TransactWriteItemTypeDef]) -> None:
