@@ -32,7 +32,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--rate-limit-status",
         type=int,
         choices=(400, 429),
-        default=400,
+        default=429,
         help="status of the limits' refusals",
     )
     parser.add_argument("--envelope-polling", action="store_true", help="enforce the per-envelope GET limit")

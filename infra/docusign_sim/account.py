@@ -62,7 +62,7 @@ class SimConfig:
     rate_limit: int = 3000
     burst_limit: int = 500
     # The status of the limits' refusals: 400 (DocuSign's long-standing answer) or 429 (its 2026 change).
-    rate_limit_status: int = 400
+    rate_limit_status: int = 429
     # Off by default: DocuSign does not publish the limits it enforces, and dealwire's document
     # job reads one envelope several times in a row (downloads, the documents list, a refresh).
     envelope_polling: bool = False

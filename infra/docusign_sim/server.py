@@ -80,7 +80,7 @@ class Simulator:
         token_lifetime: int = 3600,
         rate_limit: int = 3000,
         burst_limit: int = 500,
-        rate_limit_status: int = 400,
+        rate_limit_status: int = 429,
         envelope_polling: bool = False,
         envelope_polling_limit: int = 1,
         envelope_polling_window: int = 900,

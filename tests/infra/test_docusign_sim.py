@@ -415,7 +415,7 @@ def test_faults_rate_limits_and_refusals(sim: Simulator, control: SimulatorContr
 
     control.add_fault("hourly_limit")
     hourly = listing()
-    assert (hourly.status_code, hourly.json()["errorCode"]) == (400, "HOURLY_APIINVOCATION_LIMIT_EXCEEDED")
+    assert (hourly.status_code, hourly.json()["errorCode"]) == (429, "HOURLY_APIINVOCATION_LIMIT_EXCEEDED")
     assert hourly.headers["X-RateLimit-Remaining"] == "0"
     assert control.faults() == []
 
@@ -505,7 +505,7 @@ def test_the_burst_window_is_thirty_seconds_with_docusigns_headers(
     control.configure(burstLimit=2)
     assert [listing().headers["X-BurstLimit-Remaining"] for _ in range(2)] == ["1", "0"]
     refused = listing()
-    assert (refused.status_code, refused.json()["errorCode"]) == (400, "BURST_APIINVOCATION_LIMIT_EXCEEDED")
+    assert (refused.status_code, refused.json()["errorCode"]) == (429, "BURST_APIINVOCATION_LIMIT_EXCEEDED")
     assert refused.headers["X-BurstLimit-Remaining"] == "0"
     assert refused.headers["X-RateLimit-Remaining"] == "2998"  # a refused call spends nothing
     control.configure(rateLimitStatus=429)
@@ -517,7 +517,7 @@ def test_the_burst_window_is_thirty_seconds_with_docusigns_headers(
 def test_the_hourly_limit_fault_answers_as_the_real_limit_does(control: SimulatorControl, api: Api) -> None:
     control.add_fault("hourly_limit")
     hourly = api.call("GET", "envelopes", params={"from_date": "2024-01-01"})
-    assert (hourly.status_code, hourly.headers["X-RateLimit-Remaining"]) == (400, "0")
+    assert (hourly.status_code, hourly.headers["X-RateLimit-Remaining"]) == (429, "0")
     assert "Retry-After" not in hourly.headers
     control.configure(rateLimitStatus=429)
     control.add_fault("hourly_limit", retry_after=60)  # a Retry-After only when asked for
@@ -541,7 +541,7 @@ def test_envelope_polling_is_limited_per_envelope_when_enforced(
     ):
         refused = api.call("GET", path)
         assert (refused.status_code, refused.json()["errorCode"]) == (
-            400,
+            429,
             "HOURLY_ENVELOPE_POLLING_LIMIT_EXCEEDED",
         )
         assert "X-RateLimit-Remaining" in refused.headers
