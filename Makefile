@@ -48,8 +48,8 @@ template: $(VENV)/.synced $(SAM_ENV)/.synced  ## sam validate --lint and sam bui
 	$(SAM_ENV)/bin/sam validate --lint --template template.yaml
 	PATH="$(dir $(PYTHON)):$$PATH" $(SAM_ENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build
 
-pytest: $(VENV)/.synced  ## the whole pytest suite (unit, integration, e2e)
-	$(BIN)/pytest
+pytest: $(VENV)/.synced  ## the whole pytest suite (unit, integration, e2e), with the coverage floor
+	$(BIN)/pytest --cov --cov-report=term
 
 unit: $(VENV)/.synced  ## unit tests only (no AWS, no sockets)
 	$(BIN)/pytest tests/unit
@@ -57,10 +57,11 @@ unit: $(VENV)/.synced  ## unit tests only (no AWS, no sockets)
 run: $(VENV)/.synced  ## the whole system locally: moto server, HTTP gateway, stream routing
 	$(BIN)/python -m infra.local.run
 
-bench: $(VENV)/.synced  ## per-event cost (CPU, AWS requests, cold start); document job and mail ingest memory
+bench: $(VENV)/.synced  ## per-event cost (CPU, AWS requests, cold start); document job and mail memory; a local burst
 	$(BIN)/python -m bench.webhook
 	$(BIN)/python -m bench.documents
 	$(BIN)/python -m bench.mail
+	$(BIN)/python -m bench.local_burst --own-stack
 
 lock: $(UV)  ## re-resolve the lock files and re-export functions/requirements.txt
 	$(UV) lock
