@@ -26,10 +26,7 @@ import http.client
 import json
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,15 +36,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
 
-from dealwire.connect.signature import sign
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+from dealwire.webhook.signature import sign
+from infra.local.launch import launched
+from tests.support import signer, sim_message
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STATE_FILE = ROOT / ".dealwire" / "local.json"
@@ -69,42 +65,15 @@ def callback(envelope_id: str, account_id: str, step: int) -> bytes:
     """Step ``step`` of an envelope's life as a JSON SIM message with envelope data (the full form)."""
     event, status, first, second = LIFE[step]
     minute, second_of_minute = divmod(step * 7, 60)
-    generated = f"2026-11-25T06:{minute:02d}:{second_of_minute:02d}.{step:07d}Z"
-    signers = [
-        {
-            "recipientId": str(n),
-            "recipientIdGuid": f"00000000-0000-4000-8000-00000000000{n}",
-            "recipientType": "signer",
-            "name": f"Signer {n}",
-            "email": f"signer{n}@example.com",
-            "routingOrder": str(n),
-            "status": signer_status,
-        }
-        for n, signer_status in ((1, first), (2, second))
-    ]
-    data: dict[str, Any] = {
-        "accountId": account_id,
-        "userId": "u-1",
-        "envelopeId": envelope_id,
-        "envelopeSummary": {
-            "status": status,
-            "emailSubject": "Please sign: burst",
-            "sender": {"userName": "Sam Sender", "email": "sam@example.com"},
-            "recipients": {"signers": signers, "carbonCopies": []},
-            "customFields": {"textCustomFields": [{"name": "dealwire_deal_id", "value": "deal-burst"}]},
-        },
-    }
-    if event.startswith("recipient-"):
-        data["recipientId"] = "1" if step < 4 else "2"
-    message = {
-        "event": event,
-        "apiVersion": "v2.1",
-        "uri": f"/restapi/v2.1/accounts/{account_id}/envelopes/{envelope_id}",
-        "retryCount": 0,
-        "configurationId": 10418446,
-        "generatedDateTime": generated,
-        "data": data,
-    }
+    message = sim_message(
+        event,
+        f"2026-11-25T06:{minute:02d}:{second_of_minute:02d}.{step:07d}Z",
+        status=status,
+        signers=[signer("1", first, routing_order=1), signer("2", second, routing_order=2)],
+        recipient_id=("1" if step < 4 else "2") if event.startswith("recipient-") else None,
+        envelope_id=envelope_id,
+        account_id=account_id,
+    )
     return json.dumps(message).encode()
 
 
@@ -216,45 +185,6 @@ def percentile(values: list[float], share: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def own_stack(directory: Path) -> Iterator[dict[str, Any]]:
-    """`make run` on free ports, its state file in ``directory``; stopped with Ctrl-C's signal afterwards."""
-    state_file = directory / "local.json"
-    env = {
-        name: value for name, value in os.environ.items() if not name.startswith(("DEALWIRE_", "POWERTOOLS_"))
-    }
-    for name in ("HTTP", "AWS", "DOCUSIGN", "SMTP"):
-        env[f"DEALWIRE_{name}_PORT"] = str(free_port())
-    with (directory / "stack.log").open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "infra.local.run", "--state-file", str(state_file)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while not state_file.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the stack did not start; see {directory / 'stack.log'}")
-            time.sleep(0.2)
-        yield json.loads(state_file.read_text())
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def aws(state: dict[str, Any], service: str) -> Any:
@@ -412,7 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
         if args.own_stack:
-            state = stack.enter_context(own_stack(Path(stack.enter_context(tempfile.TemporaryDirectory()))))
+            state = stack.enter_context(
+                launched(Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            ).state
         else:
             try:
                 state = json.loads(args.state_file.read_text())

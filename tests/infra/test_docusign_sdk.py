@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import urllib3
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from docusign_esign import (
     ApiClient,
     ApiException,
@@ -30,13 +29,14 @@ from docusign_esign import (
 from docusign_esign.client.auth import oauth
 
 from infra.docusign_sim import Simulator, SimulatorControl
+from tests.docusign_support import INTEGRATION_KEY, USER_ID, new_private_key, simulator
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
 ACCOUNT_ID = "9f1c2a7e-3b4d-4c5e-8f6a-1b2c3d4e5f60"
-INTEGRATION_KEY = "0b5e7a1c-22d4-4e9f-9a3b-5c6d7e8f9a0b"
-USER_ID = "4e2d8f1a-7b3c-4d5e-9a6b-2c1d0e9f8a7b"
 PRIMITIVES = {"str", "int", "bool", "float", "object", "date", "datetime"}
 
 
@@ -81,18 +81,13 @@ def unknown_keys(data: Any, kind: str, path: str = "$") -> list[str]:
 
 @pytest.fixture(scope="module")
 def key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return new_private_key()
 
 
 @pytest.fixture
 def sim(key: rsa.RSAPrivateKey) -> Iterator[Simulator]:
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    with Simulator(
-        account_id=ACCOUNT_ID, integration_key=INTEGRATION_KEY, user_id=USER_ID, public_key_pem=public
-    ) as simulator:
-        yield simulator
+    with simulator(key) as started:
+        yield started
 
 
 @pytest.fixture

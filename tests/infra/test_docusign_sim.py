@@ -23,11 +23,10 @@ from dealwire.contracts.connect_json import parse_envelope_document
 from dealwire.contracts.connect_message import parse_connect_message
 from dealwire.webhook.signature import verify
 from infra.docusign_sim import Simulator, SimulatorControl, SimulatorControlError
+from tests.docusign_support import INTEGRATION_KEY, USER_ID
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_ID = "9f1c2a7e-3b4d-4c5e-8f6a-1b2c3d4e5f60"
-INTEGRATION_KEY = "0b5e7a1c-22d4-4e9f-9a3b-5c6d7e8f9a0b"
-USER_ID = "4e2d8f1a-7b3c-4d5e-9a6b-2c1d0e9f8a7b"
 HMAC_KEY = "c2ltdWxhdG9yLWhtYWMta2V5LWZvci10ZXN0cy0wMDE="
 REST_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$")
 SIGNERS = [

@@ -18,8 +18,8 @@ from moto.dynamodbstreams.models import dynamodbstreams_backends
 from moto.server import ThreadedMotoServer
 
 from infra.local import moto_dynamodb
+from infra.local.launch import free_port
 from infra.local.moto_dynamodb import IteratorRegistry, StreamCheckpoints, StreamLog
-from tests.e2e.conftest import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 from aws_lambda_powertools.utilities.parser.models import SesModel
 
 from infra.local import smtp
-from tests.e2e.conftest import free_port
+from infra.local.launch import free_port
 from tests.infra.test_ses_event import stdlib_fields
 
 if TYPE_CHECKING:

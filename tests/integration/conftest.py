@@ -15,22 +15,23 @@ import boto3
 import httpx
 import moto  # imported before any client exists, as moto asks
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dealwire.store import clients, tenants
-from infra.docusign_sim import Simulator
 from infra.local import moto_dynamodb
 from infra.local.gateway import Gateway
 from infra.local.resources import create_queues, create_resources, create_table, seed_tenant
 from tests.conftest import TEST_STACK
-from tests.infra.test_docusign_sim import INTEGRATION_KEY, USER_ID, Api
+from tests.docusign_support import new_private_key, simulator
+from tests.infra.test_docusign_sim import Api
 from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID, FakeContext
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from infra.docusign_sim import Simulator
     from infra.local.template import Stack
 
 HANDLER_MODULES = (
@@ -137,23 +138,15 @@ def gateway(aws: Stack) -> Iterator[Gateway]:
 
 @pytest.fixture(scope="module")
 def private_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return new_private_key()
 
 
 @pytest.fixture
 def sim(gateway: Gateway, private_key: rsa.RSAPrivateKey) -> Iterator[Simulator]:
-    public = private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    with Simulator(
-        account_id=ACCOUNT_ID,
-        integration_key=INTEGRATION_KEY,
-        user_id=USER_ID,
-        public_key_pem=public,
-        webhook_url=f"{gateway.url}/webhooks/docusign",
-        hmac_keys=[HMAC_KEY],
-    ) as simulator:
-        yield simulator
+    with simulator(
+        private_key, webhook_url=f"{gateway.url}/webhooks/docusign", hmac_keys=[HMAC_KEY]
+    ) as started:
+        yield started
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from cryptography.hazmat.primitives import serialization
 
 from dealwire.contracts.events import FetchDocumentsJob, RefreshEnvelopeJob
 from dealwire.envelope_jobs import EnvelopeJobs
@@ -22,7 +21,7 @@ from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.tenants import TenantDirectory
 from infra.docusign_sim import SimulatorControl
 from infra.local.resources import seed_tenant
-from tests.infra.test_docusign_sim import INTEGRATION_KEY, USER_ID
+from tests.docusign_support import INTEGRATION_KEY, USER_ID, private_pem
 from tests.integration.helpers import bucket, read_object, table
 from tests.integration.test_stream_publisher import drain, stream_event
 from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID, FakeContext
@@ -42,9 +41,7 @@ def document_fetch(
     from document_fetch import app
 
     env = aws.function_environment("DocumentFetchFunction")
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    pem = private_pem(private_key)
     boto3.client("secretsmanager").create_secret(
         Name=env["DEALWIRE_DOCUSIGN_APP_SECRET"],
         SecretString=json.dumps({"integrationKey": INTEGRATION_KEY, "privateKey": pem}),

@@ -9,7 +9,6 @@ import httpx
 import pytest
 import respx
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dealwire.docusign import client as client_module
 from dealwire.docusign.client import DocuSignApp, DocuSignClient, TemplateRole
@@ -21,13 +20,14 @@ from dealwire.docusign.errors import (
     RateLimitExceeded,
 )
 from infra.docusign_sim import Simulator, SimulatorControl
+from tests.docusign_support import INTEGRATION_KEY, USER_ID, new_private_key, simulator
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
 ACCOUNT_ID = "9f1c2a7e-3b4d-4c5e-8f6a-1b2c3d4e5f60"
-INTEGRATION_KEY = "0b5e7a1c-22d4-4e9f-9a3b-5c6d7e8f9a0b"
-USER_ID = "4e2d8f1a-7b3c-4d5e-9a6b-2c1d0e9f8a7b"
 ROLES = [
     TemplateRole(role_name="Signer 1", name="Alice Buyer", email="alice@example.com"),
     TemplateRole(role_name="Signer 2", name="Bob Seller", email="bob@example.com"),
@@ -36,18 +36,13 @@ ROLES = [
 
 @pytest.fixture(scope="module")
 def key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return new_private_key()
 
 
 @pytest.fixture
 def sim(key: rsa.RSAPrivateKey) -> Iterator[Simulator]:
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    with Simulator(
-        account_id=ACCOUNT_ID, integration_key=INTEGRATION_KEY, user_id=USER_ID, public_key_pem=public
-    ) as simulator:
-        yield simulator
+    with simulator(key) as started:
+        yield started
     client_module._TOKENS.clear()
 
 

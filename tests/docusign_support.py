@@ -1,0 +1,48 @@
+"""The DocuSign simulator as the tests start it: one integration, one user, one account."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from infra.docusign_sim import Simulator
+from tests.support import ACCOUNT_ID
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+INTEGRATION_KEY = "0b5e7a1c-22d4-4e9f-9a3b-5c6d7e8f9a0b"
+USER_ID = "4e2d8f1a-7b3c-4d5e-9a6b-2c1d0e9f8a7b"
+
+
+def new_private_key() -> rsa.RSAPrivateKey:
+    """The integration's RSA key (its JWT grant signs with it)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def public_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def private_pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+@contextmanager
+def simulator(key: rsa.RSAPrivateKey, **options: Any) -> Iterator[Simulator]:
+    """A started simulator that trusts ``key``; ``options`` as ``Simulator`` takes them."""
+    with Simulator(
+        account_id=ACCOUNT_ID,
+        integration_key=INTEGRATION_KEY,
+        user_id=USER_ID,
+        public_key_pem=public_pem(key),
+        **options,
+    ) as started:
+        yield started
