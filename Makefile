@@ -61,7 +61,7 @@ bench: $(VENV)/.synced  ## per-event cost (CPU, AWS requests, cold start); docum
 	$(BIN)/python -m bench.webhook
 	$(BIN)/python -m bench.documents
 	$(BIN)/python -m bench.mail
-	$(BIN)/python -m bench.local_burst --own-stack
+	$(BIN)/python -m bench.local_burst --own-stack --markdown bench/results-local-burst.md
 
 lock: $(UV)  ## re-resolve the lock files and re-export functions/requirements.txt
 	$(UV) lock

@@ -25,6 +25,7 @@ import contextlib
 import http.client
 import json
 import os
+import platform
 import random
 import statistics
 import sys
@@ -307,6 +308,11 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> str:
     outcomes = ", ".join(f"{name} {count}" for name, count in sorted(f["outcomes"].items()))
     cut = " (ABORTED: memory or time limit)" if f["aborted"] else ""
     lines = [
+        "# A Connect burst against `make run` (`python -m bench.local_burst`)",
+        "",
+        f"{datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} CPUs, Python {platform.python_version()};"
+        " one warm container per function, so latency includes the queue at the webhook's container.",
+        "",
         f"{f['sent']} of {f['planned']} callbacks for {f['envelopes']} envelopes from {args.clients} clients"
         f" in {f['seconds']:.1f} s{cut}; answers: {outcomes}",
         "",

@@ -39,5 +39,3 @@ def register_fallbacks(app: APIGatewayHttpResolver, *, routes: str, failed: str,
         logger.exception("request failed", extra={"error": type(error).__name__})
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
         return error_response(500, "internal", failed)
-
-    del no_route, unexpected  # registered on the app
