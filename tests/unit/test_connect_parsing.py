@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dealwire.contracts.connect_json import parse_envelope_document
 from dealwire.contracts.connect_message import parse_connect_message, wire_syntax
 from dealwire.contracts.errors import MalformedPayload, SchemaViolation, UnsupportedContentType
 from tests.support import ACCOUNT_ID, ENVELOPE_ID, encode, fixture_bytes, signer, sim_message
@@ -71,7 +72,9 @@ def test_aggregate_json_is_the_envelope_itself_ordered_by_its_latest_timestamp()
     assert event.wire_format == "aggregate"
     assert event.snapshot
     assert event.envelope.status == "completed"
-    assert event.generated == max(event.envelope.timestamps.values())
+    happened = {name: stamp for name, stamp in event.envelope.timestamps.items() if name != "expires_at"}
+    assert event.generated == max(happened.values())  # not the expiry date, which lies ahead
+    assert event.envelope.timestamps["expires_at"] == "2024-07-02T16:00:02.4570000Z"
     assert event.account_id == ACCOUNT_ID
 
 
@@ -232,3 +235,22 @@ def test_an_envelope_read_from_the_api_parses_like_the_aggregate_format() -> Non
     )
     assert (event.wire_format, event.envelope.status, event.snapshot) == ("api", "completed", True)
     assert len(event.recipients) == 3
+
+
+def test_the_envelopes_document_list_is_kept_from_every_format_that_lists_it() -> None:
+    xml = parse(fixture_bytes("xml_envelope_completed.xml"), "text/xml; charset=utf-8")
+    assert [(d.document_id, d.name) for d in xml.envelope.documents] == [
+        ("1", "Share Purchase Agreement.pdf")
+    ]
+    # The REST envelope (a refresh, include=documents) lists them without their bytes.
+    envelope = json.loads(fixture_bytes("aggregate_envelope_completed.json"))
+    envelope["envelopeDocuments"] = [
+        {"documentId": "1", "name": "Agreement.pdf", "type": "content"},
+        {"documentId": "certificate", "name": "Summary", "type": "summary"},
+        {"documentId": "../x", "name": "not an id", "type": "content"},
+    ]
+    refreshed = parse_envelope_document(envelope, ACCOUNT_ID)
+    assert [(d.document_id, d.kind) for d in refreshed.envelope.documents] == [
+        ("1", "content"),
+        ("certificate", "summary"),
+    ]

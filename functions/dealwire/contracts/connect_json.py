@@ -19,6 +19,7 @@ from pydantic.alias_generators import to_camel
 from dealwire.contracts.errors import MalformedPayload, SchemaViolation
 from dealwire.domain.envelope_event import (
     DEAL_ID_FIELD,
+    MAX_DOCUMENTS,
     MAX_EMAIL,
     MAX_NAME,
     MAX_REASON,
@@ -26,6 +27,7 @@ from dealwire.domain.envelope_event import (
     MAX_TOKEN,
     ConnectDocument,
     ConnectEvent,
+    DocumentInfo,
     EnvelopeState,
     RecipientState,
     bounded,
@@ -117,6 +119,7 @@ class JsonEnvelope(_ConnectModel):
     voided_reason: str | None = None
     status_changed_date_time: str | None = None
     last_modified_date_time: str | None = None
+    expire_date_time: str | None = None
     custom_fields: JsonCustomFields | None = None
     recipients: dict[str, Any] | None = None
     envelope_documents: list[JsonDocument] = Field(default_factory=list)
@@ -252,7 +255,9 @@ def _from_aggregate(message: AggregateMessage, account_id: str) -> ConnectEvent:
     """An aggregate message has no generatedDateTime: its latest timestamp orders it."""
     envelope = envelope_state(message)
     modified = _timestamp(message.last_modified_date_time, "lastModifiedDateTime")
-    stamps = [*envelope.timestamps.values(), *([modified] if modified else [])]
+    # What happened to it, not when it will expire: an expiry date lies in the future.
+    happened = [stamp for name, stamp in envelope.timestamps.items() if name != "expires_at"]
+    stamps = [*happened, *([modified] if modified else [])]
     if not stamps:
         raise SchemaViolation("aggregate message carries no timestamp to order it by")
     generated = max(stamps)
@@ -285,6 +290,7 @@ def envelope_state(envelope: JsonEnvelope) -> EnvelopeState:
         deal_id=deal_id,
         voided_reason=bounded(envelope.voided_reason, MAX_REASON) or None,
         reported_status=bounded(envelope.status, MAX_TOKEN) if envelope.status and status is None else None,
+        documents=document_list(envelope),
         timestamps=_stamps(
             {
                 "created_at": (envelope.created_date_time, "createdDateTime"),
@@ -297,6 +303,7 @@ def envelope_state(envelope: JsonEnvelope) -> EnvelopeState:
                     envelope.status_changed_date_time,
                     "statusChangedDateTime",
                 ),
+                "expires_at": (envelope.expire_date_time, "expireDateTime"),
             }
         ),
     )
@@ -342,6 +349,19 @@ def recipient_states(envelope: JsonEnvelope) -> tuple[RecipientState, ...]:
                 ),
             )
     return tuple(states.values())
+
+
+def document_list(envelope: JsonEnvelope) -> tuple[DocumentInfo, ...]:
+    """The envelope's documents as listed, with or without their bytes (odd ids are left out)."""
+    return tuple(
+        DocumentInfo(
+            document_id=document.document_id,
+            name=bounded(document.name, MAX_NAME) or "",
+            kind=bounded(document.type.lower(), MAX_TOKEN) or "content",
+        )
+        for document in envelope.envelope_documents[:MAX_DOCUMENTS]
+        if is_docusign_id(document.document_id)
+    )
 
 
 def documents(envelope: JsonEnvelope) -> tuple[ConnectDocument, ...]:

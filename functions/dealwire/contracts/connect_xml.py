@@ -20,6 +20,7 @@ from dealwire.contracts.connect_json import parse_routing_order
 from dealwire.contracts.errors import MalformedPayload, SchemaViolation
 from dealwire.domain.envelope_event import (
     DEAL_ID_FIELD,
+    MAX_DOCUMENTS,
     MAX_EMAIL,
     MAX_NAME,
     MAX_REASON,
@@ -27,6 +28,7 @@ from dealwire.domain.envelope_event import (
     MAX_TOKEN,
     ConnectDocument,
     ConnectEvent,
+    DocumentInfo,
     EnvelopeState,
     RecipientState,
     bounded,
@@ -143,6 +145,7 @@ def parse_xml_message(body: bytes, account_id: str, account_zone: tzinfo) -> Con
         voided_reason=bounded(_text(status_element, "VoidReason"), MAX_REASON),
         reported_status=None if known else bounded(status, MAX_TOKEN),
         timestamps=envelope_stamps,
+        documents=_document_list(status_element),
     )
     recipients = []
     seen: set[str] = set()
@@ -195,6 +198,18 @@ def _deal_id(status_element: Element) -> str | None:
             # A value that is not a CRM id ties the envelope to no deal (the archive keeps it).
             return value if is_crm_id(value) else None
     return None
+
+
+def _document_list(status_element: Element) -> tuple[DocumentInfo, ...]:
+    """``<DocumentStatuses>``: the envelope's documents by id and name."""
+    found = []
+    for element in _children(_child(status_element, "DocumentStatuses"), "DocumentStatus")[:MAX_DOCUMENTS]:
+        document_id = _text(element, "ID")
+        if document_id and is_docusign_id(document_id):
+            found.append(
+                DocumentInfo(document_id, bounded(_text(element, "Name"), MAX_NAME) or "", "content")
+            )
+    return tuple(found)
 
 
 def _documents(root: Element) -> tuple[ConnectDocument, ...]:

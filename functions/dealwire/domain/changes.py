@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from dealwire.domain.envelope_event import ConnectEvent, RecipientState
 
 ItemKind = Literal["envelope", "recipient"]
-AttributeValue = str | int | bool | dict[str, "AttributeValue"]
+AttributeValue = str | int | bool | dict[str, "AttributeValue"] | list["AttributeValue"]
 
 # Which timestamp a status sets when all a minimal message says is its event name.
 _STATUS_TIMESTAMP: dict[str, str] = {
@@ -151,6 +151,10 @@ def _envelope_write(
             "sender_email": envelope.sender_email,
             "voided_reason": envelope.voided_reason,
             "in_flight": status not in ENVELOPE_TERMINAL,
+            "documents": [
+                {"document_id": d.document_id, "name": d.name, "kind": d.kind} for d in envelope.documents
+            ]
+            or None,
         }
     )
     key = order_key(event.generated, envelope_rank(status), {**ordered, **fill, **always})

@@ -65,6 +65,18 @@ class RecipientState:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """One of the envelope's documents as a message lists it (no bytes): what can be downloaded."""
+
+    document_id: str
+    name: str
+    kind: str  # content, summary (the certificate), ...
+
+
+MAX_DOCUMENTS: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
 class EnvelopeState:
     """The envelope's own fields; ``None`` where the message does not carry them."""
 
@@ -76,6 +88,7 @@ class EnvelopeState:
     voided_reason: str | None = None
     reported_status: str | None = None
     timestamps: dict[str, str] = field(default_factory=dict)
+    documents: tuple[DocumentInfo, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
