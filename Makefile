@@ -15,7 +15,7 @@ export UV_PYTHON := $(PYTHON)
 # SAM CLI must not phone home: there is no network here, and CI should not wait on one.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install test lint typecheck template requirements pytest unit run bench lock clean
+.PHONY: help install test lint typecheck template requirements pytest unit run bench lock openapi clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -62,6 +62,9 @@ bench: $(VENV)/.synced  ## per-event cost (CPU, AWS requests, cold start); docum
 	$(BIN)/python -m bench.documents
 	$(BIN)/python -m bench.mail
 	$(BIN)/python -m bench.local_burst --own-stack --markdown bench/results-local-burst.md
+
+openapi: $(VENV)/.synced  ## regenerate docs/openapi.json from the API function's routes
+	PYTHONPATH=functions:. $(BIN)/python -m infra.local.api_docs
 
 lock: $(UV)  ## re-resolve the lock files and re-export functions/requirements.txt
 	$(UV) lock

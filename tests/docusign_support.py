@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -46,3 +47,15 @@ def simulator(key: rsa.RSAPrivateKey, **options: Any) -> Iterator[Simulator]:
         **options,
     ) as started:
         yield started
+
+
+def put_app_secret(secret_name: str, key: rsa.RSAPrivateKey) -> None:
+    """dealwire's DocuSign integration secret (integration key and private key), created or replaced."""
+    import boto3
+
+    client = boto3.client("secretsmanager")
+    value = json.dumps({"integrationKey": INTEGRATION_KEY, "privateKey": private_pem(key)})
+    try:
+        client.create_secret(Name=secret_name, SecretString=value)
+    except client.exceptions.ResourceExistsException:
+        client.put_secret_value(SecretId=secret_name, SecretString=value)

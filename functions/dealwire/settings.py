@@ -97,8 +97,18 @@ class ApiSettings(_Settings):
     """api: the CRM's HTTP API; API Gateway's JWT authorizer has checked the token already."""
 
     table_name: str = Field(alias="DEALWIRE_TABLE_NAME", pattern=_NAME)
+    documents_bucket: str = Field(alias="DEALWIRE_DOCUMENTS_BUCKET", pattern=_NAME)
+    mail_bucket: str = Field(alias="DEALWIRE_MAIL_BUCKET", pattern=_NAME)
     tenant_claim: str = Field(alias="DEALWIRE_TENANT_CLAIM", default="dealwire:tenant", min_length=1)
     user_claim: str = Field(alias="DEALWIRE_USER_CLAIM", default="sub", min_length=1)
+    # How long a document or attachment link the API hands out stays valid.
+    link_seconds: int = Field(alias="DEALWIRE_LINK_SECONDS", default=300, ge=30, le=3600)
+    # Voids and original documents go through DocuSign, as the document job's calls do.
+    tenant_secret_prefix: str = Field(alias="DEALWIRE_TENANT_SECRET_PREFIX", min_length=1)
+    tenant_cache_seconds: int = Field(alias="DEALWIRE_TENANT_CACHE_SECONDS", default=300, ge=0, le=3600)
+    docusign_app_secret: str = Field(alias="DEALWIRE_DOCUSIGN_APP_SECRET", min_length=1)
+    docusign_auth_host: str = Field(alias="DEALWIRE_DOCUSIGN_AUTH_HOST", min_length=1)
+    docusign_base_uri: str = Field(alias="DEALWIRE_DOCUSIGN_BASE_URI", default="")
 
 
 _S = TypeVar("_S", bound=_Settings)

@@ -21,7 +21,7 @@ from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.tenants import TenantDirectory
 from infra.docusign_sim import SimulatorControl
 from infra.local.resources import seed_tenant
-from tests.docusign_support import INTEGRATION_KEY, USER_ID, private_pem
+from tests.docusign_support import USER_ID, put_app_secret
 from tests.integration.helpers import bucket, read_object, table
 from tests.integration.test_stream_publisher import drain, stream_event
 from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID, FakeContext
@@ -41,11 +41,7 @@ def document_fetch(
     from document_fetch import app
 
     env = aws.function_environment("DocumentFetchFunction")
-    pem = private_pem(private_key)
-    boto3.client("secretsmanager").create_secret(
-        Name=env["DEALWIRE_DOCUSIGN_APP_SECRET"],
-        SecretString=json.dumps({"integrationKey": INTEGRATION_KEY, "privateKey": pem}),
-    )
+    put_app_secret(env["DEALWIRE_DOCUSIGN_APP_SECRET"], private_key)
     seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY], docusign_user_id=USER_ID)
     jobs = EnvelopeJobs(
         tenants=TenantDirectory(env["DEALWIRE_TENANT_SECRET_PREFIX"], 0),

@@ -22,8 +22,8 @@ from dealwire.store.crm import CrmProjection
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.mail import MailStore, ThreadChanged
 from dealwire.store.table import Throttled, WriteConflict, person_key, serialize
+from tests.integration.api_support import ULLA, api, call, crm, filed
 from tests.integration.helpers import cancelled, failing, item_count, object_keys, table
-from tests.integration.test_crm_projection_and_api import ULLA, api, crm, filed
 from tests.integration.test_document_job_end_to_end import document_fetch, signed_and_queued, sqs_event
 from tests.integration.test_stream_publisher import drain, stream_event, tap
 from tests.mail_support import CARLA, bcc_mail, ingest, put_raw, seed_crm, ses_event, thread_and_messages
@@ -310,11 +310,23 @@ def test_crm_projection_raises_on_a_dynamodb_failure_for_eventbridge_to_retry(
 
 
 @pytest.mark.parametrize("operation", ["GetItem", "Query"])
+@pytest.mark.parametrize("code", [THROTTLED, "ProvisionedThroughputExceededException"])
+def test_the_api_answers_429_when_dynamodb_is_over_its_rate(aws: Stack, operation: str, code: str) -> None:
+    thread = filed(aws, "shared", to=f"Carla <{CARLA}>")
+    with failing(clients.dynamodb(), operation, code):
+        answer = call("GET", f"/v1/threads/{thread}", claims=ULLA)
+    assert answer["statusCode"] == 429
+    assert answer["headers"]["Retry-After"] == "1"
+    assert json.loads(answer["body"])["error"]["code"] == "rate_limited"
+    assert api("GET", f"/v1/threads/{thread}", claims=ULLA)[0] == 200
+
+
+@pytest.mark.parametrize("operation", ["GetItem", "Query"])
 def test_the_api_answers_500_when_dynamodb_fails(aws: Stack, operation: str) -> None:
     thread = filed(aws, "shared", to=f"Carla <{CARLA}>")
-    with failing(clients.dynamodb(), operation, THROTTLED):
+    with failing(clients.dynamodb(), operation, "InternalServerError"):
         status, body = api("GET", f"/v1/threads/{thread}", claims=ULLA)
-    assert (status, body["error"]) == (500, "internal")
+    assert (status, body["error"]["code"]) == (500, "internal")
     assert api("GET", f"/v1/threads/{thread}", claims=ULLA)[0] == 200
 
 

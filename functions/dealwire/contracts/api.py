@@ -1,4 +1,4 @@
-"""The CRM API's request and response bodies (camelCase on the wire)."""
+"""The CRM API's request and response bodies (camelCase on the wire); docs/openapi.json is made from them."""
 
 from __future__ import annotations
 
@@ -15,10 +15,143 @@ class _Body(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
-class DealChoice(_Body):
-    """``POST /v1/threads/{threadId}/deal``."""
-
+class _Request(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+class ErrorDetail(_Body):
+    code: str = Field(description="A stable code: not_found, invalid_request, conflict states, ...")
+    message: str = Field(description="What went wrong, for a person")
+
+
+class ErrorBody(_Body):
+    """Every refusal: ``{"error": {"code", "message"}}``."""
+
+    error: ErrorDetail
+
+
+class GatewayMessage(_Body):
+    """What API Gateway's JWT authorizer answers (401) before the function runs."""
+
+    message: str
+
+
+# -- envelopes ------------------------------------------------------------------------------
+
+DocumentKind = Literal["combined", "certificate", "original"]
+
+
+class Person(_Body):
+    name: str | None = None
+    email: str | None = None
+
+
+class SentBy(_Body):
+    """What sent the envelope: an automation rule, or a CRM user (manual send); null when sent elsewhere."""
+
+    rule_id: str | None = None
+    user_id: str | None = None
+
+
+class RecipientView(_Body):
+    recipient_id: str
+    recipient_type: str | None = None
+    status: str | None = None
+    routing_order: int | None = None
+    name: str | None = None
+    email: str | None = None
+    sent_at: str | None = None
+    delivered_at: str | None = None
+    signed_at: str | None = None
+    declined_at: str | None = None
+    decline_reason: str | None = None
+
+
+class DocumentAvailability(_Body):
+    kind: DocumentKind
+    document_id: str = Field(description="combined, certificate, or DocuSign's document id")
+    name: str = ""
+    available: bool = Field(description="Whether GET .../documents/{documentId} answers with a link now")
+    reason: str | None = Field(default=None, description="Why not, when it is not")
+
+
+class VoidRequested(_Body):
+    by: str
+    reason: str
+    at: str
+
+
+class EnvelopeSummary(_Body):
+    """An envelope in a deal's list."""
+
+    envelope_id: str
+    deal_id: str | None = None
+    status: str | None = None
+    subject: str | None = None
+    sender: Person
+    created_at: str | None = None
+    sent_at: str | None = None
+    completed_at: str | None = None
+    status_changed_at: str | None = None
+
+
+class EnvelopeView(EnvelopeSummary):
+    """The tracker of one envelope: "signed / signers" and every recipient in routing order."""
+
+    sent_by: SentBy
+    delivered_at: str | None = None
+    declined_at: str | None = None
+    voided_at: str | None = None
+    voided_reason: str | None = None
+    expires_at: str | None = None
+    signed: int = Field(description="Signers who have signed")
+    signers: int = Field(description="Recipients whose action is a signature")
+    progress: str = Field(description='"1/2 signed"')
+    recipients: list[RecipientView]
+    documents: list[DocumentAvailability]
+    void_requested: VoidRequested | None = None
+
+
+class EnvelopePage(_Body):
+    envelopes: list[EnvelopeSummary]
+    cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last"
+    )
+
+
+class DocumentLink(_Body):
+    """``?redirect=false``: the short-lived link instead of a redirect to it."""
+
+    kind: DocumentKind
+    document_id: str
+    url: str
+    expires_in: int = Field(description="Seconds the link is valid for")
+
+
+class VoidRequest(_Request):
+    """``POST /v1/envelopes/{envelopeId}/void``."""
+
+    reason: str = Field(
+        min_length=1, max_length=200, description="Shown to the recipients (DocuSign's limit: 200)"
+    )
+
+
+class VoidAccepted(_Body):
+    envelope_id: str
+    status: Literal["void_requested"] = "void_requested"
+    reason: str
+    requested_by: str
+    requested_at: str
+
+
+# -- threads --------------------------------------------------------------------------------
+
+
+class DealChoice(_Request):
+    """``POST /v1/threads/{threadId}/deal``."""
 
     deal_id: str = Field(pattern=CRM_ID_PATTERN)
 
@@ -35,12 +168,12 @@ class Participant(_Body):
 
 
 class PartView(_Body):
-    role: str
-    key: str
+    role: str = Field(description="text, html (the message's bodies), attachment or inline")
     size: int
     sha256: str
     content_type: str
     filename: str | None = None
+    url: str = Field(description="A short-lived link to the part's bytes")
 
 
 class MessageView(_Body):
@@ -58,7 +191,7 @@ class MessageView(_Body):
     parts: list[PartView]
 
 
-class ThreadView(_Body):
+class ThreadSummary(_Body):
     thread_id: str
     subject: str | None = None
     link_state: LinkState
@@ -73,6 +206,13 @@ class ThreadView(_Body):
 class ThreadPage(_Body):
     """``GET /v1/threads/{threadId}``: the thread and one page of the messages the caller may see."""
 
-    thread: ThreadView
+    thread: ThreadSummary
     messages: list[MessageView]
+    cursor: str | None = None
+
+
+class ThreadList(_Body):
+    """A deal's or a contact's threads the caller may see, newest first."""
+
+    threads: list[ThreadSummary]
     cursor: str | None = None

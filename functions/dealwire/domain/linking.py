@@ -108,3 +108,13 @@ def visible_to(viewer_id: str, *, owner_id: str, sharing: str, thread_state: Lin
     if viewer_id == owner_id:
         return True
     return sharing == "shared" and thread_state != "unlinked"
+
+
+def thread_visible_to(
+    viewer_id: str, *, owner_ids: Iterable[str], shared_messages: int, thread_state: LinkState
+) -> bool:
+    """The thread is visible when one of its messages is: the viewer owns one, or one is
+    shared and the thread is linked. Read from the thread's own summary, no message read."""
+    if viewer_id in set(owner_ids):
+        return True
+    return shared_messages > 0 and thread_state != "unlinked"

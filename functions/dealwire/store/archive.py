@@ -55,6 +55,14 @@ def signed_document_key(tenant_id: str, envelope_id: str, name: str) -> str:
     return f"documents/{safe_token(tenant_id)}/{safe_token(envelope_id)}/signed/{safe_token(name, 60)}.pdf"
 
 
+def original_document_key(tenant_id: str, envelope_id: str, document_id: str) -> str:
+    """Where a document as DocuSign serves it (unsigned until signed) is cached for downloads."""
+    return (
+        f"documents/{safe_token(tenant_id)}/{safe_token(envelope_id)}/original/"
+        f"{safe_token(document_id, 40)}.pdf"
+    )
+
+
 # S3's smallest multipart part is 5 MiB; 8 MiB parts keep a 50 MB PDF to 7 requests and
 # the memory held to one part.
 PART_SIZE = 8 * 1024 * 1024
@@ -113,6 +121,17 @@ class Archive:
             Key=key,
             Tagging={"TagSet": [{"Key": name, "Value": _tag_value(value)} for name, value in tags.items()]},
         )
+
+    def presigned_get(self, key: str, expires_in: int, filename: str | None = None) -> str:
+        """A URL anyone holding it may GET the object with, for ``expires_in`` seconds.
+
+        Signed locally with the function's credentials: no request is made, and the
+        function's role must itself be allowed to read the object.
+        """
+        params: dict[str, str] = {"Bucket": self._bucket, "Key": key}
+        if filename:
+            params["ResponseContentDisposition"] = f'attachment; filename="{_header_safe(filename)}"'
+        return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in))
 
     def tag_if_present(self, key: str, tags: dict[str, str]) -> bool:
         """``tag``, or False when there is no such object (nothing to tag is not a failure)."""
@@ -203,6 +222,11 @@ _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9 +\-=._:/@]+")
 def _tag_value(value: str) -> str:
     """S3 tag values allow letters, digits, spaces and ``+ - = . _ : / @``, up to 256."""
     return _TAG_UNSAFE.sub("_", value)[:256]
+
+
+def _header_safe(name: str) -> str:
+    """A file name for a Content-Disposition header: printable ASCII, no quotes or backslashes."""
+    return "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in name)[:150]
 
 
 def _ascii(value: str) -> str:

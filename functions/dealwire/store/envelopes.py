@@ -311,6 +311,22 @@ class EnvelopeStore(TableStore):
             table.in_flight(tenant_id), index=IN_FLIGHT, limit=limit, cursor=cursor, newest=False
         )
 
+    def envelope(self, tenant_id: str, envelope_id: str) -> dict[str, Any] | None:
+        """The envelope item alone (no recipients): one GetItem."""
+        return self._get(table.envelope_key(tenant_id, envelope_id))
+
+    def record_void_request(self, tenant_id: str, envelope_id: str, *, by: str, reason: str, at: str) -> None:
+        """Who asked DocuSign to void the envelope, and why; the Connect callback records the void itself."""
+        self.client.update_item(
+            TableName=self._table,
+            Key=table.envelope_key(tenant_id, envelope_id).item(),
+            UpdateExpression=(
+                "SET void_requested_by = :by, void_requested_reason = :why, void_requested_at = :at"
+            ),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":by": {"S": by}, ":why": {"S": reason}, ":at": {"S": at}},
+        )
+
     def signed_documents(self, tenant_id: str, envelope_id: str) -> dict[str, Any]:
         """What the document job recorded for the envelope (empty when nothing yet)."""
         item = self._get(table.envelope_key(tenant_id, envelope_id), projection="signed_documents") or {}

@@ -84,7 +84,7 @@ def thread_link(item: Mapping[str, Any]) -> ThreadLink:
     )
 
 
-def _state(item: dict[str, Any]) -> ThreadState:
+def thread_state(item: dict[str, Any]) -> ThreadState:
     return ThreadState(
         thread_id=str(item.get("thread_id", "")),
         link=thread_link(item),
@@ -111,7 +111,7 @@ class MailStore(TableStore):
 
     def thread(self, tenant_id: str, thread_id: str) -> ThreadState | None:
         item = self._get(table.thread_key(tenant_id, thread_id), consistent=True)
-        return _state(item) if item else None
+        return thread_state(item) if item else None
 
     def store_message(self, message: NewMessage, link: ThreadLink, current: ThreadState | None) -> None:
         """The message, its id, the thread and the contacts' links: one transaction.
@@ -203,6 +203,9 @@ class MailStore(TableStore):
                 set(message.participants) | set((current.item.get("participants") or []) if current else [])
             ),
             ":contacts": list(link.contact_ids),
+            # The thread's visibility summary: who owns a message of it, how many are shared.
+            ":owner": {str(message.item.get("owner_user_id", ""))},
+            ":shared": 1 if message.item.get("sharing") == "shared" else 0,
             ":candidates": list(link.candidates),
             ":state": link.state,
             ":chosen": link.chosen,
@@ -219,6 +222,7 @@ class MailStore(TableStore):
             "deal_chosen = :chosen",
             "message_count = if_not_exists(message_count, :zero) + :one",
             "version = if_not_exists(version, :zero) + :one",
+            "shared_messages = if_not_exists(shared_messages, :zero) + :shared",
         ]
         removes: list[str] = []
         if current is None or message.sent_at > str(current.item.get("last_message_at", "")):
@@ -239,6 +243,7 @@ class MailStore(TableStore):
             "Key": table.thread_key(message.tenant_id, message.thread_id).item(),
             "UpdateExpression": "SET "
             + ", ".join(sets)
+            + " ADD owner_user_ids :owner"
             + (" REMOVE " + ", ".join(removes) if removes else ""),
             "ExpressionAttributeValues": serialize(values),
         }
@@ -323,6 +328,24 @@ class MailStore(TableStore):
         return self._query_page(
             table.deal_threads(tenant_id, deal_id),
             index=BY_DEAL,
+            limit=limit,
+            cursor=cursor,
+            newest=True,
+            max_limit=200,
+        )
+
+    def threads(self, tenant_id: str, thread_ids: list[str]) -> dict[str, ThreadState]:
+        """Several threads by id: one BatchGetItem."""
+        items = self._batch_get([table.thread_key(tenant_id, thread_id) for thread_id in thread_ids])
+        return {state.thread_id: state for state in (thread_state(item) for item in items)}
+
+    def threads_of_person(
+        self, tenant_id: str, person_id: str, limit: int = 50, cursor: str | None = None
+    ) -> Page:
+        """A contact's thread links, newest first: one Query of the person's partition."""
+        return self._query_page(
+            table.person_key(tenant_id, person_id).pk,
+            sk_prefix=table.contact_thread_prefix(),
             limit=limit,
             cursor=cursor,
             newest=True,

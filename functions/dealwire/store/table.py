@@ -390,6 +390,17 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+# What AWS answers when a table (or another service) is over its rate, after botocore's own
+# retries: a caller should retry later, not treat it as a failure of the request.
+THROTTLING_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+
+def is_throttling(exc: ClientError) -> bool:
+    return error_code(exc) in THROTTLING_CODES
+
+
 def cancellation_codes(exc: ClientError) -> list[str]:
     """Per item of a cancelled transaction, why: ``None``, ``ConditionalCheckFailed``, ..."""
     return [str(reason.get("Code", "None")) for reason in exc.response.get("CancellationReasons", [])]

@@ -1,0 +1,83 @@
+"""Calling the CRM API and crm_projection in-process, as API Gateway and EventBridge would."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from tests.mail_support import CARLA, bcc_mail, ingest, put_raw, seed_crm, ses_event
+from tests.support import FakeContext
+
+if TYPE_CHECKING:
+    from infra.local.template import Stack
+
+ULLA = {"dealwire:tenant": "default", "sub": "user-3"}
+SAM = {"dealwire:tenant": "default", "sub": "user-4"}
+
+
+def crm(detail_type: str, **detail: Any) -> dict[str, Any]:
+    """One CRM event through crm_projection (the tenant is "default" unless given)."""
+    from crm_projection import app
+
+    event = {
+        "id": "e1",
+        "source": "crm",
+        "detail-type": detail_type,
+        "detail": {"tenantId": "default", **detail},
+    }
+    result: dict[str, Any] = app.lambda_handler(event, FakeContext())
+    return result
+
+
+def http_api_event(
+    method: str, path: str, *, query: str = "", body: Any = None, claims: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The payload 2.0 event API Gateway hands the API function once its JWT authorizer passed."""
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"content-type": "application/json"},
+        "requestContext": {
+            "http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
+            "authorizer": {"jwt": {"claims": claims or {}, "scopes": None}},
+            "requestId": "r1",
+            "stage": "$default",
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+    if query:
+        event["queryStringParameters"] = dict(parse_qsl(query, keep_blank_values=True))
+    return event
+
+
+def call(
+    method: str, path: str, *, query: str = "", body: Any = None, claims: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The API function's whole answer (status, headers, body as text)."""
+    from api import app
+
+    answer: dict[str, Any] = app.lambda_handler(
+        http_api_event(method, path, query=query, body=body, claims=claims), FakeContext()
+    )
+    return answer
+
+
+def api(
+    method: str, path: str, *, query: str = "", body: Any = None, claims: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """(status, JSON body) of one API call."""
+    answer = call(method, path, query=query, body=body, claims=claims)
+    return answer["statusCode"], json.loads(answer["body"] or "{}")
+
+
+def filed(
+    aws: Stack, sharing: str, deals: dict[str, list[str]] | None = None, to: str = f"Carla <{CARLA}>"
+) -> str:
+    """Ulla's mail to Carla filed: the thread's id."""
+    seed_crm(aws, sharing=sharing, deals=deals)
+    put_raw(aws, "m1", bcc_mail(to=to))
+    return str(ingest(ses_event("m1"))["outcomes"][0]["threadId"])
