@@ -9,15 +9,18 @@ import logging
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
+from infra.local.jwt_issuer import Unauthorized
 from infra.local.worker import ACCOUNT_ID, InvocationError
 
 if TYPE_CHECKING:
+    from infra.local.jwt_issuer import JwtAuthorizer
     from infra.local.streams import Invoker
 
 log = logging.getLogger("dealwire.local.gateway")
@@ -34,9 +37,10 @@ class Route:
     template: str  # /webhooks/docusign/{tenantId}, or a greedy {proxy+} at the end
     function: str
     pattern: re.Pattern[str]
+    authorizer: str | None = None  # the template's JWT authorizer guarding the route
 
     @classmethod
-    def of(cls, method: str, template: str, function: str) -> Route:
+    def of(cls, method: str, template: str, function: str, authorizer: str | None = None) -> Route:
         parts = []
         for segment in template.strip("/").split("/"):
             match = re.fullmatch(r"\{(\w+)(\+?)\}", segment)
@@ -46,7 +50,7 @@ class Route:
                 parts.append(f"(?P<{match[1]}>.+)")
             else:
                 parts.append(f"(?P<{match[1]}>[^/]+)")
-        return cls(method.upper(), template, function, re.compile("/" + "/".join(parts)))
+        return cls(method.upper(), template, function, re.compile("/" + "/".join(parts)), authorizer)
 
     @property
     def key(self) -> str:
@@ -59,12 +63,30 @@ class Route:
         return (int(greedy), self.template.count("{"), int(self.method == "ANY"))
 
 
-class Gateway:
-    """The routes of ``stack.http_routes()`` served by a ThreadingHTTPServer on loopback."""
+Page = Callable[[], tuple[int, str, bytes]]
 
-    def __init__(self, routes: list[tuple[str, str, str]], workers: dict[str, Invoker], port: int) -> None:
+
+class Gateway:
+    """The routes of ``stack.http_routes()`` served by a ThreadingHTTPServer on loopback.
+
+    A route the template guards with its JWT authorizer is checked by ``authorizer`` as
+    API Gateway would (no authorizer given: such routes answer 401, failing closed).
+    ``pages`` are local-only GET paths (the JWKS, the API's docs) no function serves.
+    """
+
+    def __init__(
+        self,
+        routes: list[tuple[str, str, str, str | None]],
+        workers: dict[str, Invoker],
+        port: int,
+        *,
+        authorizer: JwtAuthorizer | None = None,
+        pages: dict[str, Page] | None = None,
+    ) -> None:
         self.routes = sorted((Route.of(*route) for route in routes), key=lambda r: r.specificity)
         self.workers = workers
+        self.authorizer = authorizer
+        self.pages = dict(pages or {})
         handler = type("BoundHandler", (_Handler,), {"gateway": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
@@ -177,6 +199,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET  # noqa: N815
 
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - http.server looks methods up by name
+        """Any other method (TRACE, a made-up one) is routed too: API Gateway answers it, never a 501."""
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: ANN401 - http.server's signature
         log.info("%s %s", self.address_string(), format % args)
 
@@ -186,10 +214,20 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
+        page = self.gateway.pages.get(parts.path) if self.command in {"GET", "HEAD"} else None
+        if found is None and page is not None:
+            status, content_type, content = page()
+            self._send(status, [("Content-Type", content_type)], content)
+            return
         if found is None:
             self._json(404, {"message": "Not Found"})
             return
         route, parameters = found
+        claims: dict[str, str] | None = None
+        if route.authorizer is not None:
+            claims = self._authorized(route)
+            if claims is None:
+                return
         event = build_event(
             route=route,
             method=self.command,
@@ -200,6 +238,9 @@ class _Handler(BaseHTTPRequestHandler):
             source_ip=self.client_address[0],
             path_parameters=parameters,
         )
+        if claims is not None:
+            scopes = claims.get("scope", "").split() or None
+            event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": scopes}}
         try:
             result = self.gateway.workers[route.function].invoke(event)
         except InvocationError as exc:
@@ -207,6 +248,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(502, {"message": "Bad Gateway", "error": exc.error_type})
             return
         self._respond(result)
+
+    def _authorized(self, route: Route) -> dict[str, str] | None:
+        """The token's claims, or None after answering 401 as API Gateway's authorizer does."""
+        authorizer = self.gateway.authorizer
+        try:
+            if authorizer is None:
+                raise Unauthorized(
+                    f"route {route.key} needs authorizer {route.authorizer}, and none is set up"
+                )
+            return authorizer.claims(self.headers.get("Authorization"))
+        except Unauthorized as refused:
+            log.info("401 for %s %s: %s", self.command, urlsplit(self.path).path, refused)
+            self._send(
+                401,
+                [("Content-Type", "application/json"), ("WWW-Authenticate", "Bearer")],
+                b'{"message":"Unauthorized"}',
+            )
+            return None
 
     def _read_body(self) -> bytes | None:
         """The request body, or None after answering 413 or 400 (and closing the connection)."""

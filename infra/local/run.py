@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from infra.local import moto_dynamodb
+from infra.local.api_docs import OPENAPI, swagger_page
 from infra.local.gateway import Gateway
+from infra.local.jwt_issuer import JWKS_PATH, Issuer, JwtAuthorizer, load_or_create_key
 from infra.local.offline import go_offline
 from infra.local.queues import QueuePoller, start_queue_pollers, start_rule_routes
 from infra.local.resources import create_resources, seed_tenant
@@ -59,6 +61,8 @@ DEV_USER_ID = "00000000-0000-4000-8000-00000000005e"
 MAIL_DOMAIN = "bcc.dealwire.localhost"
 DEV_USER_EMAIL = "dev.user@dealwire.localhost"
 DEV_CONTACT_EMAIL = "carla@customer.localhost"
+# The dev issuer's signing key, kept beside the state file so dev tokens survive a restart.
+ISSUER_KEY_FILE = "jwt-issuer.pem"
 
 
 class StartupError(RuntimeError):
@@ -173,8 +177,15 @@ class LocalStack:
             name=STACK_NAME,
             region=REGION,
             template=load_template(),
-            parameters={"Stage": STAGE, "DocuSignAuthHost": self.docusign_url, "MailDomain": MAIL_DOMAIN},
+            parameters={
+                "Stage": STAGE,
+                "DocuSignAuthHost": self.docusign_url,
+                "MailDomain": MAIL_DOMAIN,
+                # The gateway plays API Gateway's JWT authorizer over the local issuer.
+                "ApiJwtIssuer": f"http://127.0.0.1:{http_port}",
+            },
         )
+        self.issuer: Issuer | None = None
         self.simulator: Any = None
         self.queue_pollers: list[QueuePoller] = []
         self.stop = threading.Event()
@@ -232,7 +243,13 @@ class LocalStack:
             raise failure
         invokers: dict[str, Invoker] = dict(self.workers)
         try:
-            self.gateway = Gateway(stack.http_routes(), invokers, self.http_port)
+            self.gateway = Gateway(
+                stack.http_routes(),
+                invokers,
+                self.http_port,
+                authorizer=self._authorizer(),
+                pages=self._pages(),
+            )
         except OSError as exc:
             raise StartupError(f"the gateway cannot listen on 127.0.0.1:{self.http_port}: {exc}") from exc
         self.gateway.start()
@@ -260,6 +277,28 @@ class LocalStack:
         state = self._state(self.gateway, tenant_id, hmac_keys, bus_name, tap_url)
         _write_state(self.state_file, state)
         return state
+
+    def _authorizer(self) -> JwtAuthorizer:
+        """The template's JWT authorizer (issuer and audience are its parameters) over the dev issuer."""
+        issuer = Issuer(
+            url=self.stack.parameter("ApiJwtIssuer"),
+            audience=self.stack.parameter("ApiJwtAudience"),
+            key=load_or_create_key(self.state_file.parent / ISSUER_KEY_FILE),
+        )
+        self.issuer = issuer
+        return JwtAuthorizer(issuer.url, (issuer.audience,), issuer.jwks())
+
+    def _pages(self) -> dict[str, Any]:
+        """What the gateway serves itself: the issuer's JWKS, the API's OpenAPI document and its docs."""
+        document = json.loads(OPENAPI.read_text())
+        jwks = json.dumps(self.issuer.jwks() if self.issuer else {"keys": []}).encode()
+        spec = json.dumps(document).encode()
+        page = swagger_page(document)
+        return {
+            JWKS_PATH: lambda: (200, "application/json", jwks),
+            "/openapi.json": lambda: (200, "application/json", spec),
+            "/docs": lambda: (200, "text/html; charset=utf-8", page),
+        }
 
     def _seed_crm(self, tenant_id: str) -> None:
         """One user who may file mail, and a contact with one open deal, through crm_projection."""
@@ -355,6 +394,12 @@ class LocalStack:
             "stack_name": stack.name,
             "pid": os.getpid(),
             "http_url": gateway.url,
+            "api_url": f"{gateway.url}/v1",
+            "api_token": self.issuer.token(user="user-1", tenant=tenant_id) if self.issuer else None,
+            "api_docs_url": f"{gateway.url}/docs",
+            "jwt_issuer": self.issuer.url if self.issuer else None,
+            "jwt_audience": self.issuer.audience if self.issuer else None,
+            "jwt_key_file": str(self.state_file.parent / ISSUER_KEY_FILE),
             "webhook_url": f"{gateway.url}/webhooks/docusign",
             "aws_endpoint_url": self.endpoint_url,
             "region": stack.region,
@@ -403,6 +448,7 @@ def _banner(state: dict[str, Any]) -> Iterator[str]:
     yield f"  AWS (moto)   {state['aws_endpoint_url']}   region {state['region']}"
     yield f"  DocuSign sim {state['docusign_url']}   (control API under /_sim/)"
     yield f"  DocuSign     account {state['docusign_account_id']}, HMAC key {state['docusign_hmac_keys'][0]}"
+    yield f"  CRM API      {state['api_url']}   docs {state['api_docs_url']}   (dev token: api_token)"
     yield "  state        " + str(state["state_file"])
     yield "Sign a body with the key and POST it: see the README's curl example."
     yield "Then: python -m infra.local.show envelope <envelopeId>   |   python -m infra.local.show events"

@@ -148,14 +148,15 @@ class Stack:
     def function_handler(self, logical: str) -> str:
         return str(self.template["Resources"][logical]["Properties"]["Handler"])
 
-    def http_routes(self) -> list[tuple[str, str, str]]:
-        """(method, path template, function logical id) for every HttpApi event."""
+    def http_routes(self) -> list[tuple[str, str, str, str | None]]:
+        """(method, path template, function logical id, authorizer or None) for every HttpApi event."""
         routes = []
         for logical, resource in self.resources("AWS::Serverless::Function").items():
             for event in resource["Properties"].get("Events", {}).values():
                 if event["Type"] == "HttpApi":
                     properties = event["Properties"]
-                    routes.append((properties["Method"].upper(), properties["Path"], logical))
+                    authorizer = properties.get("Auth", {}).get("Authorizer")
+                    routes.append((properties["Method"].upper(), properties["Path"], logical, authorizer))
         return routes
 
     def queue_mappings(self) -> list[tuple[str, str, dict[str, Any]]]:

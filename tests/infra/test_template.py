@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from infra.local.template import Stack, load_template
@@ -32,13 +34,28 @@ def test_functions_run_python_313_on_arm64_with_tracing() -> None:
     assert function["CodeUri"] == "functions/"
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def test_routes() -> None:
-    assert sorted(STACK.http_routes()) == [
-        ("GET", "/v1/threads/{threadId}", "ApiFunction"),
-        ("POST", "/v1/threads/{threadId}/deal", "ApiFunction"),
-        ("POST", "/webhooks/docusign", "WebhookDocusignFunction"),
-        ("POST", "/webhooks/docusign/{tenantId}", "WebhookDocusignFunction"),
+    webhook = [route for route in STACK.http_routes() if route[2] == "WebhookDocusignFunction"]
+    assert sorted(webhook) == [
+        ("POST", "/webhooks/docusign", "WebhookDocusignFunction", None),
+        ("POST", "/webhooks/docusign/{tenantId}", "WebhookDocusignFunction", None),
     ]
+
+
+def test_the_api_routes_are_the_openapi_documents_each_behind_the_jwt_authorizer() -> None:
+    """The function's resolver writes docs/openapi.json; the template must route exactly that."""
+    document = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    documented = sorted(
+        (method.upper(), path) for path, operations in document["paths"].items() for method in operations
+    )
+    routed = sorted(
+        (method, path) for method, path, function, _ in STACK.http_routes() if function == "ApiFunction"
+    )
+    assert routed == documented
+    assert {auth for _, _, function, auth in STACK.http_routes() if function == "ApiFunction"} == {"CrmJwt"}
 
 
 def test_the_crm_api_requires_the_jwt_authorizer_and_the_webhook_is_open_to_hmac() -> None:
@@ -126,3 +143,9 @@ def test_function_environments_resolve_to_the_stacks_names() -> None:
     assert env["POWERTOOLS_SERVICE_NAME"] == "webhook_docusign"
     publisher = STACK.function_environment("StreamPublisherFunction")
     assert publisher["DEALWIRE_DOCUMENT_QUEUE_URL"].endswith("/dealwire-test-DocumentJobQueue")
+
+
+def test_the_committed_openapi_document_is_the_api_functions() -> None:
+    from infra.local.api_docs import OPENAPI, generate, render
+
+    assert OPENAPI.read_text() == render(generate()), "docs/openapi.json is out of date: run `make openapi`"
