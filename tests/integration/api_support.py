@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 ULLA = {"dealwire:tenant": "default", "sub": "user-3"}
 SAM = {"dealwire:tenant": "default", "sub": "user-4"}
+# Another tenant's active user with the same user id as Ulla: only the tenant tells them apart.
+OTHER = {"dealwire:tenant": "other", "sub": "user-3"}
 
 
 def crm(detail_type: str, **detail: Any) -> dict[str, Any]:
@@ -28,6 +30,16 @@ def crm(detail_type: str, **detail: Any) -> dict[str, Any]:
     }
     result: dict[str, Any] = app.lambda_handler(event, FakeContext())
     return result
+
+
+def seed_other_tenants_user() -> None:
+    crm(
+        "user.upserted",
+        tenantId=OTHER["dealwire:tenant"],
+        userId=OTHER["sub"],
+        email="u@other.example",
+        updatedAt="2026-11-20T08:00:00Z",
+    )
 
 
 def http_api_event(

@@ -20,7 +20,7 @@ from dealwire.store.tenants import TenantDirectory
 from infra.docusign_sim import SimulatorControl
 from infra.local.resources import seed_tenant
 from tests.docusign_support import USER_ID, put_app_secret
-from tests.integration.api_support import SAM, ULLA, api, call, crm, filed
+from tests.integration.api_support import OTHER, SAM, ULLA, api, call, filed, seed_other_tenants_user
 from tests.integration.helpers import bucket, table
 from tests.integration.test_document_job_end_to_end import document_fetch, signed_and_queued, sqs_event
 from tests.mail_support import BOB, bcc_mail, ingest, put_raw, seed_crm, ses_event
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from tests.infra.test_docusign_sim import Api
 
 __all__ = ["document_fetch"]  # a fixture, used by name below
-OTHER = {"dealwire:tenant": "other", "sub": "user-3"}
 
 
 @pytest.fixture
@@ -56,13 +55,7 @@ def crm_api(
     )
     monkeypatch.setattr(app, "envelopes", lambda: service)
     seed_crm(aws)
-    crm(
-        "user.upserted",
-        tenantId="other",
-        userId="user-3",
-        email="u@other.example",
-        updatedAt="2026-11-20T08:00:00Z",
-    )
+    seed_other_tenants_user()
     return SimulatorControl(sim.url)
 
 

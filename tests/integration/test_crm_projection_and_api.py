@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from dealwire.store.crm import CrmProjection
 from dealwire.store.mail import MailStore
 from dealwire.store.table import encode_cursor, message_prefix, person_key, thread_key
-from tests.integration.api_support import SAM, ULLA, api, crm, filed
+from tests.integration.api_support import OTHER, SAM, ULLA, api, crm, filed, seed_other_tenants_user
 from tests.integration.helpers import RequestLog
 from tests.mail_support import bcc_mail, ingest, put_raw, ses_event, table
 
@@ -142,16 +142,9 @@ def test_a_caller_without_tenant_claims_is_refused(aws: Stack) -> None:
 
 def test_another_tenants_caller_sees_nothing(aws: Stack) -> None:
     thread = filed(aws, "shared")
-    crm(
-        "user.upserted",
-        tenantId="other",
-        userId="user-3",
-        email="u@other.example",
-        updatedAt="2026-11-20T08:00:00Z",
-    )
-    other = {"dealwire:tenant": "other", "sub": "user-3"}
-    assert api("GET", f"/v1/threads/{thread}", claims=other)[0] == 404
-    assert api("POST", f"/v1/threads/{thread}/deal", body={"dealId": "deal-42"}, claims=other)[0] == 404
+    seed_other_tenants_user()
+    assert api("GET", f"/v1/threads/{thread}", claims=OTHER)[0] == 404
+    assert api("POST", f"/v1/threads/{thread}/deal", body={"dealId": "deal-42"}, claims=OTHER)[0] == 404
 
 
 def test_a_caller_who_is_no_active_user_is_refused(aws: Stack) -> None:
