@@ -150,26 +150,44 @@ def test_a_completed_envelope_whose_documents_are_not_stored_yet_says_so(
     assert (status, refused["error"]["code"]) == (409, "documents_pending")
 
 
-def test_an_original_is_fetched_from_docusign_once_and_then_kept(
+def test_an_original_is_fetched_from_docusign_once_per_signature_and_then_kept(
     sim: Simulator, api: Api, crm_api: SimulatorControl
 ) -> None:
+    """DocuSign serves a document as it stands; a new signature is a new version to fetch."""
     envelope_id = api.create()
-    for _ in range(2):
-        answer = call("GET", f"/v1/envelopes/{envelope_id}/documents/1", claims=ULLA)
-        assert answer["statusCode"] == 302
-        pdf = requests.get(answer["headers"]["Location"], timeout=10).content
-        assert pdf == sim.document_bytes(envelope_id, "1")
-    assert [d["documentId"] for d in crm_api.downloads() if d["envelopeId"] == envelope_id] == ["1"]
+
+    def downloads() -> int:
+        counts = crm_api.downloads()
+        return sum(d["count"] for d in counts if (d["envelopeId"], d["documentId"]) == (envelope_id, "1"))
+
+    for signed in (None, "1"):
+        if signed:
+            crm_api.sign(envelope_id, signed)
+        for _ in range(2):
+            answer = call("GET", f"/v1/envelopes/{envelope_id}/documents/1", claims=ULLA)
+            assert answer["statusCode"] == 302
+            pdf = requests.get(answer["headers"]["Location"], timeout=10).content
+            assert pdf == sim.document_bytes(envelope_id, "1")
+        assert downloads() == (2 if signed else 1)
     assert _api("GET", f"/v1/envelopes/{envelope_id}/documents/99")[0] == 404  # DocuSign has none
 
 
 # -- voiding ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("state", ["sent", "first_delivered", "first_signed"])
 def test_voiding_goes_through_docusign_and_its_callback_records_it(
-    api: Api, crm_api: SimulatorControl
+    api: Api, crm_api: SimulatorControl, state: str
 ) -> None:
     envelope_id = api.create()
+    if state == "first_delivered":
+        crm_api.deliver(envelope_id, "1")
+    elif state == "first_signed":
+        crm_api.sign(envelope_id, "1")
+    before = _api("GET", f"/v1/envelopes/{envelope_id}")[1]
+    # The envelope stays "sent" until every recipient has opened it; its first recipient moves.
+    first = {"sent": "sent", "first_delivered": "delivered", "first_signed": "completed"}[state]
+    assert (before["status"], before["recipients"][0]["status"]) == ("sent", first)
     status, accepted = _api("POST", f"/v1/envelopes/{envelope_id}/void", body={"reason": "Wrong price"})
     assert (status, accepted["status"], accepted["requestedBy"]) == (200, "void_requested", "user-3")
     view = _api("GET", f"/v1/envelopes/{envelope_id}")[1]

@@ -357,7 +357,7 @@ def test_api(aws: Stack, sim: Simulator, api: Api, recorder: Recorder, document_
         assert (
             call_api("POST", f"/v1/threads/{thread}/deal", body={"dealId": "deal-42"}, claims=ULLA)[0] == 200
         )
-        _aborted_upload(app.envelopes()._documents, original_document_key("default", open_, "2"))
+        _aborted_upload(app.envelopes()._documents, original_document_key("default", open_, "2", 0))
     check(aws, "ApiFunction", recorder.calls["ApiFunction"])
 
 

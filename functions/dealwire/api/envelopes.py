@@ -2,8 +2,9 @@
 
 Every read is keyed by the caller's tenant, so another tenant's envelope is simply not
 found. Documents are handed out as short-lived presigned S3 links: the signed PDF and
-the certificate once the document job has stored them, an original whenever asked
-(fetched from DocuSign the first time, then kept).
+the certificate once the document job has stored them, one of the envelope's documents
+whenever asked (fetched from DocuSign the first time at each count of signatures, then
+kept).
 """
 
 from __future__ import annotations
@@ -76,7 +77,12 @@ class Envelopes:
         return _view(self._tracker(tenant_id, envelope_id))
 
     def document(self, tenant_id: str, envelope_id: str, document_id: str) -> DocumentLink:
-        """A short-lived link to ``combined``, ``certificate`` or one of the envelope's documents."""
+        """A short-lived link to ``combined``, ``certificate`` or one of the envelope's documents.
+
+        ``combined`` and ``certificate`` are the stored signed documents (one GetItem); one
+        of the envelope's own documents is DocuSign's as it stands now (one Query for the
+        signatures made so far, and one download the first time at that count).
+        """
         envelope = self._item(tenant_id, envelope_id)
         if document_id in SIGNED_KINDS:
             status = envelope.get("status")
@@ -95,7 +101,9 @@ class Envelopes:
             return self._link(document_id, str(stored["key"]), f"{envelope_id}-{document_id}.pdf")
         if not is_docusign_id(document_id):
             raise NotFound("no such document")
-        key = original_document_key(tenant_id, envelope_id, document_id)
+        # Fetched once per number of signatures: the same bytes until someone signs again.
+        signed = self._tracker(tenant_id, envelope_id).signed
+        key = original_document_key(tenant_id, envelope_id, document_id, signed)
         if not self._documents.exists(key):
             self._fetch_original(tenant_id, envelope_id, document_id, key)
         return self._link(document_id, key, _document_name(envelope, document_id))

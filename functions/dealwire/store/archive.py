@@ -55,11 +55,13 @@ def signed_document_key(tenant_id: str, envelope_id: str, name: str) -> str:
     return f"documents/{safe_token(tenant_id)}/{safe_token(envelope_id)}/signed/{safe_token(name, 60)}.pdf"
 
 
-def original_document_key(tenant_id: str, envelope_id: str, document_id: str) -> str:
-    """Where a document as DocuSign serves it (unsigned until signed) is cached for downloads."""
+def original_document_key(tenant_id: str, envelope_id: str, document_id: str, signatures: int) -> str:
+    """Where one of the envelope's documents is cached for downloads, as DocuSign served it
+    once ``signatures`` signers had signed (DocuSign serves a document as it stands: unsigned
+    when sent, with each signature once it is made, so each count is a version of its own)."""
     return (
         f"documents/{safe_token(tenant_id)}/{safe_token(envelope_id)}/original/"
-        f"{safe_token(document_id, 40)}.pdf"
+        f"{safe_token(document_id, 40)}/{signatures}-signed.pdf"
     )
 
 
