@@ -154,22 +154,41 @@ def _active_caller() -> tuple[str, str]:
     return tenant, user
 
 
-@app.get("/v1/deals/<deal_id>/envelopes", responses=_answers("The deal's envelopes"), tags=["envelopes"])
+@app.get(
+    "/v1/deals/<deal_id>/envelopes",
+    summary="A deal's envelopes",
+    description="The deal's envelopes, newest first.",
+    responses=_answers("The deal's envelopes"),
+    tags=["envelopes"],
+)
 def deal_envelopes(deal_id: DealId, cursor: Cursor = None, limit: Limit = 25) -> EnvelopePage:
-    """A deal's envelopes, newest first."""
     tenant, _ = _active_caller()
     return envelopes().of_deal(tenant, deal_id, limit=limit, cursor=cursor)
 
 
-@app.get("/v1/envelopes/<envelope_id>", responses=_answers("The envelope's tracker"), tags=["envelopes"])
+@app.get(
+    "/v1/envelopes/<envelope_id>",
+    summary="An envelope's tracker",
+    description=(
+        'Status, times, recipients in routing order, "signed / signers", the rule or user that '
+        "sent it, and which documents can be downloaded now."
+    ),
+    responses=_answers("The envelope's tracker"),
+    tags=["envelopes"],
+)
 def envelope(envelope_id: EnvelopeId) -> EnvelopeView:
-    """One envelope's tracker: recipients in routing order, "signed / signers", its documents."""
     tenant, _ = _active_caller()
     return envelopes().tracker(tenant, envelope_id)
 
 
 @app.get(
     "/v1/envelopes/<envelope_id>/documents/<document_id>",
+    summary="A document's short-lived link",
+    description=(
+        "`combined` (the signed PDF) or `certificate` once the envelope is completed and they "
+        "are stored (409 before), or one of the envelope's documents as DocuSign serves it now. "
+        "A 302 to a presigned S3 link; `?redirect=false` answers the link as JSON."
+    ),
     responses={
         200: _LINK,
         302: {"description": "A redirect to a short-lived link to the PDF"},
@@ -184,7 +203,6 @@ def document(
     document_id: DocumentId,
     redirect: Annotated[bool, Query(description="false: answer the link as JSON")] = True,
 ) -> Response[str]:
-    """The signed PDF (``combined``), the certificate, or one of the envelope's documents."""
     tenant, _ = _active_caller()
     link = envelopes().document(tenant, envelope_id, document_id)
     metrics.add_metric(name="DocumentLinks", unit=MetricUnit.Count, value=1)
@@ -195,45 +213,78 @@ def document(
 
 @app.post(
     "/v1/envelopes/<envelope_id>/void",
+    summary="Void an envelope",
+    description=(
+        'Voids the envelope in DocuSign (the tracker\'s "delete envelope") and records who asked '
+        "and why; the Connect callback that follows records the void. Only an envelope out for "
+        "signature can be voided (409 naming its state)."
+    ),
     responses=_answers("Voided", docusign=True, body=True),
     tags=["envelopes"],
 )
 def void(envelope_id: EnvelopeId, request: Annotated[VoidRequest, Body()]) -> VoidAccepted:
-    """Void the envelope in DocuSign (the tracker's "delete envelope"); its callback records it."""
     tenant, user = _active_caller()
     accepted = envelopes().void(tenant, user, envelope_id, request.reason)
     metrics.add_metric(name="EnvelopesVoided", unit=MetricUnit.Count, value=1)
     return accepted
 
 
-@app.get("/v1/deals/<deal_id>/threads", responses=_answers("The deal's threads"), tags=["threads"])
+_FILTERED_PAGES = (
+    "Threads the caller may not see are left out of a page, so a page can hold fewer than "
+    "`limit` (even none) and still have a `cursor`: follow it until it is null."
+)
+
+
+@app.get(
+    "/v1/deals/<deal_id>/threads",
+    summary="A deal's threads",
+    description=f"The deal's threads the caller may see, newest first. {_FILTERED_PAGES}",
+    responses=_answers("The deal's threads"),
+    tags=["threads"],
+)
 def deal_threads(deal_id: DealId, cursor: Cursor = None, limit: Limit = 25) -> ThreadList:
-    """A deal's threads the caller may see, newest first."""
     tenant, user = _caller()
     return threads().of_deal(tenant, user, deal_id, limit=limit, cursor=cursor)
 
 
-@app.get("/v1/persons/<person_id>/threads", responses=_answers("The contact's threads"), tags=["threads"])
+@app.get(
+    "/v1/persons/<person_id>/threads",
+    summary="A contact's threads",
+    description=f"The contact's threads the caller may see, newest first. {_FILTERED_PAGES}",
+    responses=_answers("The contact's threads"),
+    tags=["threads"],
+)
 def person_threads(person_id: PersonId, cursor: Cursor = None, limit: Limit = 25) -> ThreadList:
-    """A contact's threads the caller may see, newest first."""
     tenant, user = _caller()
     return threads().of_person(tenant, user, person_id, limit=limit, cursor=cursor)
 
 
 @app.get(
-    "/v1/threads/<thread_id>", responses=_answers("The thread and a page of its messages"), tags=["threads"]
+    "/v1/threads/<thread_id>",
+    summary="A thread and its messages",
+    description=(
+        "The thread and a page of the messages the caller may see, oldest first, each part "
+        "(bodies and attachments) a presigned link."
+    ),
+    responses=_answers("The thread and a page of its messages"),
+    tags=["threads"],
 )
 def thread(thread_id: ThreadId, cursor: Cursor = None) -> ThreadPage:
-    """The thread and the messages the caller may see, oldest first, with links to every part."""
     tenant, user = _caller()
     return threads().read(tenant, user, thread_id, cursor)
 
 
 @app.post(
-    "/v1/threads/<thread_id>/deal", responses=_answers("The thread's deal", body=True), tags=["threads"]
+    "/v1/threads/<thread_id>/deal",
+    summary="Choose a thread's deal",
+    description=(
+        "Settles which deal the thread belongs to (`mail.needs_deal_choice` asked for it); only "
+        "a user who can see the thread may."
+    ),
+    responses=_answers("The thread's deal", body=True),
+    tags=["threads"],
 )
 def choose_deal(thread_id: ThreadId, choice: Annotated[DealChoice, Body()]) -> DealChosen:
-    """Settle which deal a thread belongs to (``mail.needs_deal_choice`` asked for it)."""
     tenant, user = _caller()
     chosen = threads().choose_deal(tenant, user, thread_id, choice.deal_id, datetime.now(UTC).isoformat())
     metrics.add_metric(name="DealsChosen", unit=MetricUnit.Count, value=1)
