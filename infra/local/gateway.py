@@ -262,7 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
             log.info("401 for %s %s: %s", self.command, urlsplit(self.path).path, refused)
             self._send(
                 401,
-                [("Content-Type", "application/json"), ("WWW-Authenticate", "Bearer")],
+                [("Content-Type", "application/json"), ("WWW-Authenticate", refused.www_authenticate())],
                 b'{"message":"Unauthorized"}',
             )
             return None

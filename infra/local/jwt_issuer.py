@@ -3,9 +3,10 @@
 `make run` signs dev tokens with an RSA key it keeps in ``.dealwire/`` (so a token
 survives a restart as long as the issuer URL does), serves its JWKS at
 ``/.well-known/jwks.json``, and checks every request to a route the template protects
-the way API Gateway's JWT authorizer does: RS256 only, a key of the JWKS by ``kid``,
-``iss`` equal to the issuer, ``aud`` (or ``client_id``) naming the audience, ``exp`` and
-``nbf`` honoured; anything else is its bare 401, and the function never runs.
+the way API Gateway's JWT authorizer does: RSA signatures only (RS256, RS384, RS512), a
+key of the JWKS by ``kid``, ``iss`` equal to the issuer, ``aud`` (or, only when there is
+no ``aud``, ``client_id``) naming the audience, ``exp`` and ``nbf`` honoured; anything
+else is its bare 401, with why in ``WWW-Authenticate``, and the function never runs.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 KEY_ID: Final = "dealwire-local-1"
 JWKS_PATH: Final = "/.well-known/jwks.json"
 DEFAULT_TTL_SECONDS: Final = 12 * 3600
+# API Gateway: "only RSA-based algorithms are supported". Never "none", never HMAC (whose
+# secret would be the public key anyone can fetch).
+RSA_ALGORITHMS: Final = ("RS256", "RS384", "RS512")
 
 
 def _b64(number: int) -> str:
@@ -91,7 +95,12 @@ class Issuer:
 
 
 class Unauthorized(Exception):
-    """What API Gateway answers with 401 {"message":"Unauthorized"}; why is for the local log only."""
+    """What API Gateway answers with 401 {"message":"Unauthorized"}; why goes in WWW-Authenticate."""
+
+    def www_authenticate(self) -> str:
+        """The header API Gateway sends with the 401, naming why (quotes and line breaks removed)."""
+        why = " ".join(str(self).replace('"', "'").split())[:200]
+        return f'Bearer scope="" error="invalid_token" error_description="{why}"'
 
 
 @dataclass(frozen=True)
@@ -105,14 +114,15 @@ class JwtAuthorizer:
     def claims(self, authorization: str | None) -> dict[str, str]:
         """The verified token's claims as API Gateway passes them on (every value a string)."""
         if not authorization or not authorization.lower().startswith("bearer "):
-            raise Unauthorized("no bearer token")
+            raise Unauthorized("no bearer token in Authorization")
         token = authorization[7:].strip()
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"unreadable token: {exc}") from exc
-        if header.get("alg") != "RS256":
-            raise Unauthorized(f"alg {header.get('alg')!r} is not accepted")
+        algorithm = header.get("alg")
+        if algorithm not in RSA_ALGORITHMS:
+            raise Unauthorized(f"the token's algorithm {algorithm!r} is not accepted")
         key = next((k for k in self.jwks.get("keys", []) if k.get("kid") == header.get("kid")), None)
         if key is None:
             raise Unauthorized(f"no key {header.get('kid')!r} in the issuer's JWKS")
@@ -120,7 +130,7 @@ class JwtAuthorizer:
             verified: dict[str, Any] = jwt.decode(
                 token,
                 jwt.PyJWK(key).key,
-                algorithms=["RS256"],
+                algorithms=[algorithm],
                 issuer=self.issuer,
                 options={"require": ["exp", "iss"], "verify_aud": False},
                 leeway=0,
@@ -130,7 +140,7 @@ class JwtAuthorizer:
         audience = verified.get("aud", verified.get("client_id"))
         named = audience if isinstance(audience, list) else [audience]
         if not any(value in self.audiences for value in named):
-            raise Unauthorized(f"audience {audience!r} is not {list(self.audiences)}")
+            raise Unauthorized("the token does not have a valid audience")
         return {name: _as_claim(value) for name, value in verified.items()}
 
 

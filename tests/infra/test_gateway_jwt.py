@@ -152,7 +152,33 @@ def test_a_bad_token_is_401_and_the_function_never_runs(
 ) -> None:
     answer = get(gateway, forge(issuer))
     assert (answer.status_code, answer.json()) == (401, {"message": "Unauthorized"})
+    assert answer.headers["WWW-Authenticate"].startswith(
+        'Bearer scope="" error="invalid_token" error_description="'
+    )
     assert function.events == []
+
+
+def test_the_401_says_why_as_api_gateway_does(gateway: Gateway, issuer: Issuer) -> None:
+    answer = get(gateway, _signed(_claims(aud="someone-else"), issuer.key))
+    assert answer.headers["WWW-Authenticate"] == (
+        'Bearer scope="" error="invalid_token" error_description="the token does not have a valid audience"'
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["RS384", "RS512"])
+def test_every_rsa_signature_is_accepted(
+    gateway: Gateway, issuer: Issuer, function: Recording, algorithm: str
+) -> None:
+    assert get(gateway, _signed(_claims(), issuer.key, algorithm=algorithm)).status_code == 200
+    assert len(function.events) == 1
+
+
+def test_client_id_names_the_audience_only_when_there_is_no_aud(gateway: Gateway, issuer: Issuer) -> None:
+    without_aud = {k: v for k, v in _claims(client_id=AUDIENCE).items() if k != "aud"}
+    assert get(gateway, _signed(without_aud, issuer.key)).status_code == 200
+    assert (
+        get(gateway, _signed(_claims(aud="someone-else", client_id=AUDIENCE), issuer.key)).status_code == 401
+    )
 
 
 def test_no_token_or_another_scheme_is_401(gateway: Gateway, issuer: Issuer, function: Recording) -> None:
