@@ -132,7 +132,7 @@ def heaviest_imports(module: str, environment: dict[str, str], count: int) -> li
     return sorted(inside, key=lambda cost: cost.cumulative_ms, reverse=True)[:count]
 
 
-def measure(runs: int = 7, heaviest: int = 8) -> ColdStart:
+def measure(runs: int = 21, heaviest: int = 8) -> ColdStart:
     absent = not_shipped()
     tests, in_lambda = tests_environment(), lambda_environment(absent)
     cases = [
