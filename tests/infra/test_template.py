@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dealwire.store.table import TTL_ATTRIBUTE
 from infra.local.template import Stack, load_template
 
 TEMPLATE = load_template()
@@ -106,7 +107,7 @@ def test_table_is_on_demand_recoverable_with_ttl_and_a_stream() -> None:
     table = resource("DealwireTable")
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
     assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == {"by_deal", "in_flight"}
 

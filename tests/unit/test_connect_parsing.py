@@ -11,6 +11,9 @@ import pytest
 from dealwire.contracts.connect_json import parse_envelope_document
 from dealwire.contracts.connect_message import parse_connect_message, wire_syntax
 from dealwire.contracts.errors import MalformedPayload, SchemaViolation, UnsupportedContentType
+from dealwire.domain.changes import plan_writes
+from dealwire.domain.envelope_event import EXPIRY
+from dealwire.store.table import TTL_ATTRIBUTE
 from tests.support import ACCOUNT_ID, ENVELOPE_ID, encode, fixture_bytes, signer, sim_message
 
 
@@ -72,10 +75,18 @@ def test_aggregate_json_is_the_envelope_itself_ordered_by_its_latest_timestamp()
     assert event.wire_format == "aggregate"
     assert event.snapshot
     assert event.envelope.status == "completed"
-    happened = {name: stamp for name, stamp in event.envelope.timestamps.items() if name != "expires_at"}
+    happened = {name: stamp for name, stamp in event.envelope.timestamps.items() if name != EXPIRY}
     assert event.generated == max(happened.values())  # not the expiry date, which lies ahead
-    assert event.envelope.timestamps["expires_at"] == "2024-07-02T16:00:02.4570000Z"
+    assert event.envelope.timestamps[EXPIRY] == "2024-07-02T16:00:02.4570000Z"
     assert event.account_id == ACCOUNT_ID
+
+
+def test_no_envelope_write_carries_the_tables_ttl_attribute() -> None:
+    """DynamoDB deletes an item whose TTL attribute is a past time: an envelope must never have it."""
+    event = parse(fixture_bytes("aggregate_envelope_completed.json"))
+    writes = plan_writes(event, tenant_id="default", archive_key="connect/x.json")
+    assert writes
+    assert all(TTL_ATTRIBUTE not in {**w.ordered, **w.fill, **w.always} for w in writes)
 
 
 def test_xml_takes_the_envelopes_own_status_not_the_first_recipients() -> None:

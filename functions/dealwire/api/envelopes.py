@@ -26,6 +26,7 @@ from dealwire.contracts.api import (
     VoidAccepted,
     VoidRequested,
 )
+from dealwire.domain.envelope_event import EXPIRY
 from dealwire.domain.ids import is_crm_id, is_docusign_id
 from dealwire.domain.status import EnvelopeStatus
 from dealwire.store.archive import original_document_key
@@ -265,7 +266,7 @@ def _view(tracker: Tracker) -> EnvelopeView:
         declined_at=envelope.get("declined_at"),
         voided_at=envelope.get("voided_at"),
         voided_reason=envelope.get("voided_reason"),
-        expires_at=envelope.get("expires_at"),
+        expires_at=envelope.get(EXPIRY),
         signed=tracker.signed,
         signers=tracker.signers,
         progress=tracker.progress,

@@ -19,6 +19,7 @@ from pydantic.alias_generators import to_camel
 from dealwire.contracts.errors import MalformedPayload, SchemaViolation
 from dealwire.domain.envelope_event import (
     DEAL_ID_FIELD,
+    EXPIRY,
     MAX_DOCUMENTS,
     MAX_EMAIL,
     MAX_NAME,
@@ -256,7 +257,7 @@ def _from_aggregate(message: AggregateMessage, account_id: str) -> ConnectEvent:
     envelope = envelope_state(message)
     modified = _timestamp(message.last_modified_date_time, "lastModifiedDateTime")
     # What happened to it, not when it will expire: an expiry date lies in the future.
-    happened = [stamp for name, stamp in envelope.timestamps.items() if name != "expires_at"]
+    happened = [stamp for name, stamp in envelope.timestamps.items() if name != EXPIRY]
     stamps = [*happened, *([modified] if modified else [])]
     if not stamps:
         raise SchemaViolation("aggregate message carries no timestamp to order it by")
@@ -303,7 +304,7 @@ def envelope_state(envelope: JsonEnvelope) -> EnvelopeState:
                     envelope.status_changed_date_time,
                     "statusChangedDateTime",
                 ),
-                "expires_at": (envelope.expire_date_time, "expireDateTime"),
+                EXPIRY: (envelope.expire_date_time, "expireDateTime"),
             }
         ),
     )

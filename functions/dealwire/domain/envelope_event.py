@@ -74,6 +74,9 @@ class DocumentInfo:
 
 
 MAX_DOCUMENTS: Final = 200
+# The envelope's expiry among its timestamps (not something that happened: a future date).
+# Not "expires_at": that is the table's TTL attribute, and an envelope must never carry it.
+EXPIRY: Final = "envelope_expires_at"
 
 
 @dataclass(frozen=True, slots=True)

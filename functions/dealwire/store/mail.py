@@ -367,7 +367,7 @@ class MailStore(TableStore):
                     "tenant_id": tenant_id,
                     "ses_message_id": ses_message_id,
                     "received_at": received_at,
-                    "expires_at": int(time.time()) + REJECTION_TTL_DAYS * 86400,
+                    table.TTL_ATTRIBUTE: int(time.time()) + REJECTION_TTL_DAYS * 86400,
                 }
             ),
         )

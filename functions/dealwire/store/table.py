@@ -144,6 +144,10 @@ PERSON_DEALS: Final = Layout(
 )
 DEAL: Final = Layout(ItemKind.DEAL, _T + "DEAL#{deal}", "DEAL", "a CRM deal: title, status, contacts")
 
+# The table's TimeToLiveSpecification (template.yaml): a Number of epoch seconds past which
+# DynamoDB deletes the item. Only items meant to expire carry it.
+TTL_ATTRIBUTE: Final = "expires_at"
+
 LAYOUT: Final[tuple[Layout, ...]] = (
     ENVELOPE,
     RECIPIENT,
