@@ -13,17 +13,12 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import ClientError
 
 from dealwire.api.envelopes import Envelopes
-from dealwire.api.errors import ApiRefusal, Forbidden, InvalidRequest, TooManyRequests, UnsupportedBody
+from dealwire.api.resolver import CONFLICT, ERRORS, UPSTREAM, answers, caller, crm_resolver
 from dealwire.api.threads import Threads
 from dealwire.contracts.api import (
     DealChoice,
@@ -31,15 +26,13 @@ from dealwire.contracts.api import (
     DocumentLink,
     EnvelopePage,
     EnvelopeView,
-    ErrorBody,
-    GatewayMessage,
     ThreadList,
     ThreadPage,
     VoidAccepted,
     VoidRequest,
 )
-from dealwire.domain.ids import CRM_ID_PATTERN, DOCUSIGN_ID_PATTERN, THREAD_ID_PATTERN, is_tenant_id
-from dealwire.http import api_error, json_body_refusal, json_response, register_fallbacks
+from dealwire.domain.ids import CRM_ID_PATTERN, DOCUSIGN_ID_PATTERN, THREAD_ID_PATTERN
+from dealwire.http import json_body_refusal, json_response
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import api_settings
 from dealwire.store.archive import Archive
@@ -47,14 +40,13 @@ from dealwire.store.crm import CrmProjection
 from dealwire.store.docusign_app import docusign_client_factory
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.mail import MailStore
-from dealwire.store.table import InvalidCursor, Throttled, error_code, is_throttling
 from dealwire.store.tenants import TenantDirectory
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-app = APIGatewayHttpResolver(enable_validation=True)
+app = crm_resolver(failed_metric="ApiFailed", throttled_metric="ApiThrottled")
 
 # A read has nothing to count (API Gateway counts requests, errors and latency per route);
 # Powertools would warn on every one. Powertools' documented filter, for this function only.
@@ -69,39 +61,6 @@ ThreadId = Annotated[str, Path(pattern=THREAD_ID_PATTERN, description="dealwire'
 DocumentId = Annotated[
     str, Path(pattern=DOCUSIGN_ID_PATTERN, description="combined, certificate, or one of the envelope's ids")
 ]
-
-
-def _error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
-
-
-_ERRORS: dict[int, OpenAPIResponse] = {
-    400: _error("The request is invalid; the message names the field"),
-    401: {
-        "description": "No valid bearer token (answered by the JWT authorizer, not the function)",
-        "content": {"application/json": {"model": GatewayMessage}},
-    },
-    403: _error("The token names no tenant and user, or the user is not an active user"),
-    404: _error("No such thing in the caller's tenant, or nothing the caller may see"),
-    429: _error("Too many requests; retry after Retry-After seconds"),
-}
-_CONFLICT: dict[int, OpenAPIResponse] = {409: _error("The state does not allow it (the code names it)")}
-
-
-_UPSTREAM: dict[int, OpenAPIResponse] = {502: _error("DocuSign did not answer or refused; retry later")}
-_JSON_BODY: dict[int, OpenAPIResponse] = {415: _error("The body is not application/json")}
-
-
-def _answers(ok: str, *, docusign: bool = False, body: bool = False) -> dict[int, OpenAPIResponse]:
-    """A route's documented answers: 200 with its return model, and the refusals it may give
-    (a route that acts through DocuSign adds a state conflict and DocuSign's own failure;
-    one that takes a body, a refused content type)."""
-    answers: dict[int, OpenAPIResponse] = {200: {"description": ok}, **_ERRORS}
-    if docusign:
-        answers |= {**_CONFLICT, **_UPSTREAM}
-    if body:
-        answers |= _JSON_BODY
-    return answers
 
 
 _LINK: OpenAPIResponse = {
@@ -137,15 +96,8 @@ def threads() -> Threads:
 
 
 def _caller() -> tuple[str, str]:
-    """(tenant, user) from the verified token; refused when either claim is missing."""
     settings = api_settings()
-    claims = app.current_event.request_context.authorizer.jwt_claim
-    tenant, user = claims.get(settings.tenant_claim), claims.get(settings.user_claim)
-    if not is_tenant_id(tenant) or not isinstance(user, str) or not user:
-        raise Forbidden(
-            f"the token carries no usable {settings.tenant_claim!r} and {settings.user_claim!r} claims"
-        )
-    return str(tenant), user
+    return caller(app, settings.tenant_claim, settings.user_claim)
 
 
 def _active_caller() -> tuple[str, str]:
@@ -158,7 +110,7 @@ def _active_caller() -> tuple[str, str]:
     "/v1/deals/<deal_id>/envelopes",
     summary="A deal's envelopes",
     description="The deal's envelopes, newest first.",
-    responses=_answers("The deal's envelopes"),
+    responses=answers("The deal's envelopes"),
     tags=["envelopes"],
 )
 def deal_envelopes(deal_id: DealId, cursor: Cursor = None, limit: Limit = 25) -> EnvelopePage:
@@ -173,7 +125,7 @@ def deal_envelopes(deal_id: DealId, cursor: Cursor = None, limit: Limit = 25) ->
         'Status, times, recipients in routing order, "signed / signers", the rule or user that '
         "sent it, and which documents can be downloaded now."
     ),
-    responses=_answers("The envelope's tracker"),
+    responses=answers("The envelope's tracker"),
     tags=["envelopes"],
 )
 def envelope(envelope_id: EnvelopeId) -> EnvelopeView:
@@ -192,9 +144,9 @@ def envelope(envelope_id: EnvelopeId) -> EnvelopeView:
     responses={
         200: _LINK,
         302: {"description": "A redirect to a short-lived link to the PDF"},
-        **_ERRORS,
-        **_CONFLICT,
-        **_UPSTREAM,
+        **ERRORS,
+        **CONFLICT,
+        **UPSTREAM,
     },
     tags=["envelopes"],
 )
@@ -219,7 +171,7 @@ def document(
         "and why; the Connect callback that follows records the void. Only an envelope out for "
         "signature can be voided (409 naming its state)."
     ),
-    responses=_answers("Voided", docusign=True, body=True),
+    responses=answers("Voided", docusign=True, body=True),
     tags=["envelopes"],
 )
 def void(envelope_id: EnvelopeId, request: Annotated[VoidRequest, Body()]) -> VoidAccepted:
@@ -239,7 +191,7 @@ _FILTERED_PAGES = (
     "/v1/deals/<deal_id>/threads",
     summary="A deal's threads",
     description=f"The deal's threads the caller may see, newest first. {_FILTERED_PAGES}",
-    responses=_answers("The deal's threads"),
+    responses=answers("The deal's threads"),
     tags=["threads"],
 )
 def deal_threads(deal_id: DealId, cursor: Cursor = None, limit: Limit = 25) -> ThreadList:
@@ -251,7 +203,7 @@ def deal_threads(deal_id: DealId, cursor: Cursor = None, limit: Limit = 25) -> T
     "/v1/persons/<person_id>/threads",
     summary="A contact's threads",
     description=f"The contact's threads the caller may see, newest first. {_FILTERED_PAGES}",
-    responses=_answers("The contact's threads"),
+    responses=answers("The contact's threads"),
     tags=["threads"],
 )
 def person_threads(person_id: PersonId, cursor: Cursor = None, limit: Limit = 25) -> ThreadList:
@@ -266,7 +218,7 @@ def person_threads(person_id: PersonId, cursor: Cursor = None, limit: Limit = 25
         "The thread and a page of the messages the caller may see, oldest first, each part "
         "(bodies and attachments) a presigned link."
     ),
-    responses=_answers("The thread and a page of its messages"),
+    responses=answers("The thread and a page of its messages"),
     tags=["threads"],
 )
 def thread(thread_id: ThreadId, cursor: Cursor = None) -> ThreadPage:
@@ -281,7 +233,7 @@ def thread(thread_id: ThreadId, cursor: Cursor = None) -> ThreadPage:
         "Settles which deal the thread belongs to (`mail.needs_deal_choice` asked for it); only "
         "a user who can see the thread may."
     ),
-    responses=_answers("The thread's deal", body=True),
+    responses=answers("The thread's deal", body=True),
     tags=["threads"],
 )
 def choose_deal(thread_id: ThreadId, choice: Annotated[DealChoice, Body()]) -> DealChosen:
@@ -289,68 +241,6 @@ def choose_deal(thread_id: ThreadId, choice: Annotated[DealChoice, Body()]) -> D
     chosen = threads().choose_deal(tenant, user, thread_id, choice.deal_id, datetime.now(UTC).isoformat())
     metrics.add_metric(name="DealsChosen", unit=MetricUnit.Count, value=1)
     return chosen
-
-
-# -- the one place refusals become answers ------------------------------------------------------
-
-
-def _answer(refusal: ApiRefusal) -> Response[str]:
-    answer = api_error(refusal.status, refusal.code, refusal.message)
-    if refusal.retry_after is not None:
-        answer.headers["Retry-After"] = str(refusal.retry_after)
-    return answer
-
-
-@app.exception_handler(ApiRefusal)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
-def refused(refusal: ApiRefusal) -> Response[str]:
-    return _answer(refusal)
-
-
-@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
-def invalid(error: RequestValidationError) -> Response[str]:
-    problems = "; ".join(
-        f"{'.'.join(str(part) for part in item.get('loc', ()) if part != 'body')}: {item.get('msg', '')}"
-        for item in error.errors()[:5]
-    )
-    return _answer(InvalidRequest(problems or "the request is invalid"))
-
-
-@app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
-def unsupported_body(_: RequestUnsupportedContentType) -> Response[str]:
-    return _answer(UnsupportedBody("the body must be application/json"))
-
-
-@app.exception_handler(InvalidCursor)  # type: ignore[untyped-decorator]
-def bad_cursor(error: InvalidCursor) -> Response[str]:
-    return _answer(InvalidRequest(f"cursor: {error}", code="invalid_cursor"))
-
-
-unexpected = register_fallbacks(
-    app,
-    routes="the routes are listed in docs/openapi.json",
-    failed="the request failed; retry it",
-    metric="ApiFailed",
-    nested=True,
-)
-
-
-def _busy(what: str) -> Response[str]:
-    logger.warning("throttled", extra={"what": what})
-    metrics.add_metric(name="ApiThrottled", unit=MetricUnit.Count, value=1)
-    return _answer(TooManyRequests("dealwire's storage is busy; retry shortly", retry_after=1))
-
-
-@app.exception_handler(Throttled)  # type: ignore[untyped-decorator]
-def throttled(error: Throttled) -> Response[str]:
-    return _busy(str(error))
-
-
-@app.exception_handler(ClientError)  # type: ignore[untyped-decorator]
-def aws_failed(error: ClientError) -> Response[str]:
-    """AWS over its rate after botocore's retries is the caller's 429; anything else, a 500."""
-    if is_throttling(error):
-        return _busy(f"{error.operation_name}: {error_code(error)}")
-    return unexpected(error)
 
 
 @logger.inject_lambda_context(clear_state=True)

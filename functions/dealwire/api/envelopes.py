@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from dealwire.api.errors import Conflict, NotFound, TooManyRequests, Unavailable
+from dealwire.api.errors import Conflict, NotFound, Unavailable, with_docusign
 from dealwire.contracts.api import (
     DocumentAvailability,
     DocumentKind,
@@ -44,10 +44,6 @@ SIGNED_KINDS: Final[tuple[Literal["combined"], Literal["certificate"]]] = ("comb
 # DocuSign voids what is out for signature; a draft is deleted, and the rest is over.
 VOIDABLE: Final = frozenset({EnvelopeStatus.SENT, EnvelopeStatus.DELIVERED, EnvelopeStatus.SIGNED})
 _PDF = "application/pdf"
-# DocuSign's ways of saying the envelope or document asked for is not there.
-_NOT_THERE: Final = frozenset(
-    {"ENVELOPE_DOES_NOT_EXIST", "DOCUMENT_DOES_NOT_EXIST", "INVALID_DOCUMENT_ID", "INVALID_DOCUMENTID"}
-)
 
 
 class Envelopes:
@@ -171,34 +167,6 @@ class Envelopes:
             url=self._documents.presigned_get(key, self._link_seconds, filename),
             expires_in=self._link_seconds,
         )
-
-
-def with_docusign(call: Callable[[], object]) -> None:
-    """Run a DocuSign call; its refusals become the API's (not found, conflict, rate limit, unavailable)."""
-    from dealwire.docusign.errors import (  # noqa: PLC0415 - the DocuSign client is imported only when called
-        ConsentRequired,
-        DocuSignError,
-        DocuSignUnavailable,
-        RateLimitExceeded,
-    )
-
-    try:
-        call()
-    except RateLimitExceeded as exc:
-        wait = int(max(1.0, exc.reset_at.timestamp() - datetime.now(UTC).timestamp())) if exc.reset_at else 60
-        raise TooManyRequests(
-            "DocuSign's hourly API limit for the account is spent", retry_after=wait
-        ) from exc
-    except ConsentRequired as exc:
-        raise Conflict(exc.message, code="consent_required") from exc
-    except DocuSignUnavailable as exc:
-        raise Unavailable(f"DocuSign did not answer: {exc.message}") from exc
-    except DocuSignError as exc:
-        if exc.status == 404 or exc.error_code in _NOT_THERE:
-            raise NotFound("DocuSign has no such document or envelope") from exc
-        if exc.error_code == "ENVELOPE_CANNOT_VOID_INVALID_STATE":
-            raise Conflict(exc.message, code="cannot_void") from exc
-        raise Unavailable(f"DocuSign refused: {exc.error_code}") from exc
 
 
 def _document_name(envelope: Mapping[str, Any], document_id: str) -> str:

@@ -1,6 +1,21 @@
-"""The API's refusals: each carries its HTTP status and a stable code; one handler answers them all."""
+"""The API's refusals: each carries its HTTP status and a stable code; one handler answers them all.
+
+``with_docusign`` turns DocuSign's refusals into these, for every route that calls DocuSign.
+"""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+T = TypeVar("T")
+# DocuSign's ways of saying the envelope or document asked for is not there.
+_NOT_THERE: Final = frozenset(
+    {"ENVELOPE_DOES_NOT_EXIST", "DOCUMENT_DOES_NOT_EXIST", "INVALID_DOCUMENT_ID", "INVALID_DOCUMENTID"}
+)
 
 
 class ApiRefusal(Exception):
@@ -56,3 +71,31 @@ class Unavailable(ApiRefusal):
 
     status = 502
     code = "upstream_unavailable"
+
+
+def with_docusign(call: Callable[[], T]) -> T:
+    """Run a DocuSign call; its refusals become the API's (not found, conflict, rate limit, unavailable)."""
+    from dealwire.docusign.errors import (  # noqa: PLC0415 - the DocuSign client is imported only when called
+        ConsentRequired,
+        DocuSignError,
+        DocuSignUnavailable,
+        RateLimitExceeded,
+    )
+
+    try:
+        return call()
+    except RateLimitExceeded as exc:
+        wait = int(max(1.0, exc.reset_at.timestamp() - datetime.now(UTC).timestamp())) if exc.reset_at else 60
+        raise TooManyRequests(
+            "DocuSign's hourly API limit for the account is spent", retry_after=wait
+        ) from exc
+    except ConsentRequired as exc:
+        raise Conflict(exc.message, code="consent_required") from exc
+    except DocuSignUnavailable as exc:
+        raise Unavailable(f"DocuSign did not answer: {exc.message}") from exc
+    except DocuSignError as exc:
+        if exc.status == 404 or exc.error_code in _NOT_THERE:
+            raise NotFound("DocuSign has no such document or envelope") from exc
+        if exc.error_code == "ENVELOPE_CANNOT_VOID_INVALID_STATE":
+            raise Conflict(exc.message, code="cannot_void") from exc
+        raise Unavailable(f"DocuSign refused: {exc.error_code}") from exc
