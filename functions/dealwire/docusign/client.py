@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 import jwt
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from dealwire.docusign.errors import (
@@ -60,6 +60,8 @@ class DocuSignApp:
 
     ``auth_host`` is DocuSign's OAuth host (``account-d.docusign.com`` for demo,
     ``account.docusign.com`` for production) or a full URL (the local simulator).
+    ``base_uri`` is the account's REST root (``https://demo.docusign.net/restapi``); when
+    None it is found in ``/oauth/userinfo`` once per token.
     """
 
     integration_key: str
@@ -82,10 +84,48 @@ class DocuSignApp:
 
     @property
     def consent_url(self) -> str:
-        return (
-            f"{self.auth_url}/oauth/auth?response_type=code&scope={quote(SCOPE)}"
-            f"&client_id={quote(self.integration_key)}&redirect_uri={quote(self.redirect_uri, safe='')}"
-        )
+        return consent_url(self.auth_url, self.integration_key, self.redirect_uri)
+
+
+def consent_url(auth_url: str, integration_key: str, redirect_uri: str, state: str | None = None) -> str:
+    """DocuSign's individual consent page for the JWT grant (``signature impersonation``);
+    ``state`` comes back on the redirect, so the app can tell whose consent it was."""
+    query = {
+        "response_type": "code",
+        "scope": SCOPE,
+        "client_id": integration_key,
+        "redirect_uri": redirect_uri,
+        **({"state": state} if state else {}),
+    }
+    return f"{auth_url.rstrip('/')}/oauth/auth?{urlencode(query, quote_via=quote)}"
+
+
+class UserAccount(BaseModel):
+    """One account of ``/oauth/userinfo``: where its REST API lives."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    account_id: str
+    account_name: str = ""
+    is_default: bool = False
+    base_uri: str
+
+
+class UserInfo(BaseModel):
+    """``/oauth/userinfo``: who the token is for and the accounts they belong to."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sub: str
+    name: str = ""
+    email: str = ""
+    accounts: tuple[UserAccount, ...] = ()
+
+    def account(self, account_id: str | None) -> UserAccount | None:
+        """``account_id``'s entry, or the user's default account when none is named."""
+        if account_id:
+            return next((a for a in self.accounts if a.account_id.lower() == account_id.lower()), None)
+        return next((a for a in self.accounts if a.is_default), self.accounts[0] if self.accounts else None)
 
 
 class TemplateRole(BaseModel):
@@ -221,22 +261,38 @@ class DocuSignClient:
         granted = answer.json()
         value = str(granted["access_token"])
         expires_at = now + int(granted.get("expires_in", 3600))
-        return _Token(value, expires_at, self.app.base_uri or self._base_url(value))
+        return _Token(value, expires_at, (self.app.base_uri or "").rstrip("/"))
 
-    def _base_url(self, token: str) -> str:
+    def _base_url(self, token: _Token) -> str:
+        """The account's REST root: given, or found once in ``/oauth/userinfo`` and kept with the token."""
+        if not token.base_url:
+            account = self._userinfo(token.value).account(self.app.account_id)
+            if account is None or not self.app.account_id:
+                raise DocuSignError(
+                    403,
+                    "ACCOUNT_NOT_FOUND",
+                    f"user {self.app.user_id} has no access to account "
+                    f"{self.app.account_id or '(none named)'}",
+                )
+            token.base_url = f"{account.base_uri.rstrip('/')}/restapi"
+        return token.base_url
+
+    def _userinfo(self, token: str) -> UserInfo:
         answer = self._send(
             "GET", f"{self.app.auth_url}/oauth/userinfo", headers={"Authorization": f"Bearer {token}"}
         )
         if answer.status_code != 200:
             raise DocuSignError(answer.status_code, "userinfo_failed", answer.text[:200])
-        for account in answer.json().get("accounts", []):
-            if str(account.get("account_id", "")).lower() == self.app.account_id.lower():
-                return f"{str(account['base_uri']).rstrip('/')}/restapi"
-        raise DocuSignError(
-            403,
-            "ACCOUNT_NOT_FOUND",
-            f"user {self.app.user_id} has no access to account {self.app.account_id}",
-        )
+        try:
+            return UserInfo.model_validate(answer.json())
+        except (ValueError, ValidationError) as exc:
+            raise DocuSignError(
+                502, "userinfo_unreadable", "DocuSign's /oauth/userinfo was not readable"
+            ) from exc
+
+    def userinfo(self) -> UserInfo:
+        """Who the grant acts as and their accounts: proves the consent works (one token, one call)."""
+        return self._userinfo(self._token().value)
 
     # -- the invocation's deadline -------------------------------------------------
 
@@ -361,12 +417,13 @@ class DocuSignClient:
             self.rate_limit.burst_remaining = _int(headers.get("X-BurstLimit-Remaining"))
             self.rate_limit.burst_limit = _int(headers.get("X-BurstLimit-Limit"))
 
-    def _api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:  # noqa: ANN401
-        """An authenticated API call, re-authenticated once on 401."""
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:  # noqa: ANN401
+        """An authenticated call to ``path`` under the account's REST root, re-authenticated
+        once on 401; a refusal raises ``DocuSignError`` (or one of its kinds)."""
         reauthenticated = False
         while True:
             token = self._token()
-            url = f"{token.base_url}/v2.1/accounts/{self.app.account_id}/{path}"
+            url = f"{self._base_url(token)}/v2.1/accounts/{self.app.account_id}/{path}"
             headers = {"Authorization": f"Bearer {token.value}", "Accept": "application/json"}
             answer = self._send(method, url, headers=headers, **kwargs)
             if answer.status_code == 401 and not reauthenticated:
@@ -408,11 +465,11 @@ class DocuSignClient:
                     for name, value in text_custom_fields.items()
                 ]
             }
-        return EnvelopeCreated.model_validate(self._api("POST", "envelopes", json=body).json())
+        return EnvelopeCreated.model_validate(self.request("POST", "envelopes", json=body).json())
 
     def get_envelope(self, envelope_id: str) -> dict[str, Any]:
         """The envelope with its recipients, custom fields and documents, as DocuSign writes it."""
-        answer = self._api(
+        answer = self.request(
             "GET", f"envelopes/{envelope_id}", params={"include": "recipients,custom_fields,documents"}
         )
         envelope: dict[str, Any] = answer.json()
@@ -438,7 +495,7 @@ class DocuSignClient:
                 params["status"] = ",".join(statuses)
             start = 0
             while True:
-                page = self._api("GET", "envelopes", params={**params, "start_position": start}).json()
+                page = self.request("GET", "envelopes", params={**params, "start_position": start}).json()
                 envelopes = page.get("envelopes") or []
                 found.extend(envelopes)
                 total = int(page.get("totalSetSize", len(envelopes)) or 0)
@@ -449,7 +506,7 @@ class DocuSignClient:
 
     def list_documents(self, envelope_id: str) -> list[dict[str, Any]]:
         documents: list[dict[str, Any]] = (
-            self._api("GET", f"envelopes/{envelope_id}/documents").json().get("envelopeDocuments", [])
+            self.request("GET", f"envelopes/{envelope_id}/documents").json().get("envelopeDocuments", [])
         )
         return documents
 
@@ -466,7 +523,7 @@ class DocuSignClient:
         reauthenticated = False
         while True:
             token = self._token()
-            account = f"{token.base_url}/v2.1/accounts/{self.app.account_id}"
+            account = f"{self._base_url(token)}/v2.1/accounts/{self.app.account_id}"
             url = f"{account}/envelopes/{envelope_id}/documents/{document_id}"
             response = self._send(
                 "GET", url, stream=True, params=params, headers={"Authorization": f"Bearer {token.value}"}
@@ -489,7 +546,7 @@ class DocuSignClient:
             raise _refusal(response)
 
     def void_envelope(self, envelope_id: str, reason: str) -> None:
-        self._api("PUT", f"envelopes/{envelope_id}", json={"status": "voided", "voidedReason": reason})
+        self.request("PUT", f"envelopes/{envelope_id}", json={"status": "voided", "voidedReason": reason})
 
     def close(self) -> None:
         self._http.close()

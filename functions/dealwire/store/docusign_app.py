@@ -1,4 +1,4 @@
-"""dealwire's own DocuSign integration credentials (one Secrets Manager secret) and a client per tenant.
+"""dealwire's own DocuSign integration credentials (one Secrets Manager secret) and a client per user.
 
 Secret ``DEALWIRE_DOCUSIGN_APP_SECRET`` holds JSON
 ``{"integrationKey": "...", "privateKey": "-----BEGIN RSA PRIVATE KEY-----..."}``: the
@@ -41,6 +41,56 @@ def load_app_secret(raw: str | None, name: str) -> DocuSignAppSecret:
         raise TenantConfigError(f"the DocuSign integration secret {name!r} is malformed") from exc
 
 
+class DocuSignAccess:
+    """The integration as one DocuSign user of one account: a client per (user, account),
+    kept across warm invocations (and so its token).
+
+    ``base_uri`` (a REST root, ``.../restapi``) overrides every account's (the local
+    simulator); else a tenant's recorded base URI is used, else ``/oauth/userinfo``'s.
+    """
+
+    def __init__(
+        self,
+        secret_name: str,
+        auth_host: str,
+        base_uri: str | None,
+        fetch: Callable[[str, int], str | None] = fetch_secret,
+    ) -> None:
+        self._secret_name = secret_name
+        self.auth_host = auth_host
+        self._base_uri = base_uri or None
+        self._fetch = fetch
+        self._made: dict[tuple[str, str, str, str], DocuSignClient] = {}
+
+    def app(self) -> DocuSignAppSecret:
+        return load_app_secret(self._fetch(self._secret_name, SECRET_MAX_AGE), self._secret_name)
+
+    def client(self, user_id: str, account_id: str, account_base_uri: str | None = None) -> DocuSignClient:
+        """``account_base_uri``: the account's base URI as ``/oauth/userinfo`` gives it (no ``/restapi``)."""
+        from dealwire.docusign.client import DocuSignApp, DocuSignClient  # noqa: PLC0415 - httpx, pyjwt
+
+        app = self.app()
+        recorded = f"{account_base_uri.rstrip('/')}/restapi" if account_base_uri else None
+        rest_root = self._base_uri or recorded
+        key = (app.integration_key, user_id, account_id, rest_root or "")
+        if key not in self._made:
+            self._made[key] = DocuSignClient(
+                DocuSignApp(
+                    integration_key=app.integration_key,
+                    user_id=user_id,
+                    private_key_pem=app.private_key.get_secret_value(),
+                    auth_host=self.auth_host,
+                    account_id=account_id,
+                    base_uri=rest_root,
+                )
+            )
+        return self._made[key]
+
+    def for_tenant(self, tenant: TenantConfig) -> DocuSignClient:
+        user = tenant.docusign_user_id or ""
+        return self.client(user, tenant.docusign_account_id, tenant.docusign_base_uri)
+
+
 def docusign_client_factory(
     secret_name: str,
     auth_host: str,
@@ -48,25 +98,4 @@ def docusign_client_factory(
     fetch: Callable[[str, int], str | None] = fetch_secret,
 ) -> Callable[[TenantConfig], DocuSignClient]:
     """A function giving each tenant its client, kept across warm invocations (and so its token)."""
-    made: dict[tuple[str, str, str], DocuSignClient] = {}
-
-    def client_for(tenant: TenantConfig) -> DocuSignClient:
-        from dealwire.docusign.client import DocuSignApp, DocuSignClient  # noqa: PLC0415 - httpx, pyjwt
-
-        app = load_app_secret(fetch(secret_name, SECRET_MAX_AGE), secret_name)
-        user_id = tenant.docusign_user_id or ""
-        key = (app.integration_key, user_id, tenant.docusign_account_id)
-        if key not in made:
-            made[key] = DocuSignClient(
-                DocuSignApp(
-                    integration_key=app.integration_key,
-                    user_id=user_id,
-                    private_key_pem=app.private_key.get_secret_value(),
-                    auth_host=auth_host,
-                    account_id=tenant.docusign_account_id,
-                    base_uri=base_uri,
-                )
-            )
-        return made[key]
-
-    return client_for
+    return DocuSignAccess(secret_name, auth_host, base_uri, fetch).for_tenant
