@@ -18,6 +18,7 @@ from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import webhook_settings
 from dealwire.store.archive import Archive
 from dealwire.store.envelopes import EnvelopeStore
+from dealwire.store.integrations import CallbackHeartbeat, IntegrationStore
 from dealwire.store.tenants import TenantDirectory
 from dealwire.webhook.receiver import ConnectReceiver, WebhookRequest
 
@@ -37,6 +38,7 @@ def receiver() -> ConnectReceiver:
         archive=Archive(settings.documents_bucket),
         envelopes=EnvelopeStore(settings.table_name),
         max_body_bytes=settings.max_body_bytes,
+        heartbeat=CallbackHeartbeat(IntegrationStore(settings.table_name)),
     )
 
 
@@ -99,8 +101,14 @@ def _receive(tenant_id: str) -> Response[str]:
             "stale_items": recorded.stale,
             "documents": recorded.documents,
             "archive_key": recorded.archive_key,
+            "heartbeat": recorded.heartbeat,
         },
     )
+    if recorded.heartbeat == "failed":
+        # The callback is recorded; only the settings page's "last callback" lags behind.
+        metrics.add_metric(name="HeartbeatsFailed", unit=MetricUnit.Count, value=1)
+    elif recorded.heartbeat == "new_key_verified":
+        logger.info("a rotation's new HMAC key verified a callback")
     return json_response(
         200, {"status": outcome, "envelopeId": recorded.envelope_id, "event": recorded.event}
     )

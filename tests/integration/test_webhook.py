@@ -51,6 +51,7 @@ def test_a_signed_event_is_archived_and_recorded_with_one_write_and_one_put(aws:
     assert (status, answer["status"], answer["envelopeId"]) == (200, "applied", ENVELOPE_ID)
     calls = log.take()
     assert calls.pop("GetSecretValue") == 1  # cold start only; cached afterwards
+    assert calls.pop("UpdateItem") == 1  # "last callback" for the settings page: every 5 minutes
     assert calls == {"PutObject": 1, "TransactWriteItems": 1}
     (key,) = object_keys(aws, "connect/")
     stored, head = read_object(aws, key)

@@ -36,6 +36,8 @@ def test_every_kind_has_one_layout_and_every_layout_a_builder_that_puts_the_tena
         ItemKind.PERSON: table.person_key("acme", "p"),
         ItemKind.PERSON_DEALS: table.person_deals_key("acme", "p"),
         ItemKind.DEAL: table.deal_key("acme", "d"),
+        ItemKind.INTEGRATION: table.integration_key("acme"),
+        ItemKind.CONSENT_STATE: table.consent_state_key("acme", "s"),
     }
     assert set(keys) == set(ItemKind)
     for kind, key in keys.items():

@@ -123,6 +123,19 @@ class MailRejected(_Contract):
     received_at: str
 
 
+class IntegrationKeyVerified(_Contract):
+    """detail-type ``integration.key_verified``: a rotation's new HMAC key verified a callback.
+
+    dealwire's integrations function ends the rotation on it (the old key is deleted at
+    DocuSign and in the tenant's secret); a settings page may refresh its health check.
+    """
+
+    event_id: str
+    tenant_id: str
+    key_id: str
+    verified_at: str
+
+
 class FetchDocumentsJob(_Contract):
     """Queue message: store the signed PDF and certificate of a completed envelope."""
 
@@ -155,6 +168,7 @@ DETAIL_TYPES: dict[str, type[_Contract]] = {
     "mail.thread_linked": MailThreadLinked,
     "mail.needs_deal_choice": MailNeedsDealChoice,
     "mail.rejected": MailRejected,
+    "integration.key_verified": IntegrationKeyVerified,
 }
 JOB_KINDS: dict[str, type[_Contract]] = {
     "fetch_documents": FetchDocumentsJob,

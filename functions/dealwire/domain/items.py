@@ -19,3 +19,5 @@ class ItemKind(StrEnum):
     PERSON = "person"
     PERSON_DEALS = "person_open_deals"
     DEAL = "deal"
+    INTEGRATION = "docusign_integration"
+    CONSENT_STATE = "consent_state"

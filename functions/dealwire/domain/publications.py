@@ -7,14 +7,16 @@ between a write and a send would otherwise lose the event or send one for nothin
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from dealwire.contracts.events import (
     EnvelopeCompleted,
     EnvelopeDocumentsStored,
     EnvelopeStatusChanged,
     FetchDocumentsJob,
+    IntegrationKeyVerified,
     MailNeedsDealChoice,
     MailRejected,
     MailThreadLinked,
@@ -25,8 +27,6 @@ from dealwire.contracts.events import (
 from dealwire.domain.items import ItemKind
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from pydantic import BaseModel
 
 
@@ -49,19 +49,41 @@ def _identity(kind: str, item: Mapping[str, Any]) -> str:
 
 def derive(kind: ItemKind | None, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Derived:
     """The events and jobs one stream record of an item of ``kind`` implies (nothing for removals)."""
-    if not new:
+    if not new or kind not in _DERIVERS:
         return Derived()
+    identity, derived_from = _DERIVERS[kind]
     # An image without its identity is not a recorded change (moto, for one, streams the
     # bare key of a transactional update before the item itself).
-    if kind is ItemKind.ENVELOPE and all(new.get(k) for k in ("tenant_id", "account_id", "envelope_id")):
-        return _envelope(old or {}, new)
-    if kind is ItemKind.RECIPIENT and all(new.get(k) for k in ("tenant_id", "envelope_id", "recipient_id")):
-        return _recipient(old or {}, new)
-    if kind is ItemKind.THREAD and all(new.get(k) for k in ("tenant_id", "thread_id")):
-        return _thread(old or {}, new)
-    if kind is ItemKind.REJECTION and not old and new.get("tenant_id"):
-        return _rejection(new)
-    return Derived()
+    if not all(new.get(name) for name in identity):
+        return Derived()
+    return derived_from(old or {}, new)
+
+
+def _integration(old: Mapping[str, Any], new: Mapping[str, Any]) -> Derived:
+    """A rotation's new key is news once: when a callback first proves it."""
+    rotation, before = new.get("rotation"), old.get("rotation")
+    if not isinstance(rotation, dict) or not rotation.get("verified_at") or not rotation.get("new_key_id"):
+        return Derived()
+    if (
+        isinstance(before, dict)
+        and before.get("verified_at")
+        and before.get("new_key_id") == rotation["new_key_id"]
+    ):
+        return Derived()
+    seed = {"pk": new.get("pk"), "sk": new.get("sk"), "order": rotation["new_key_id"]}
+    return Derived(
+        events=[
+            Publication(
+                "integration.key_verified",
+                IntegrationKeyVerified(
+                    event_id=_identity("integration.key_verified", seed),
+                    tenant_id=str(new["tenant_id"]),
+                    key_id=str(rotation["new_key_id"]),
+                    verified_at=str(rotation["verified_at"]),
+                ),
+            )
+        ]
+    )
 
 
 def _thread(old: Mapping[str, Any], new: Mapping[str, Any]) -> Derived:
@@ -113,7 +135,9 @@ def _thread(old: Mapping[str, Any], new: Mapping[str, Any]) -> Derived:
     return derived
 
 
-def _rejection(new: Mapping[str, Any]) -> Derived:
+def _rejection(old: Mapping[str, Any], new: Mapping[str, Any]) -> Derived:
+    if old:
+        return Derived()  # a rejection is news when it is written, not when it changes
     return Derived(
         events=[
             Publication(
@@ -236,3 +260,14 @@ def _recipient(old: Mapping[str, Any], new: Mapping[str, Any]) -> Derived:
             )
         ]
     )
+
+
+_Deriver = Callable[[Mapping[str, Any], Mapping[str, Any]], Derived]
+# Per kind: the attributes a recorded image has, and what its change means.
+_DERIVERS: Final[dict[ItemKind, tuple[tuple[str, ...], _Deriver]]] = {
+    ItemKind.ENVELOPE: (("tenant_id", "account_id", "envelope_id"), _envelope),
+    ItemKind.RECIPIENT: (("tenant_id", "envelope_id", "recipient_id"), _recipient),
+    ItemKind.THREAD: (("tenant_id", "thread_id"), _thread),
+    ItemKind.REJECTION: (("tenant_id",), _rejection),
+    ItemKind.INTEGRATION: (("tenant_id",), _integration),
+}

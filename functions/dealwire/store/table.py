@@ -143,6 +143,18 @@ PERSON_DEALS: Final = Layout(
     ItemKind.PERSON_DEALS, _T + "PERSON#{person}", "DEALS", "the person's open deal ids (a string set)"
 )
 DEAL: Final = Layout(ItemKind.DEAL, _T + "DEAL#{deal}", "DEAL", "a CRM deal: title, status, contacts")
+INTEGRATION: Final = Layout(
+    ItemKind.INTEGRATION,
+    _T + "INTEGRATION",
+    "DOCUSIGN",
+    "the tenant's DocuSign connection: who connected it, the last callback, a key rotation",
+)
+CONSENT_STATE: Final = Layout(
+    ItemKind.CONSENT_STATE,
+    _T + "CONSENT#{state}",
+    "STATE",
+    "a one-time state of a consent in progress: who started it (15-minute TTL)",
+)
 
 # The table's TimeToLiveSpecification (template.yaml): a Number of epoch seconds past which
 # DynamoDB deletes the item. Only items meant to expire carry it.
@@ -162,6 +174,8 @@ LAYOUT: Final[tuple[Layout, ...]] = (
     PERSON,
     PERSON_DEALS,
     DEAL,
+    INTEGRATION,
+    CONSENT_STATE,
 )
 _PATTERNS: Final = tuple((layout.kind, layout.pattern()) for layout in LAYOUT)
 
@@ -262,6 +276,14 @@ def person_deals_key(tenant_id: str, person_id: str) -> Key:
 
 def deal_key(tenant_id: str, deal_id: str) -> Key:
     return DEAL.key(tenant=tenant_id, deal=deal_id)
+
+
+def integration_key(tenant_id: str) -> Key:
+    return INTEGRATION.key(tenant=tenant_id)
+
+
+def consent_state_key(tenant_id: str, state: str) -> Key:
+    return CONSENT_STATE.key(tenant=tenant_id, state=state)
 
 
 def item_kind(item: Mapping[str, Any]) -> ItemKind | None:

@@ -1,9 +1,12 @@
 """Tenants' DocuSign settings: one Secrets Manager secret per tenant, cached per container.
 
 Secret ``<prefix><tenantId>`` holds JSON:
-``{"docusignAccountId": "...", "hmacKeys": ["..."], "timeZone": "Europe/Berlin",
-"docusignUserId": "...", "mail": {"ignorePlusTags": true, "dotInsensitiveDomains": ["gmail.com"],
-"notifyRejections": true}}``.
+``{"docusignAccountId": "...", "docusignUserId": "...", "docusignBaseUri": "https://demo.docusign.net",
+"connectConfigurationId": "...", "hmacKeys": ["...", {"key": "...", "keyId": "...", "state": "new",
+"addedAt": "..."}], "timeZone": "Europe/Berlin", "mail": {"ignorePlusTags": true,
+"dotInsensitiveDomains": ["gmail.com"], "notifyRejections": true}}``.
+Connecting the tenant (``dealwire.integration``) writes the DocuSign part; a key is a
+string, or an object naming DocuSign's id for it and whether it is a rotation's new key.
 Keys never leave this module unmasked except to the signature check.
 """
 
@@ -12,20 +15,32 @@ from __future__ import annotations
 import json
 import time
 from functools import cache, cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from dealwire.domain.ids import TENANT_ID_PATTERN
 from dealwire.store import clients
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
+
+
+# The shortest time between two reads of one tenant's secret past the cache.
+REFRESH_SECONDS = 10.0
 
 
 class TenantConfigError(RuntimeError):
@@ -43,15 +58,38 @@ class TenantMail(BaseModel):
     notify_rejections: bool = True
 
 
+class HmacKey(BaseModel):
+    """One Connect HMAC key: DocuSign signs every callback with each of the account's keys."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
+
+    key: SecretStr
+    # DocuSign's id for the key (to delete it there); None for a key pasted by hand.
+    key_id: str | None = None
+    # "new": added by a rotation that ends once a callback is verified with it.
+    state: Literal["active", "new"] = "active"
+    added_at: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: object) -> object:
+        return {"key": value} if isinstance(value, str) else value
+
+
 class TenantConfig(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
 
     tenant_id: str = Field(pattern=TENANT_ID_PATTERN)
     docusign_account_id: str = Field(min_length=1)
-    hmac_keys: tuple[SecretStr, ...] = ()
+    hmac_keys: tuple[HmacKey, ...] = ()
     time_zone: str = "UTC"
     # The DocuSign user dealwire impersonates (JWT grant) for API calls on this account.
     docusign_user_id: str | None = None
+    # The account's base URI from /oauth/userinfo (``https://demo.docusign.net``), kept when
+    # the tenant is connected so no call has to look it up again.
+    docusign_base_uri: str | None = None
+    # The account's Connect configuration dealwire created (its connectId).
+    connect_configuration_id: str | None = None
     mail: TenantMail = TenantMail()
 
     @field_validator("time_zone")
@@ -68,7 +106,19 @@ class TenantConfig(BaseModel):
         return ZoneInfo(self.time_zone)
 
     def key_values(self) -> list[str]:
-        return [key.get_secret_value() for key in self.hmac_keys if key.get_secret_value()]
+        return [key.key.get_secret_value() for key in self.hmac_keys if key.key.get_secret_value()]
+
+    def new_key_among(self, positions: Iterable[int]) -> str | None:
+        """DocuSign's id of the rotation's new key, if it is among ``positions`` of ``key_values()``."""
+        usable = [key for key in self.hmac_keys if key.key.get_secret_value()]
+        return next(
+            (
+                usable[p].key_id
+                for p in sorted(positions)
+                if 0 <= p < len(usable) and usable[p].state == "new" and usable[p].key_id
+            ),
+            None,
+        )
 
 
 class TenantDirectory:
@@ -90,13 +140,28 @@ class TenantDirectory:
         self._fetch = fetch or fetch_secret
         self._clock = clock
         self._misses: dict[str, float] = {}
+        self._refreshed: dict[str, float] = {}
         self._parsed: dict[str, tuple[str, TenantConfig]] = {}
 
     def get(self, tenant_id: str) -> TenantConfig | None:
         now = self._clock()
         if self._misses.get(tenant_id, 0.0) > now:
             return None
-        raw = self._fetch(self._prefix + tenant_id, self._max_age)
+        return self._load(tenant_id, self._max_age, now)
+
+    def refreshed(self, tenant_id: str) -> TenantConfig | None:
+        """The secret read again past the cache (its keys may have been rotated since it was
+        cached); None when it was read again less than ``REFRESH_SECONDS`` ago, so a flood
+        of forged signatures costs at most one read per tenant every few seconds."""
+        now = self._clock()
+        if now - self._refreshed.get(tenant_id, float("-inf")) < REFRESH_SECONDS:
+            return None
+        self._refreshed[tenant_id] = now
+        self._misses.pop(tenant_id, None)
+        return self._load(tenant_id, 0, now)
+
+    def _load(self, tenant_id: str, max_age: int, now: float) -> TenantConfig | None:
+        raw = self._fetch(self._prefix + tenant_id, max_age)
         if raw is None:
             self._misses[tenant_id] = now + self._max_age
             return None

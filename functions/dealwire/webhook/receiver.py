@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from dealwire.contracts.connect_message import media_type, parse_connect_message
 from dealwire.contracts.errors import (
@@ -20,7 +20,7 @@ from dealwire.domain.changes import plan_writes
 from dealwire.domain.ids import is_docusign_id, is_tenant_id
 from dealwire.store.archive import body_digest, connect_key, document_key, rejected_key
 from dealwire.store.table import ItemTooLarge
-from dealwire.webhook.signature import verify
+from dealwire.webhook.signature import Verdict, verify
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from dealwire.domain.envelope_event import ConnectEvent
     from dealwire.store.archive import Archive
     from dealwire.store.envelopes import EnvelopeStore
+    from dealwire.store.integrations import CallbackHeartbeat
     from dealwire.store.tenants import TenantConfig, TenantDirectory
 
 
@@ -40,9 +41,15 @@ class WebhookRequest:
     received_at: str
 
 
+# What became of telling the integration item a callback arrived (see CallbackHeartbeat).
+Heartbeat = Literal["off", "skipped", "written", "new_key_verified", "failed"]
+
+
 @dataclass(frozen=True, slots=True)
 class Recorded:
     """What one accepted message changed."""
+
+    heartbeat: Heartbeat
 
     envelope_id: str
     event: str
@@ -73,11 +80,13 @@ class ConnectReceiver:
         archive: Archive,
         envelopes: EnvelopeStore,
         max_body_bytes: int,
+        heartbeat: CallbackHeartbeat | None = None,
     ) -> None:
         self._tenants = tenants
         self._archive = archive
         self._envelopes = envelopes
         self._max_body_bytes = max_body_bytes
+        self._heartbeat = heartbeat
 
     def receive(self, request: WebhookRequest) -> Recorded:
         """Record ``request`` or raise a ``ConnectRefusal``.
@@ -95,6 +104,10 @@ class ConnectReceiver:
             )
         tenant = self._tenant(request.tenant_id)
         verdict = verify(request.body, request.headers, tenant.key_values())
+        if not verdict.valid and (fresher := self._tenants.refreshed(tenant.tenant_id)) is not None:
+            # Keys may have been rotated since the secret was cached: read it once more.
+            tenant = fresher
+            verdict = verify(request.body, request.headers, tenant.key_values())
         if not verdict.valid:
             raise SignatureRejected("signature verification failed", detail=verdict.problem)
         plan = self._planned(request, tenant)
@@ -113,6 +126,7 @@ class ConnectReceiver:
             # (throttling, a timeout) is a 5xx that DocuSign retries.
             raise self._refused(request, TooLargeToRecord(f"the message cannot be recorded: {exc}")) from exc
         return Recorded(
+            heartbeat=self._heartbeat_after(tenant, verdict, request.received_at),
             envelope_id=event.envelope_id,
             event=event.event,
             wire_format=event.wire_format,
@@ -122,6 +136,20 @@ class ConnectReceiver:
             documents=len(plan.documents),
             dynamodb_requests=result.requests,
         )
+
+    def _heartbeat_after(self, tenant: TenantConfig, verdict: Verdict, at: str) -> Heartbeat:
+        """Tell the integration a callback arrived (and whether a rotation's new key signed it).
+        Telemetry: a failure is reported, never the callback's."""
+        if self._heartbeat is None:
+            return "off"
+        proven = tenant.new_key_among(verdict.matched)
+        try:
+            written = self._heartbeat.seen(tenant.tenant_id, at, proven)
+        except Exception:  # noqa: BLE001 - the callback is recorded; the heartbeat is not worth its 5xx
+            return "failed"
+        if proven is not None and written:
+            return "new_key_verified"
+        return "written" if written else "skipped"
 
     def _plan(self, request: WebhookRequest, tenant: TenantConfig) -> _Plan:
         """Parse and check the message and plan its writes: nothing stored yet."""

@@ -37,6 +37,8 @@ def signature_headers(headers: Mapping[str, str]) -> list[str]:
 class Verdict:
     valid: bool
     problem: str = ""
+    # Positions (in the keys given) of every key that matched a signature.
+    matched: frozenset[int] = frozenset()
 
 
 def verify(body: bytes, headers: Mapping[str, str], keys: Sequence[str]) -> Verdict:
@@ -53,11 +55,16 @@ def verify(body: bytes, headers: Mapping[str, str], keys: Sequence[str]) -> Verd
             False, "no X-DocuSign-Signature-N header: is HMAC enabled in the Connect configuration?"
         )
     expected = [sign(body, key).encode("ascii") for key in keys]
-    for signature in signatures:
-        given = signature.encode("ascii", "replace")
-        # Check every key so the time taken does not depend on which one matches.
-        if any([hmac.compare_digest(given, candidate) for candidate in expected]):  # noqa: C419
-            return Verdict(True)
+    given = [signature.encode("ascii", "replace") for signature in signatures]
+    # Every key against every signature, so the time taken does not depend on which one
+    # matches; and a rotation learns whether its new key is among those that did.
+    matched = frozenset(
+        position
+        for position, candidate in enumerate(expected)
+        if any([hmac.compare_digest(signature, candidate) for signature in given])  # noqa: C419
+    )
+    if matched:
+        return Verdict(True, matched=matched)
     return Verdict(False, _diagnose(body, signatures, keys))
 
 
