@@ -63,7 +63,7 @@ bench: $(VENV)/.synced  ## per-event cost (CPU, AWS requests, cold start); docum
 	$(BIN)/python -m bench.mail
 	$(BIN)/python -m bench.local_burst --own-stack --markdown bench/results-local-burst.md
 
-openapi: $(VENV)/.synced  ## regenerate docs/openapi.json from the API function's routes
+openapi: $(VENV)/.synced  ## regenerate docs/openapi.json from the HTTP API's functions' routes
 	PYTHONPATH=functions:. $(BIN)/python -m infra.local.api_docs
 
 lock: $(UV)  ## re-resolve the lock files and re-export functions/requirements.txt

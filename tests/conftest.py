@@ -33,6 +33,7 @@ for _function in (
     "MailIngestFunction",
     "CrmProjectionFunction",
     "ApiFunction",
+    "IntegrationsFunction",
 ):
     os.environ.update(TEST_STACK.function_environment(_function))
 os.environ["POWERTOOLS_SERVICE_NAME"] = "dealwire-tests"

@@ -111,6 +111,27 @@ class ApiSettings(_Settings):
     docusign_base_uri: str = Field(alias="DEALWIRE_DOCUSIGN_BASE_URI", default="")
 
 
+class IntegrationsSettings(_Settings):
+    """integrations: connecting tenants to DocuSign; the only function that writes tenants' secrets."""
+
+    table_name: str = Field(alias="DEALWIRE_TABLE_NAME", pattern=_NAME)
+    tenant_secret_prefix: str = Field(alias="DEALWIRE_TENANT_SECRET_PREFIX", min_length=1)
+    tenant_claim: str = Field(alias="DEALWIRE_TENANT_CLAIM", default="dealwire:tenant", min_length=1)
+    user_claim: str = Field(alias="DEALWIRE_USER_CLAIM", default="sub", min_length=1)
+    # The claim naming the caller's role, and the role that may connect the account.
+    role_claim: str = Field(alias="DEALWIRE_ROLE_CLAIM", default="dealwire:role", min_length=1)
+    admin_role: str = Field(alias="DEALWIRE_ADMIN_ROLE", default="admin", min_length=1)
+    docusign_app_secret: str = Field(alias="DEALWIRE_DOCUSIGN_APP_SECRET", min_length=1)
+    docusign_auth_host: str = Field(alias="DEALWIRE_DOCUSIGN_AUTH_HOST", min_length=1)
+    docusign_base_uri: str = Field(alias="DEALWIRE_DOCUSIGN_BASE_URI", default="")
+    # Where DocuSign sends the admin back after consent: one of the integration's redirect URIs.
+    consent_redirect_uri: str = Field(
+        alias="DEALWIRE_DOCUSIGN_CONSENT_REDIRECT_URI", pattern=r"^https?://\S+$"
+    )
+    # The public root of the webhook (``https://api.example.com``); empty: the API's own domain.
+    webhook_base_url: str = Field(alias="DEALWIRE_WEBHOOK_BASE_URL", default="", pattern=r"^$|^https?://\S+$")
+
+
 _S = TypeVar("_S", bound=_Settings)
 
 
@@ -154,3 +175,8 @@ def crm_projection_settings() -> CrmProjectionSettings:
 @cache
 def api_settings() -> ApiSettings:
     return load_settings(ApiSettings)
+
+
+@cache
+def integrations_settings() -> IntegrationsSettings:
+    return load_settings(IntegrationsSettings)

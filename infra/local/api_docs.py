@@ -1,5 +1,5 @@
-"""The API's OpenAPI document (docs/openapi.json), generated from the API function's routes, and a
-Swagger UI page for it that needs no network (Powertools bundles the UI's assets)."""
+"""The API's OpenAPI document (docs/openapi.json), generated from the routes of the functions behind
+the HTTP API, and a Swagger UI page for it that needs no network (Powertools bundles the UI's assets)."""
 
 from __future__ import annotations
 
@@ -18,29 +18,45 @@ OPENAPI = ROOT / "docs" / "openapi.json"
 TITLE = "dealwire CRM API"
 DESCRIPTION = (
     "What a CRM reads and does through dealwire: envelopes and their trackers, signed documents, "
-    "voids, and Smart BCC threads. Every call carries a bearer JWT from the stack's issuer; its "
-    "claims name the tenant (dealwire:tenant) and the user (sub). Errors are "
+    "voids, Smart BCC threads, and the tenant's DocuSign connection. Every call carries a bearer "
+    "JWT from the stack's issuer; its claims name the tenant (dealwire:tenant), the user (sub) and, "
+    "for the integration routes, the admin role (dealwire:role). Errors are "
     '{"error": {"code", "message"}}.'
 )
 
 
 def generate() -> dict[str, Any]:
-    """The OpenAPI document as the API function's resolver describes itself."""
+    """The OpenAPI document as the functions behind the HTTP API describe themselves, merged."""
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer  # noqa: PLC0415
 
-    from api.app import app  # noqa: PLC0415 - the function, imported as Lambda would
+    # The functions, imported as Lambda would: the CRM API and the integrations function.
+    from api.app import app as api  # noqa: PLC0415
+    from integrations.app import app as integrations  # noqa: PLC0415
 
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    document: dict[str, Any] = json.loads(
-        app.get_openapi_json_schema(
-            title=TITLE,
-            version=version,
-            description=DESCRIPTION,
-            security_schemes={"bearerAuth": HTTPBearer(bearerFormat="JWT")},
-            security=[{"bearerAuth": []}],
+    documents = [
+        json.loads(
+            resolver.get_openapi_json_schema(
+                title=TITLE,
+                version=version,
+                description=DESCRIPTION,
+                security_schemes={"bearerAuth": HTTPBearer(bearerFormat="JWT")},
+                security=[{"bearerAuth": []}],
+            )
         )
-    )
-    return _without_unused_validation_answer(document)
+        for resolver in (api, integrations)
+    ]
+    merged = documents[0]
+    for other in documents[1:]:
+        for path, operations in other.get("paths", {}).items():
+            if path in merged["paths"]:
+                raise ValueError(f"{path} is routed to two functions")
+            merged["paths"][path] = operations
+        schemas = merged.setdefault("components", {}).setdefault("schemas", {})
+        for name, schema in other.get("components", {}).get("schemas", {}).items():
+            if schemas.setdefault(name, schema) != schema:
+                raise ValueError(f"two functions define the schema {name} differently")
+    return _without_unused_validation_answer(merged)
 
 
 def _without_unused_validation_answer(document: dict[str, Any]) -> dict[str, Any]:

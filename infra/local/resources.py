@@ -17,6 +17,7 @@ NOT_EMULATED = frozenset(
         "AWS::Serverless::Function",
         "AWS::Serverless::HttpApi",
         "AWS::S3::BucketPolicy",
+        "AWS::SQS::QueuePolicy",
         "AWS::CloudWatch::Alarm",
         "AWS::Lambda::Permission",
         # SES receiving is played by the local SMTP edge (infra/local/smtp.py).

@@ -46,22 +46,70 @@ def test_routes() -> None:
     ]
 
 
+API_FUNCTIONS = ("ApiFunction", "IntegrationsFunction")
+
+
 def test_the_api_routes_are_the_openapi_documents_each_behind_the_jwt_authorizer() -> None:
-    """The function's resolver writes docs/openapi.json; the template must route exactly that."""
+    """The functions' resolvers write docs/openapi.json; the template must route exactly that."""
     document = json.loads((ROOT / "docs" / "openapi.json").read_text())
     documented = sorted(
         (method.upper(), path) for path, operations in document["paths"].items() for method in operations
     )
     routed = sorted(
-        (method, path) for method, path, function, _ in STACK.http_routes() if function == "ApiFunction"
+        (method, path) for method, path, function, _ in STACK.http_routes() if function in API_FUNCTIONS
     )
     assert routed == documented
-    assert {auth for _, _, function, auth in STACK.http_routes() if function == "ApiFunction"} == {"CrmJwt"}
+    assert {auth for _, _, function, auth in STACK.http_routes() if function in API_FUNCTIONS} == {"CrmJwt"}
+
+
+def test_the_integration_routes_go_to_the_integrations_function() -> None:
+    routed = {path for _, path, function, _ in STACK.http_routes() if function == "IntegrationsFunction"}
+    assert routed == {
+        "/v1/integrations/docusign",
+        "/v1/integrations/docusign/complete",
+        "/v1/integrations/docusign/rotate-key",
+    }
+
+
+def _secret_actions(statement: dict[str, Any]) -> set[str]:
+    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    return {action for action in actions if action.startswith("secretsmanager:")}
+
+
+def test_only_the_integrations_function_may_write_secrets_and_only_tenants() -> None:
+    writers: dict[str, list[tuple[list[str], str]]] = {}
+    for logical, r in TEMPLATE["Resources"].items():
+        if r["Type"] != "AWS::Serverless::Function":
+            continue
+        for statement in statements(logical):
+            written = _secret_actions(statement) - {"secretsmanager:GetSecretValue"}
+            if written:
+                where = STACK.resolve(statement["Resource"])
+                writers.setdefault(logical, []).append((sorted(written), where))
+    assert list(writers) == ["IntegrationsFunction"]
+    ((actions, resource_arn),) = writers["IntegrationsFunction"]
+    assert actions == ["secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"]
+    assert resource_arn.endswith(":secret:dealwire/test/tenants/*")
+
+
+def test_a_key_rotation_event_is_retried_and_kept_when_it_fails() -> None:
+    rule = resource("IntegrationsFunction")["Events"]["KeyVerified"]["Properties"]
+    assert rule["Pattern"] == {"source": ["dealwire"], "detail-type": ["integration.key_verified"]}
+    assert rule["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["IntegrationEventFailureQueue", "Arn"]}}
+    (allowed,) = resource("IntegrationEventFailureQueuePolicy")["PolicyDocument"]["Statement"]
+    assert allowed["Principal"] == {"Service": "events.amazonaws.com"}
+    assert STACK.resolve(allowed["Condition"]["ArnLike"]["aws:SourceArn"]).endswith(":rule/dealwire-test/*")
+    assert rule["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    invoke = resource("IntegrationsFunction")["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+    assert invoke["Destination"] == {"Fn::GetAtt": ["IntegrationEventFailureQueue", "Arn"]}
+    alarm = resource("IntegrationEventFailureAlarm")
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["IntegrationEventFailureQueue", "QueueName"]}
 
 
 def test_the_crm_api_requires_the_jwt_authorizer_and_the_webhook_is_open_to_hmac() -> None:
-    api_events = resource("ApiFunction")["Events"].values()
-    assert {event["Properties"]["Auth"]["Authorizer"] for event in api_events} == {"CrmJwt"}
+    for function in API_FUNCTIONS:
+        routes = [e for e in resource(function)["Events"].values() if e["Type"] == "HttpApi"]
+        assert {event["Properties"]["Auth"]["Authorizer"] for event in routes} == {"CrmJwt"}
     webhook_events = resource("WebhookDocusignFunction")["Events"].values()
     assert all("Auth" not in event["Properties"] for event in webhook_events)
     assert "DefaultAuthorizer" not in resource("HttpApi")["Auth"]

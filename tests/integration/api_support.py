@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -57,6 +58,8 @@ def http_api_event(
             "authorizer": {"jwt": {"claims": claims or {}, "scopes": None}},
             "requestId": "r1",
             "stage": "$default",
+            "domainName": "api.dealwire.example",
+            "domainPrefix": "api",
         },
         "body": json.dumps(body) if body is not None else None,
         "isBase64Encoded": False,
@@ -67,12 +70,18 @@ def http_api_event(
 
 
 def call(
-    method: str, path: str, *, query: str = "", body: Any = None, claims: dict[str, str] | None = None
+    method: str,
+    path: str,
+    *,
+    query: str = "",
+    body: Any = None,
+    claims: dict[str, str] | None = None,
+    function: str = "api",
 ) -> dict[str, Any]:
-    """The API function's whole answer (status, headers, body as text)."""
-    from api import app
-
-    answer: dict[str, Any] = app.lambda_handler(
+    """The whole answer (status, headers, body as text) of the API function, or of ``function``
+    (``integrations``: the other function behind the HTTP API)."""
+    module = importlib.import_module(f"{function}.app")
+    answer: dict[str, Any] = module.lambda_handler(
         http_api_event(method, path, query=query, body=body, claims=claims), FakeContext()
     )
     return answer

@@ -41,6 +41,7 @@ HANDLER_MODULES = (
     "mail_ingest.app",
     "crm_projection.app",
     "api.app",
+    "integrations.app",
 )
 
 

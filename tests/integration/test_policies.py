@@ -24,11 +24,15 @@ import pytest
 from dealwire.contracts.events import RefreshEnvelopeJob
 from dealwire.store import clients
 from dealwire.store.archive import PART_SIZE, original_document_key, signed_document_key
+from dealwire.store.integrations import IntegrationStore
+from tests.docusign_support import USER_ID
 from tests.integration.api_support import ULLA, crm
 from tests.integration.api_support import api as call_api
 from tests.integration.conftest import forget_containers
+from tests.integration.helpers import table
 from tests.integration.test_api import completed_with_documents, crm_api
 from tests.integration.test_document_job_end_to_end import document_fetch, signed_and_queued, sqs_event
+from tests.integration.test_integrations import ADMIN, connecting
 from tests.integration.test_stream_publisher import stream_event
 from tests.mail_support import bcc_mail, ingest, put_raw, s3_event, seed_crm, ses_event, ses_stamp
 from tests.support import ACCOUNT_ID, FakeContext, encode, fixture_bytes, http_event, sim_message
@@ -39,8 +43,9 @@ if TYPE_CHECKING:
     from infra.docusign_sim import Simulator
     from infra.local.template import Stack
     from tests.infra.test_docusign_sim import Api
+    from tests.integration.test_integrations import Connecting
 
-__all__ = ["crm_api", "document_fetch"]  # fixtures, used by name below
+__all__ = ["connecting", "crm_api", "document_fetch"]  # fixtures, used by name below
 ACCOUNT = "123456789012"
 _TRANSACT_ACTIONS = {
     "Put": "dynamodb:PutItem",
@@ -82,11 +87,12 @@ def needed(service: str, operation: str, params: dict[str, Any], region: str) ->
     if service == "s3":
         return [(_S3_ACTIONS[operation], f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
     if service == "secretsmanager":
-        # A secret's ARN ends in "-" and six random characters.
+        # A secret's ARN ends in "-" and six random characters; CreateSecret names it.
+        name = params.get("SecretId") or params["Name"]
         return [
             (
                 f"secretsmanager:{operation}",
-                f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{params['SecretId']}-AbC123",
+                f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{name}-AbC123",
             )
         ]
     if service == "sqs":
@@ -361,6 +367,45 @@ def test_api(aws: Stack, sim: Simulator, api: Api, recorder: Recorder, document_
     check(aws, "ApiFunction", recorder.calls["ApiFunction"])
 
 
+def test_integrations(connecting: Connecting, recorder: Recorder) -> None:
+    from integrations import app
+
+    def ok(method: str, path: str = "/v1/integrations/docusign", body: Any = None) -> None:
+        answer = call_api(method, path, body=body, claims=ADMIN, function="integrations")
+        assert answer[0] == 200, answer
+
+    with recorder.acting_as("IntegrationsFunction"):
+        ok("POST")
+    started = connecting.consent()
+    with recorder.acting_as("IntegrationsFunction"):
+        ok("POST", "/v1/integrations/docusign/complete", {"state": started["state"], "userId": USER_ID})
+        ok("GET")
+        ok("POST", "/v1/integrations/docusign/rotate-key")
+    forget_containers()  # the webhook's next container reads the new key
+    connecting.send_envelope()
+    rotation = (IntegrationStore(table(connecting.stack)).integration("default") or {})["rotation"]
+    event = {
+        "version": "0",
+        "id": "e1",
+        "source": "dealwire",
+        "detail-type": "integration.key_verified",
+        "account": ACCOUNT,
+        "time": "2026-12-02T10:00:00Z",
+        "region": connecting.stack.region,
+        "resources": [],
+        "detail": {
+            "eventId": "k1",
+            "tenantId": "default",
+            "keyId": rotation["new_key_id"],
+            "verifiedAt": rotation["verified_at"],
+        },
+    }
+    with recorder.acting_as("IntegrationsFunction"):
+        assert app.lambda_handler(event, FakeContext()) == {"finished": True}
+        ok("DELETE")
+    check(connecting.stack, "IntegrationsFunction", recorder.calls["IntegrationsFunction"])
+
+
 def test_every_function_is_checked() -> None:
     from tests.conftest import TEST_STACK
 
@@ -371,5 +416,6 @@ def test_every_function_is_checked() -> None:
         "MailIngestFunction",
         "CrmProjectionFunction",
         "ApiFunction",
+        "IntegrationsFunction",
     }
     assert set(TEST_STACK.resources("AWS::Serverless::Function")) == checked

@@ -1,0 +1,1 @@
+"""Connecting a tenant to DocuSign: consent, the Connect configuration and keys, the health check."""
