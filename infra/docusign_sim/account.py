@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from infra.docusign_sim import connect
-from infra.docusign_sim.connect import ALL_EVENTS, FORMATS, ConnectSettings, Outbox
+from infra.docusign_sim.connect import ALL_EVENTS, FORMATS
+from infra.docusign_sim.connect_config import ConnectConfigurations, startup_configuration
+from infra.docusign_sim.connect_failures import ConnectFailures
 from infra.docusign_sim.dates import parse_time
 from infra.docusign_sim.documents import envelope_pdf
+from infra.docusign_sim.hmac_keys import MAX_KEYS, HmacKeys
 from infra.docusign_sim.limits import LIMIT_STATUSES
 from infra.docusign_sim.model import (
     DEFAULT_TEMPLATE,
@@ -22,10 +25,12 @@ from infra.docusign_sim.model import (
     new_envelope,
     parse_template,
 )
+from infra.docusign_sim.outbox import Outbox
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
+    from infra.docusign_sim.connect_config import Configuration
     from infra.docusign_sim.model import Envelope, Event, Template
 
 MAX_PAGE = 1000
@@ -67,18 +72,17 @@ class SimConfig:
     user_email: str = "sender@example.com"
     account_name: str = "dealwire DocuSign simulator"
 
-    def connect_settings(self) -> ConnectSettings:
-        return ConnectSettings(
-            webhook_url=self.webhook_url,
-            hmac_keys=self.hmac_keys,
+    def startup_configuration(self) -> Configuration | None:
+        """The Connect configuration the start-up settings describe: none without a webhook URL."""
+        if not self.webhook_url:
+            return None
+        return startup_configuration(
+            connect_id=self.configuration_id,
+            url=self.webhook_url,
             connect_format=self.connect_format,
             include_envelope_data=self.include_envelope_data,
             include_documents=self.include_documents,
-            configuration_id=self.configuration_id,
             events=self.events,
-            xml_offset_hours=self.xml_offset_hours,
-            xml_time_zone="UTC" if self.xml_offset_hours == 0 else f"UTC{self.xml_offset_hours:+d}",
-            timeout=self.callback_timeout,
         )
 
     def public_view(self) -> dict[str, Any]:
@@ -106,6 +110,11 @@ class SimConfig:
             "asyncCallbacks": self.async_callbacks,
         }
 
+
+# The keys of POST /_sim/config that describe the start-up Connect configuration.
+STARTUP_CONNECT_KEYS = frozenset(
+    {"webhookUrl", "connectFormat", "includeEnvelopeData", "includeDocuments", "events", "configurationId"}
+)
 
 # camelCase key of POST /_sim/config → (SimConfig field, conversion)
 _CONFIG_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
@@ -143,6 +152,8 @@ def updated_config(config: SimConfig, changes: Mapping[str, Any]) -> SimConfig:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{key}: {exc}") from exc
     new = replace(config, **values)
+    if len(new.hmac_keys) > MAX_KEYS:
+        raise ValueError(f"an account has at most {MAX_KEYS} HMAC keys")
     if new.connect_format not in FORMATS:
         raise ValueError(f"connectFormat must be one of {FORMATS}")
     if not new.events <= ALL_EVENTS:
@@ -170,12 +181,34 @@ class Account:
     )
     envelopes: dict[str, Envelope] = field(default_factory=dict)
     downloads: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # Connect: where callbacks go (one path: this list, the start-up settings' one included),
+    # the keys that sign them, and the deliveries that failed.
+    configurations: ConnectConfigurations = field(default_factory=ConnectConfigurations)
+    hmac_keys: HmacKeys = field(default_factory=HmacKeys)
+    failures: ConnectFailures = field(default_factory=ConnectFailures)
     outbox: Outbox = field(init=False)
     _sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _field_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(10923847561))
 
     def __post_init__(self) -> None:
-        self.outbox = Outbox(self.config.callback_timeout)
+        self.outbox = Outbox(self.config.callback_timeout, on_failure=self.failures.record)
+        self.hmac_keys.replace(self.config.hmac_keys, self.clock())
+        self.configurations.set_startup(self.config.startup_configuration())
+
+    def reconfigure(self, new: SimConfig, changed: Iterable[str]) -> None:
+        """Take run-time settings: the start-up Connect settings rebuild the start-up configuration
+        (a REST change to it is lost), and ``hmacKeys``/``hmacKey`` replace the account's keys."""
+        keys = set(changed)
+        with self.lock:
+            if keys & STARTUP_CONNECT_KEYS:
+                self.configurations.set_startup(new.startup_configuration())
+            if keys & {"hmacKeys", "hmacKey"}:
+                self.hmac_keys.replace(new.hmac_keys, self.clock())
+            self.config = new
+
+    def public_config(self) -> dict[str, Any]:
+        with self.lock:
+            return self.config.public_view() | {"hmacKeyCount": len(self.hmac_keys)}
 
     def sender(self) -> Sender:
         return Sender(
@@ -188,20 +221,29 @@ class Account:
     # --- callbacks -----------------------------------------------------------------------
 
     def _queue(self, envelope: Envelope, events: list[Event]) -> None:
-        """Build the callbacks now (the envelope as it is after the transition), under the lock."""
-        settings = self.config.connect_settings()
-        messages = [
-            connect.build(
-                settings,
-                envelope,
-                event,
-                recipient_id=recipient,
-                moment=self.clock(),
-                sequence=next(self._sequence),
-            )
-            for event, recipient in events
-            if event in settings.events
-        ]
+        """Build the callbacks now (the envelope as it is after the transition), under the lock:
+        one per enabled configuration that subscribes to the event, signed with the keys of now."""
+        publishing = [c for c in self.configurations.all() if c.publishes_for(self.config.user_id)]
+        keys = self.hmac_keys.active()
+        messages = []
+        for event, recipient in events:
+            moment, sequence = self.clock(), next(self._sequence)
+            if not publishing:
+                messages.append(
+                    connect.unsent(envelope, event, recipient_id=recipient, moment=moment, sequence=sequence)
+                )
+            messages += [
+                connect.build(
+                    configuration.settings(keys, self.config.xml_offset_hours),
+                    envelope,
+                    event,
+                    recipient_id=recipient,
+                    moment=moment,
+                    sequence=sequence,
+                )
+                for configuration in publishing
+                if configuration.subscribes(event)
+            ]
         self.outbox.put(messages)
 
     def flush(self) -> list[dict[str, Any]]:
@@ -393,3 +435,4 @@ class Account:
             self.envelopes.clear()
             self.downloads.clear()
             self.outbox.clear()
+            self.failures.clear()

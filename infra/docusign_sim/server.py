@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
+from infra.docusign_sim import connect_api
 from infra.docusign_sim.account import Account, SimConfig, check_limits, updated_config
 from infra.docusign_sim.auth import (
     CONSENTED_SCOPES,
@@ -192,7 +193,7 @@ class Simulator:
         with self.account.lock:
             new = updated_config(self.account.config, changes)
             was_async = self.account.config.async_callbacks
-            self.account.config = new
+            self.account.reconfigure(new, changes)
             self.budget.set_limits(new.rate_limit, new.burst_limit)
             self.polling.set_rule(new.envelope_polling_limit, new.envelope_polling_window)
             self.account.outbox.timeout = new.callback_timeout
@@ -359,6 +360,22 @@ class _Handler(BaseHTTPRequestHandler):
                 headers["Retry-After"] = str(retry_after)
             status = fault.answer_status(sim.config.rate_limit_status)
             return Answer(status, fault.answer_body(sim.budget.limit), headers=headers)
+        oauth = self._oauth(method, path, query)
+        if oauth is not None:
+            return oauth
+        if path.startswith(API_PREFIX):
+            return self._rest(method, path, query)
+        return Answer(
+            404,
+            {
+                "errorCode": "INVALID_REQUEST_RESOURCE",
+                "message": "The URL provided does not resolve to a resource.",
+            },
+        )
+
+    def _oauth(self, method: str, path: str, query: dict[str, str]) -> Answer | None:
+        """The account server's calls: the JWT grant, userinfo."""
+        sim = self.sim
         if path == "/oauth/token" and method == "POST":
             form = dict(parse_qsl(self._read_body().decode("utf-8", "replace")))
             return sim.token(form, self.headers.get("Host"))
@@ -369,15 +386,7 @@ class _Handler(BaseHTTPRequestHandler):
                     401, {"error": "invalid_token", "error_description": "expired or unknown token"}
                 )
             return sim.userinfo()
-        if path.startswith(API_PREFIX):
-            return self._rest(method, path, query)
-        return Answer(
-            404,
-            {
-                "errorCode": "INVALID_REQUEST_RESOURCE",
-                "message": "The URL provided does not resolve to a resource.",
-            },
-        )
+        return None
 
     def _rest(self, method: str, path: str, query: dict[str, str]) -> Answer:
         sim = self.sim
@@ -414,6 +423,9 @@ class _Handler(BaseHTTPRequestHandler):
         if match["account"] != account.config.account_id:
             raise SimError(400, "ACCOUNT_LACKS_PERMISSIONS", "This Account lacks sufficient permissions.")
         segments = [s for s in (match["rest"] or "").split("/") if s]
+        if segments and segments[0] == "connect":
+            status, body = connect_api.route(account, method, segments[1:], query, self._json_body)
+            return Answer(status, body)
         routes: dict[tuple[str, int], Callable[[], Answer]] = {
             ("GET", 1): lambda: Answer(200, account.list_changes(query)),
             ("POST", 1): lambda: Answer(201, account.create(self._json_body())),
@@ -492,12 +504,24 @@ class _Handler(BaseHTTPRequestHandler):
                     sim.faults.clear()
                     return Answer(200, {"faults": []})
                 case ("GET", ["config"]):
-                    return Answer(200, account.config.public_view())
+                    return Answer(200, account.public_config())
                 case ("POST", ["config"]):
                     body = self._json_body()
                     if not isinstance(body, dict):
                         raise ValueError("config must be a JSON object")
-                    return Answer(200, sim.configure(**body).public_view())
+                    sim.configure(**body)
+                    return Answer(200, account.public_config())
+                case ("GET", ["connect"]):
+                    with account.lock:
+                        return Answer(200, account.configurations.results())
+                case ("GET", ["connect", "failures"]):
+                    return Answer(200, connect_api.failures(account, query))
+                case ("POST", ["connect", connect_id, "disable"]):
+                    with account.lock:
+                        return Answer(200, dict(account.configurations.disable(connect_id).fields))
+                case ("GET", ["hmac-keys"]):
+                    with account.lock:
+                        return Answer(200, {"hmacKeys": account.hmac_keys.listing(full=True)})
                 case ("GET", ["templates"]):
                     return Answer(200, {"templates": account.template_list()})
                 case ("POST", ["templates"]):
