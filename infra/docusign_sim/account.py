@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from infra.docusign_sim import connect
+from infra.docusign_sim.auth import CONSENTED_SCOPES
 from infra.docusign_sim.connect import ALL_EVENTS, FORMATS
 from infra.docusign_sim.connect_config import ConnectConfigurations, startup_configuration
 from infra.docusign_sim.connect_failures import ConnectFailures
@@ -55,6 +56,8 @@ class SimConfig:
     configuration_id: int = 10482913
     xml_offset_hours: int = 0
     consent: bool = True
+    # What the user consented to; the consent page adds the scopes it asked for.
+    consented_scopes: frozenset[str] = CONSENTED_SCOPES
     allow_combined_download: bool = True
     token_lifetime: int = 3600
     rate_limit: int = 3000
@@ -99,6 +102,7 @@ class SimConfig:
             "configurationId": self.configuration_id,
             "xmlTimeZoneOffset": self.xml_offset_hours,
             "consent": self.consent,
+            "consentedScopes": sorted(self.consented_scopes),
             "allowCombinedDownload": self.allow_combined_download,
             "tokenLifetime": self.token_lifetime,
             "rateLimit": self.rate_limit,
@@ -152,6 +156,8 @@ def updated_config(config: SimConfig, changes: Mapping[str, Any]) -> SimConfig:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{key}: {exc}") from exc
     new = replace(config, **values)
+    if new.consent and "consent" in changes:  # consent as a JWT integration asks for it
+        new = replace(new, consented_scopes=new.consented_scopes | CONSENTED_SCOPES)
     if len(new.hmac_keys) > MAX_KEYS:
         raise ValueError(f"an account has at most {MAX_KEYS} HMAC keys")
     if new.connect_format not in FORMATS:

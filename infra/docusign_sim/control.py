@@ -136,6 +136,7 @@ class SimulatorControl:
         return self._json("GET", "config")
 
     def set_consent(self, *, granted: bool) -> dict[str, Any]:
+        """Grant (for ``signature impersonation``) or revoke the user's consent, without the consent page."""
         return self.configure(consent=granted)
 
     # --- Connect -------------------------------------------------------------------------

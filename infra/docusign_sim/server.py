@@ -7,6 +7,7 @@ import logging
 import re
 import threading
 import time
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
@@ -14,10 +15,12 @@ from urllib.parse import parse_qsl, urlsplit
 from infra.docusign_sim import connect_api
 from infra.docusign_sim.account import Account, SimConfig, check_limits, updated_config
 from infra.docusign_sim.auth import (
-    CONSENTED_SCOPES,
     JWT_BEARER,
+    ConsentRedirected,
+    ConsentRefused,
     OAuthError,
     TokenStore,
+    consent_redirect,
     load_public_key,
     requested_scopes,
     verify_assertion,
@@ -227,7 +230,7 @@ class Simulator:
                 user_id=config.user_id,
                 audiences=self.audiences(host_header),
             )
-            if not config.consent or not requested_scopes(claims) <= CONSENTED_SCOPES:
+            if not config.consent or not requested_scopes(claims) <= config.consented_scopes:
                 raise OAuthError("consent_required")
         except OAuthError as refusal:
             return Answer(400, refusal.body())
@@ -235,6 +238,22 @@ class Simulator:
         return Answer(
             200, {"access_token": token, "token_type": "Bearer", "expires_in": config.token_lifetime}
         )
+
+    def consent_page(self, query: dict[str, str], accept: str | None) -> Answer:
+        """``GET /oauth/auth``: the user clicks "Allow" at once; a refusal is an error page."""
+        try:
+            with self.account.lock:
+                config = self.account.config
+                location, scopes = consent_redirect(query, config.integration_key)
+                before = config.consented_scopes if config.consent else frozenset()
+                self.account.config = replace(config, consent=True, consented_scopes=before | scopes)
+        except ConsentRefused as refusal:
+            if accept and "application/json" in accept:
+                return Answer(400, refusal.body())
+            return Answer(400, refusal.page(), "text/html; charset=utf-8")
+        except ConsentRedirected as refusal:  # once the redirect URI is trusted, errors go back to it
+            return Answer(302, b"", headers={"Location": refusal.location})
+        return Answer(302, b"", headers={"Location": location})
 
     def userinfo(self) -> Answer:
         config = self.config
@@ -374,11 +393,13 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _oauth(self, method: str, path: str, query: dict[str, str]) -> Answer | None:
-        """The account server's calls: the JWT grant, userinfo."""
+        """The account server's calls: the JWT grant, the consent page, userinfo."""
         sim = self.sim
         if path == "/oauth/token" and method == "POST":
             form = dict(parse_qsl(self._read_body().decode("utf-8", "replace")))
             return sim.token(form, self.headers.get("Host"))
+        if path == "/oauth/auth" and method == "GET":
+            return sim.consent_page(query, self.headers.get("Accept"))
         if path == "/oauth/userinfo" and method == "GET":
             token = _bearer(self.headers.get("Authorization"))
             if token is None or sim.tokens.check(token) is None:

@@ -1,4 +1,4 @@
-"""infra/docusign_sim: Connect configurations, account HMAC keys and the failure log."""
+"""infra/docusign_sim: Connect configurations, account HMAC keys, the failure log and the consent page."""
 
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from dealwire.contracts.connect_message import parse_connect_message
 from infra.docusign_sim import Simulator, SimulatorControl, SimulatorControlError
-from tests.docusign_support import closed_port_url, new_private_key, simulator
-from tests.infra.test_docusign_sim import Api
+from tests.docusign_support import INTEGRATION_KEY, closed_port_url, new_private_key, simulator
+from tests.infra.test_docusign_sim import Api, assertion, grant
 from tests.support import ACCOUNT_ID
 
 if TYPE_CHECKING:
@@ -551,6 +552,70 @@ def test_the_start_up_settings_are_a_configuration_like_any_other(
         with pytest.raises(SimulatorControlError) as taken:
             control.configure(webhookUrl=listener.url, configurationId=int(ours["connectId"]))
         assert taken.value.status == 400
+
+
+def consent_query(**overrides: str) -> dict[str, str]:
+    return {
+        "response_type": "code",
+        "scope": "signature impersonation",
+        "client_id": INTEGRATION_KEY,
+        "redirect_uri": "http://127.0.0.1:9/docusign/callback?tenant=t-1",
+        "state": "a b&c=d/é",
+    } | overrides
+
+
+def test_the_consent_page_grants_consent_and_redirects_with_a_code_and_the_state(
+    sim: Simulator, control: SimulatorControl, http: httpx.Client, key: rsa.RSAPrivateKey
+) -> None:
+    control.set_consent(granted=False)
+    assert grant(http, sim, assertion(sim, key)).json() == {"error": "consent_required"}
+
+    answer = http.get(f"{sim.url}/oauth/auth", params=consent_query())
+    assert answer.status_code == 302
+    location = urlsplit(answer.headers["Location"])
+    assert (location.scheme, location.netloc, location.path) == ("http", "127.0.0.1:9", "/docusign/callback")
+    query = parse_qs(location.query)
+    assert (query["tenant"], query["state"]) == (["t-1"], ["a b&c=d/é"])
+    assert len(query["code"][0]) >= 32
+    assert control.config()["consent"] is True
+    assert grant(http, sim, assertion(sim, key)).status_code == 200
+    assert grant(http, sim, assertion(sim, key, scope="signature")).status_code == 200
+
+    # A consent to signature alone is no consent to impersonation, which the JWT grant needs.
+    control.set_consent(granted=False)
+    alone = http.get(f"{sim.url}/oauth/auth", params=consent_query(scope="signature"))
+    assert alone.status_code == 302
+    assert grant(http, sim, assertion(sim, key, scope="signature")).json() == {"error": "consent_required"}
+    control.set_consent(granted=True)
+    assert grant(http, sim, assertion(sim, key, scope="signature")).status_code == 200
+
+
+def test_the_consent_page_refuses_as_docusign_does(sim: Simulator, http: httpx.Client) -> None:
+    def consent(**overrides: str) -> httpx.Response:
+        return http.get(f"{sim.url}/oauth/auth", params=consent_query(**overrides))
+
+    foreign = consent(client_id="not-the-integration-key")
+    assert foreign.status_code == 400
+    assert foreign.headers["Content-Type"].startswith("text/html")
+    assert "invalid_client" in foreign.text
+    as_json = http.get(
+        f"{sim.url}/oauth/auth",
+        params=consent_query(client_id="x"),
+        headers={"Accept": "application/json"},
+    )
+    assert (as_json.status_code, as_json.json()["error"]) == (400, "invalid_client")
+    for redirect_uri in ("/docusign/callback", "ftp://127.0.0.1/x", "http://127.0.0.1/x#frag", ""):
+        refused = consent(redirect_uri=redirect_uri)
+        assert (refused.status_code, "invalid_request" in refused.text) == (400, True)
+    for overrides, error in (
+        ({"scope": "impersonation"}, "invalid_scope"),
+        ({"scope": ""}, "invalid_scope"),
+        ({"response_type": "token"}, "unsupported_response_type"),
+    ):
+        redirected = consent(**overrides)
+        assert redirected.status_code == 302
+        query = parse_qs(urlsplit(redirected.headers["Location"]).query)
+        assert (query["error"], query["state"], "code" in query) == ([error], ["a b&c=d/é"], False)
 
 
 def test_connect_calls_count_against_the_budget_but_not_as_envelope_polls(
