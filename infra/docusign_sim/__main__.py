@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from infra.docusign_sim.connect import FORMATS
+from infra.docusign_sim.hmac_keys import MAX_KEYS
 from infra.docusign_sim.server import Simulator
 
 
@@ -21,6 +22,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--public-key-file", required=True, type=Path, help="PEM public key (or certificate)")
     parser.add_argument("--webhook-url", help="where Connect callbacks are POSTed")
     parser.add_argument("--hmac-key", action="append", default=[], help="Connect HMAC key; repeat for -2, -3")
+    parser.add_argument("--max-hmac-keys", type=int, default=MAX_KEYS, help="HMAC keys an account may have")
     parser.add_argument("--connect-format", choices=FORMATS, default="json")
     parser.add_argument("--include-documents", action="store_true", help="PDFs in envelope-completed")
     parser.add_argument("--no-envelope-data", action="store_true", help="minimal SIM messages")
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         webhook_url=args.webhook_url,
         hmac_keys=args.hmac_key,
+        max_hmac_keys=args.max_hmac_keys,
         connect_format=args.connect_format,
         include_envelope_data=not args.no_envelope_data,
         include_documents=args.include_documents,

@@ -16,7 +16,7 @@ from infra.docusign_sim.connect_config import ConnectConfigurations, startup_con
 from infra.docusign_sim.connect_failures import ConnectFailures
 from infra.docusign_sim.dates import parse_time
 from infra.docusign_sim.documents import envelope_pdf
-from infra.docusign_sim.hmac_keys import MAX_KEYS, HmacKeys
+from infra.docusign_sim.hmac_keys import MAX_KEYS, MAX_SIGNATURES, HmacKeys
 from infra.docusign_sim.limits import LIMIT_STATUSES
 from infra.docusign_sim.model import (
     DEFAULT_TEMPLATE,
@@ -49,6 +49,7 @@ class SimConfig:
     port: int = 0
     webhook_url: str | None = None
     hmac_keys: tuple[str, ...] = ()
+    max_hmac_keys: int = MAX_KEYS
     connect_format: str = "json"
     include_envelope_data: bool = True
     include_documents: bool = False
@@ -95,6 +96,7 @@ class SimConfig:
             "userId": self.user_id,
             "webhookUrl": self.webhook_url,
             "hmacKeyCount": len(self.hmac_keys),  # the keys themselves are not echoed
+            "maxHmacKeys": self.max_hmac_keys,
             "connectFormat": self.connect_format,
             "includeEnvelopeData": self.include_envelope_data,
             "includeDocuments": self.include_documents,
@@ -125,6 +127,7 @@ _CONFIG_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "webhookUrl": ("webhook_url", lambda v: str(v) if v else None),
     "hmacKeys": ("hmac_keys", lambda v: tuple(str(k) for k in v)),
     "hmacKey": ("hmac_keys", lambda v: (str(v),) if v else ()),
+    "maxHmacKeys": ("max_hmac_keys", int),
     "connectFormat": ("connect_format", str),
     "includeEnvelopeData": ("include_envelope_data", bool),
     "includeDocuments": ("include_documents", bool),
@@ -158,8 +161,6 @@ def updated_config(config: SimConfig, changes: Mapping[str, Any]) -> SimConfig:
     new = replace(config, **values)
     if new.consent and "consent" in changes:  # consent as a JWT integration asks for it
         new = replace(new, consented_scopes=new.consented_scopes | CONSENTED_SCOPES)
-    if len(new.hmac_keys) > MAX_KEYS:
-        raise ValueError(f"an account has at most {MAX_KEYS} HMAC keys")
     if new.connect_format not in FORMATS:
         raise ValueError(f"connectFormat must be one of {FORMATS}")
     if not new.events <= ALL_EVENTS:
@@ -169,6 +170,10 @@ def updated_config(config: SimConfig, changes: Mapping[str, Any]) -> SimConfig:
 
 
 def check_limits(config: SimConfig) -> None:
+    if not 0 <= config.max_hmac_keys <= MAX_SIGNATURES:
+        raise ValueError(f"maxHmacKeys is between 0 and {MAX_SIGNATURES}")
+    if len(config.hmac_keys) > config.max_hmac_keys:
+        raise ValueError(f"an account has at most {config.max_hmac_keys} HMAC keys (maxHmacKeys)")
     if config.rate_limit_status not in LIMIT_STATUSES:
         raise ValueError(f"rateLimitStatus must be one of {LIMIT_STATUSES}")
     if min(config.rate_limit, config.burst_limit, config.envelope_polling_limit) < 0:

@@ -35,7 +35,8 @@ def route(  # noqa: PLR0911 - one return per route
                 return 200, {"secrets": account.hmac_keys.listing()}
         case ("POST", ["secret"]):
             with account.lock:
-                return 201, account.hmac_keys.create(account.clock()).as_json(full=True)
+                key = account.hmac_keys.create(account.clock(), account.config.max_hmac_keys)
+                return 201, key.as_json(full=True)
         case ("DELETE", ["secret", key_id]):
             with account.lock:
                 account.hmac_keys.delete(key_id)

@@ -18,7 +18,11 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from datetime import datetime
 
-MAX_KEYS = 100  # as many as X-DocuSign-Signature-1..100 can carry
+# Active keys per account: two, as the simulator's spec gives DocuSign's limit (one key in use,
+# one being rolled in, as a tenant's secret holds them); ``maxHmacKeys`` raises it up to the
+# signature headers Connect can send.
+MAX_KEYS = 2
+MAX_SIGNATURES = 100  # X-DocuSign-Signature-1 .. -100
 _SHOWN = 4  # characters of a key the list shows before "****"
 
 
@@ -47,20 +51,22 @@ class HmacKeys:
     def __init__(self) -> None:
         self._keys: list[HmacKey] = []
 
-    def create(self, now: datetime) -> HmacKey:
-        if len(self._keys) >= MAX_KEYS:
+    def create(self, now: datetime, limit: int = MAX_KEYS) -> HmacKey:
+        """``POST connect/secret``: a new key, unless the account has ``limit`` already."""
+        if len(self._keys) >= limit:
             raise SimError(
                 400,
                 "CONNECT_SECRET_LIMIT_EXCEEDED",
-                f"The account already has the maximum of {MAX_KEYS} Connect HMAC keys. Delete one first.",
+                f"The account already has the maximum of {limit} Connect HMAC keys. Delete one first.",
             )
         key = HmacKey(str(uuid.uuid4()), new_secret(), now)
         self._keys.append(key)
         return key
 
     def replace(self, given: Iterable[str], now: datetime) -> None:
-        """Make ``given`` the account's keys (the start-up settings and ``/_sim/config``)."""
-        self._keys = [HmacKey(str(uuid.uuid4()), secret, now) for secret in given if secret][:MAX_KEYS]
+        """Make ``given`` the account's keys (the start-up settings and ``/_sim/config``, which
+        check their count)."""
+        self._keys = [HmacKey(str(uuid.uuid4()), secret, now) for secret in given if secret]
 
     def delete(self, key_id: str) -> None:
         """By keyId; or, as DocuSign's reference describes keyId, by one-based position in the list."""

@@ -26,6 +26,7 @@ from infra.docusign_sim.auth import (
     verify_assertion,
 )
 from infra.docusign_sim.connect import ALL_EVENTS, FORMATS
+from infra.docusign_sim.hmac_keys import MAX_KEYS
 from infra.docusign_sim.limits import (
     API_PREFIX,
     ApiBudget,
@@ -78,6 +79,7 @@ class Simulator:
         port: int = 0,
         webhook_url: str | None = None,
         hmac_keys: Iterable[str] = (),
+        max_hmac_keys: int = MAX_KEYS,
         connect_format: str = "json",
         include_envelope_data: bool = True,
         include_documents: bool = False,
@@ -109,6 +111,7 @@ class Simulator:
             port=port,
             webhook_url=webhook_url,
             hmac_keys=tuple(hmac_keys),
+            max_hmac_keys=max_hmac_keys,
             connect_format=connect_format,
             include_envelope_data=include_envelope_data,
             include_documents=include_documents,

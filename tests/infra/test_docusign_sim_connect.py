@@ -383,6 +383,7 @@ def test_with_no_enabled_configuration_a_callback_is_recorded_as_not_sent(
 def test_hmac_keys_are_created_listed_truncated_and_deleted(
     api: Api, control: SimulatorControl, listeners: Callable[[], Listener]
 ) -> None:
+    control.configure(maxHmacKeys=3)  # room for three, to delete from the middle
     before = datetime.now(UTC) - timedelta(seconds=1)
     answers = [api.call("POST", "connect/secret") for _ in range(3)]
     assert [a.status_code for a in answers] == [201] * 3
@@ -418,11 +419,29 @@ def test_hmac_keys_are_created_listed_truncated_and_deleted(
     assert signatures(listener.received[-1][0]) == [hmac_of(listener.received[-1][1], created[1]["secret"])]
 
 
-def test_an_account_has_at_most_a_hundred_hmac_keys(api: Api, control: SimulatorControl) -> None:
-    assert all(api.call("POST", "connect/secret").status_code == 201 for _ in range(100))
+def test_an_account_has_at_most_two_hmac_keys_unless_told_otherwise(
+    api: Api, control: SimulatorControl, key: rsa.RSAPrivateKey
+) -> None:
+    assert [api.call("POST", "connect/secret").status_code for _ in range(2)] == [201, 201]
     refused = api.call("POST", "connect/secret")
     assert (refused.status_code, refused.json()["errorCode"]) == (400, "CONNECT_SECRET_LIMIT_EXCEEDED")
-    assert len(control.hmac_keys()) == 100
+    assert "maximum of 2" in refused.json()["message"]
+    assert len(control.hmac_keys()) == 2
+
+    assert control.configure(maxHmacKeys=3)["maxHmacKeys"] == 3
+    assert api.call("POST", "connect/secret").status_code == 201
+    assert api.call("POST", "connect/secret").status_code == 400
+    # The start-up keys are held to the limit too, at start and at run time.
+    with pytest.raises(SimulatorControlError) as too_many:
+        control.configure(hmacKeys=["k1", "k2", "k3"], maxHmacKeys=2)
+    assert too_many.value.status == 400
+    for bound in (-1, 101):
+        with pytest.raises(SimulatorControlError):
+            control.configure(maxHmacKeys=bound)
+    with pytest.raises(ValueError, match="at most 2 HMAC keys"), simulator(key, hmac_keys=["k1", "k2", "k3"]):
+        pass
+    with simulator(key, hmac_keys=["k1", "k2", "k3"], max_hmac_keys=3) as roomy:
+        assert len(SimulatorControl(roomy.url).hmac_keys()) == 3
 
 
 def test_failed_deliveries_are_in_the_failure_log(
