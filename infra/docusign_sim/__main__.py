@@ -27,6 +27,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--include-documents", action="store_true", help="PDFs in envelope-completed")
     parser.add_argument("--no-envelope-data", action="store_true", help="minimal SIM messages")
     parser.add_argument("--async-callbacks", action="store_true", help="deliver callbacks from a thread")
+    parser.add_argument("--no-consent", action="store_true", help="the user must visit /oauth/auth first")
     parser.add_argument("--token-lifetime", type=int, default=3600, help="access tokens' expires_in")
     parser.add_argument("--rate-limit", type=int, default=3000, help="API calls per clock hour")
     parser.add_argument("--burst-limit", type=int, default=500, help="API calls per 30 s (200 in demo)")
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         webhook_url=args.webhook_url,
         hmac_keys=args.hmac_key,
         max_hmac_keys=args.max_hmac_keys,
+        consent=not args.no_consent,
         connect_format=args.connect_format,
         include_envelope_data=not args.no_envelope_data,
         include_documents=args.include_documents,

@@ -67,6 +67,8 @@ class Simulator:
     """A DocuSign account on ``http://127.0.0.1:<port>``: ``start()``, use ``url``, ``stop()``.
 
     ``port=0`` picks a free port. Everything is in memory and lost at ``stop()``.
+    ``consent=False`` starts with a user who has not consented: the JWT grant answers
+    ``consent_required`` until the consent page (``/oauth/auth``) is visited.
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class Simulator:
         configuration_id: int = 10482913,
         xml_offset_hours: int = 0,
         events: Iterable[str] = ALL_EVENTS,
+        consent: bool = True,
     ) -> None:
         pem = public_key_pem.decode("ascii") if isinstance(public_key_pem, bytes) else public_key_pem
         if connect_format not in FORMATS:
@@ -130,6 +133,7 @@ class Simulator:
             configuration_id=configuration_id,
             xml_offset_hours=xml_offset_hours,
             events=frozenset(events),
+            consent=consent,
         )
         check_limits(config)
         self.public_key = load_public_key(pem)

@@ -609,6 +609,16 @@ def test_the_consent_page_grants_consent_and_redirects_with_a_code_and_the_state
     assert grant(http, sim, assertion(sim, key, scope="signature")).status_code == 200
 
 
+def test_a_simulator_can_start_with_a_user_who_has_not_consented(
+    key: rsa.RSAPrivateKey, http: httpx.Client
+) -> None:
+    with simulator(key, consent=False) as sim:
+        assert SimulatorControl(sim.url).config()["consent"] is False
+        assert grant(http, sim, assertion(sim, key)).json() == {"error": "consent_required"}
+        assert http.get(f"{sim.url}/oauth/auth", params=consent_query()).status_code == 302
+        assert grant(http, sim, assertion(sim, key)).status_code == 200
+
+
 def test_the_consent_page_refuses_as_docusign_does(sim: Simulator, http: httpx.Client) -> None:
     def consent(**overrides: str) -> httpx.Response:
         return http.get(f"{sim.url}/oauth/auth", params=consent_query(**overrides))
