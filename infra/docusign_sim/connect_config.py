@@ -335,14 +335,16 @@ class ConnectConfigurations:
         return configuration
 
     def set_startup(self, configuration: Configuration | None) -> None:
-        """Replace (or, with ``None``, remove) the configuration of the start-up settings; it comes first."""
+        """Replace (or, with ``None``, remove) the configuration of the start-up settings; it comes first.
+        A connectId another configuration has is refused before anything changes."""
+        new_id = None if configuration is None else configuration.connect_id
+        if new_id is not None and new_id != self._startup_id and new_id in self._configurations:
+            raise ValueError(f"configurationId {new_id} is another configuration's")
         if self._startup_id is not None:
             self._configurations.pop(self._startup_id, None)
             self._startup_id = None
         if configuration is None:
             return
-        if configuration.connect_id in self._configurations:
-            raise ValueError(f"configurationId {configuration.connect_id} is another configuration's")
         self._configurations = {configuration.connect_id: configuration} | self._configurations
         self._startup_id = configuration.connect_id
 

@@ -561,6 +561,12 @@ def test_the_start_up_settings_are_a_configuration_like_any_other(
         assert control.config()["hmacKeyCount"] == 2
         ours = create(api, configuration(listener.url, events=["envelope-sent"]))
         assert [c["connectId"] for c in control.configurations()] == ["4242", ours["connectId"]]
+        # Another configuration's connectId is refused, and the start-up one stays as it was.
+        with pytest.raises(SimulatorControlError) as clash:
+            control.configure(configurationId=int(ours["connectId"]))
+        assert clash.value.status == 400
+        assert [c["connectId"] for c in control.configurations()] == ["4242", ours["connectId"]]
+        assert control.config()["configurationId"] == 4242
 
         assert api.call("DELETE", "connect/4242").status_code == 200
         listener.received.clear()
