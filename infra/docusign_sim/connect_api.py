@@ -1,4 +1,5 @@
-"""REST v2.1 ``accounts/{accountId}/connect...``: configurations, HMAC keys and the failure log."""
+"""REST v2.1 ``accounts/{accountId}/connect...`` (configurations, HMAC keys, the failure log), and
+the ``/_sim/`` control routes that look at them or change them as DocuSign or a person would."""
 
 from __future__ import annotations
 
@@ -54,6 +55,31 @@ def route(  # noqa: PLR0911 - one return per route
                 account.configurations.delete(connect_id)
             return 200, b""
     raise SimError(404, "INVALID_REQUEST_RESOURCE", "The URL provided does not resolve to a resource.")
+
+
+def control(
+    account: Account, method: str, segments: list[str], query: Mapping[str, str], body: Callable[[], object]
+) -> Reply | None:
+    """``/_sim/connect...`` and ``/_sim/hmac-keys``; ``None`` for any other control path."""
+    match (method, segments):
+        case ("GET", ["connect"]):
+            with account.lock:
+                return 200, account.configurations.results()
+        case ("GET", ["connect", "failures"]):
+            return 200, failures(account, query)
+        case ("PUT", ["connect", connect_id]):
+            changes = body()
+            if not isinstance(changes, dict):
+                raise ValueError("a configuration's changes are a JSON object")
+            with account.lock:
+                return 200, dict(account.configurations.update(changes | {"connectId": connect_id}).fields)
+        case ("POST", ["connect", connect_id, "disable"]):
+            with account.lock:
+                return 200, dict(account.configurations.disable(connect_id).fields)
+        case ("GET", ["hmac-keys"]):
+            with account.lock:
+                return 200, {"hmacKeys": account.hmac_keys.listing(full=True)}
+    return None
 
 
 def failures(account: Account, query: Mapping[str, str]) -> dict[str, Any]:

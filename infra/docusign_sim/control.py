@@ -146,6 +146,11 @@ class SimulatorControl:
         found: list[dict[str, Any]] = self._json("GET", "connect")["configurations"]
         return found
 
+    def update_configuration(self, connect_id: str | int, **fields: Any) -> dict[str, Any]:  # noqa: ANN401 - connectCustomConfiguration's camelCase keys
+        """Change a configuration by hand, as a person in DocuSign's Connect page does: the fields
+        given replace the stored ones, checked as ``PUT connect`` checks them. The result."""
+        return self._json("PUT", f"connect/{quote(str(connect_id))}", fields)
+
     def disable_configuration(self, connect_id: str | int) -> dict[str, Any]:
         """As DocuSign disables a configuration whose listener keeps failing: ``allowEnvelopePublish``
         "false" and ``disabledBy`` set. The configuration as it is now."""

@@ -490,6 +490,9 @@ class _Handler(BaseHTTPRequestHandler):
         sim, account = self.sim, self.sim.account
         segments = path.split("/")[2:]  # "/_sim/a/b" → ["a", "b"]
         try:
+            connect = connect_api.control(account, method, segments, query, self._json_body)
+            if connect is not None:
+                return Answer(*connect)
             match (method, segments):
                 case ("GET", ["health"]):
                     return Answer(200, {"ok": True, "url": sim.url, "accountId": account.config.account_id})
@@ -539,17 +542,6 @@ class _Handler(BaseHTTPRequestHandler):
                         raise ValueError("config must be a JSON object")
                     sim.configure(**body)
                     return Answer(200, account.public_config())
-                case ("GET", ["connect"]):
-                    with account.lock:
-                        return Answer(200, account.configurations.results())
-                case ("GET", ["connect", "failures"]):
-                    return Answer(200, connect_api.failures(account, query))
-                case ("POST", ["connect", connect_id, "disable"]):
-                    with account.lock:
-                        return Answer(200, dict(account.configurations.disable(connect_id).fields))
-                case ("GET", ["hmac-keys"]):
-                    with account.lock:
-                        return Answer(200, {"hmacKeys": account.hmac_keys.listing(full=True)})
                 case ("GET", ["templates"]):
                     return Answer(200, {"templates": account.template_list()})
                 case ("POST", ["templates"]):

@@ -370,6 +370,33 @@ def test_a_disabled_paused_unpublished_foreign_or_deleted_configuration_gets_not
     assert unknown.value.status == 404
 
 
+def test_a_configuration_changed_by_hand_is_checked_as_put_checks_it(
+    api: Api, control: SimulatorControl, listeners: Callable[[], Listener]
+) -> None:
+    api.call("POST", "connect/secret")
+    listener = listeners()
+    created = create(api, configuration(listener.url))
+    connect_id = created["connectId"]
+    changed = control.update_configuration(connect_id, events=["envelope-sent"], includeHMAC=False)
+    assert changed == created | {"events": ["envelope-sent"], "includeHMAC": "false"}
+    assert control.configurations() == [changed]
+    api.create()
+    assert listener.events() == ["envelope-sent"]
+    assert signatures(listener.received[0][0]) == []
+
+    control.disable_configuration(connect_id)
+    assert "disabledBy" not in control.update_configuration(connect_id, allowEnvelopePublish=True)
+    with pytest.raises(SimulatorControlError) as refused:
+        control.update_configuration(connect_id, urlToPublishTo="ftp://127.0.0.1/x")
+    assert (refused.value.status, json.loads(refused.value.body)["errorCode"]) == (
+        400,
+        "INVALID_REQUEST_PARAMETER",
+    )
+    with pytest.raises(SimulatorControlError) as missing:
+        control.update_configuration("1", name="x")
+    assert missing.value.status == 404
+
+
 def test_with_no_enabled_configuration_a_callback_is_recorded_as_not_sent(
     api: Api, control: SimulatorControl
 ) -> None:
