@@ -95,7 +95,6 @@ class SimConfig:
             "integrationKey": self.integration_key,
             "userId": self.user_id,
             "webhookUrl": self.webhook_url,
-            "hmacKeyCount": len(self.hmac_keys),  # the keys themselves are not echoed
             "maxHmacKeys": self.max_hmac_keys,
             "connectFormat": self.connect_format,
             "includeEnvelopeData": self.include_envelope_data,
@@ -218,6 +217,7 @@ class Account:
             self.config = new
 
     def public_config(self) -> dict[str, Any]:
+        """``GET /_sim/config``: the settings, and how many keys the account has now (not the keys)."""
         with self.lock:
             return self.config.public_view() | {"hmacKeyCount": len(self.hmac_keys)}
 

@@ -50,8 +50,8 @@ def sign(body: bytes, key: str) -> str:
 class ConnectSettings:
     """How the messages to one Connect configuration are built and signed."""
 
-    url: str | None = None
-    connect_id: str = "10482913"
+    url: str
+    connect_id: str
     hmac_keys: tuple[str, ...] = ()
     connect_format: str = "json"
     # What envelopeSummary includes (eventData.includeData); none: no envelopeSummary at all.
