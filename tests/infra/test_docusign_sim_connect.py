@@ -7,21 +7,17 @@ import hashlib
 import hmac
 import json
 import re
-import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from dealwire.contracts.connect_message import parse_connect_message
 from infra.docusign_sim import Simulator, SimulatorControl, SimulatorControlError
 from tests.docusign_support import INTEGRATION_KEY, closed_port_url, new_private_key, simulator
-from tests.infra.test_docusign_sim import Api, assertion, grant
+from tests.infra.test_docusign_sim import Api, Receiver, assertion, grant, parse
 from tests.support import ACCOUNT_ID
 
 if TYPE_CHECKING:
@@ -54,48 +50,6 @@ SIGNING = [  # what sending, then both signers signing, announces
 ]
 
 
-class Listener:
-    """A Connect listener on loopback that keeps every callback, answers ``status`` after ``delay``."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.status = 200
-        self.delay = 0.0
-        listener = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                listener.received.append((dict(self.headers.items()), body))
-                time.sleep(listener.delay)
-                try:
-                    self.send_response(listener.status)
-                    self.send_header("Content-Length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"ok")
-                except OSError:  # the simulator stopped waiting (a timeout)
-                    self.close_connection = True
-
-            def log_message(self, *_: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/docusign"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def events(self) -> list[str]:
-        return [message(headers, body).event for headers, body in self.received]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def message(headers: dict[str, str], body: bytes) -> Any:
-    return parse_connect_message(body, headers["Content-Type"], account_id=ACCOUNT_ID, account_zone=UTC)
-
-
 def signatures(headers: dict[str, str]) -> list[str]:
     """The X-DocuSign-Signature-N values in N's order."""
     found = {int(name.rsplit("-", 1)[1]): value for name, value in headers.items() if "Signature-" in name}
@@ -113,11 +67,11 @@ def key() -> rsa.RSAPrivateKey:
 
 
 @pytest.fixture
-def listeners() -> Iterator[Callable[[], Listener]]:
-    started: list[Listener] = []
+def listeners() -> Iterator[Callable[[], Receiver]]:
+    started: list[Receiver] = []
 
-    def start() -> Listener:
-        started.append(Listener())
+    def start() -> Receiver:
+        started.append(Receiver())
         return started[-1]
 
     yield start
@@ -183,7 +137,7 @@ def sign_all(api: Api, control: SimulatorControl) -> str:
 
 
 def test_a_configuration_is_created_listed_read_updated_and_deleted(
-    api: Api, control: SimulatorControl, listeners: Callable[[], Listener]
+    api: Api, control: SimulatorControl, listeners: Callable[[], Receiver]
 ) -> None:
     listener = listeners()
     body = configuration(
@@ -273,7 +227,7 @@ def test_a_request_that_is_no_configuration_is_refused(api: Api) -> None:
 
 
 def test_callbacks_go_to_each_configuration_in_its_format_signed_by_every_active_key(
-    api: Api, control: SimulatorControl, listeners: Callable[[], Listener]
+    api: Api, control: SimulatorControl, listeners: Callable[[], Receiver]
 ) -> None:
     keys = [api.call("POST", "connect/secret").json()["secret"] for _ in range(2)]
     json_listener, xml_listener, unsigned_listener = listeners(), listeners(), listeners()
@@ -302,10 +256,10 @@ def test_callbacks_go_to_each_configuration_in_its_format_signed_by_every_active
     for headers, body in json_listener.received:
         assert headers["Content-Type"] == "application/json"
         assert json.loads(body)["configurationId"] == int(json_config["connectId"])
-    completed = message(*json_listener.received[-1])
+    completed = parse(*json_listener.received[-1])
     assert (completed.envelope.status, completed.envelope.deal_id) == ("completed", "deal-1001")
     assert "envelopeDocuments" not in json.loads(json_listener.received[-1][1])["data"]["envelopeSummary"]
-    xml_completed = message(*xml_listener.received[-1])
+    xml_completed = parse(*xml_listener.received[-1])
     assert xml_listener.received[-1][0]["Content-Type"] == "text/xml; charset=utf-8"
     assert {d.kind for d in xml_completed.documents} == {"content", "summary"}
     # No eventData: DocuSign's legacy XML.
@@ -318,7 +272,7 @@ def test_callbacks_go_to_each_configuration_in_its_format_signed_by_every_active
 
 
 def test_include_data_says_what_the_envelope_summary_carries(
-    api: Api, control: SimulatorControl, listeners: Callable[[], Listener]
+    api: Api, control: SimulatorControl, listeners: Callable[[], Receiver]
 ) -> None:
     bare, recipients_only = listeners(), listeners()
     event_data = {"version": "restv2.1", "format": "json"}
@@ -338,7 +292,7 @@ def test_include_data_says_what_the_envelope_summary_carries(
 
 
 def test_a_disabled_paused_unpublished_foreign_or_deleted_configuration_gets_nothing(
-    api: Api, control: SimulatorControl, listeners: Callable[[], Listener]
+    api: Api, control: SimulatorControl, listeners: Callable[[], Receiver]
 ) -> None:
     api.call("POST", "connect/secret")
     enabled, disabled, paused, unpublished, foreign, deleted = (listeners() for _ in range(6))
@@ -371,7 +325,7 @@ def test_a_disabled_paused_unpublished_foreign_or_deleted_configuration_gets_not
 
 
 def test_a_configuration_changed_by_hand_is_checked_as_put_checks_it(
-    api: Api, control: SimulatorControl, listeners: Callable[[], Listener]
+    api: Api, control: SimulatorControl, listeners: Callable[[], Receiver]
 ) -> None:
     api.call("POST", "connect/secret")
     listener = listeners()
@@ -408,7 +362,7 @@ def test_with_no_enabled_configuration_a_callback_is_recorded_as_not_sent(
 
 
 def test_hmac_keys_are_created_listed_truncated_and_deleted(
-    api: Api, control: SimulatorControl, listeners: Callable[[], Listener]
+    api: Api, control: SimulatorControl, listeners: Callable[[], Receiver]
 ) -> None:
     control.configure(maxHmacKeys=3)  # room for three, to delete from the middle
     before = datetime.now(UTC) - timedelta(seconds=1)
@@ -472,7 +426,7 @@ def test_an_account_has_at_most_two_hmac_keys_unless_told_otherwise(
 
 
 def test_failed_deliveries_are_in_the_failure_log(
-    api: Api, control: SimulatorControl, listeners: Callable[[], Listener], sim: Simulator
+    api: Api, control: SimulatorControl, listeners: Callable[[], Receiver], sim: Simulator
 ) -> None:
     refusing = listeners()
     refusing.status = 401
@@ -536,7 +490,7 @@ def test_failed_deliveries_are_in_the_failure_log(
 
 
 def test_a_listener_that_answers_too_late_is_a_failure(
-    key: rsa.RSAPrivateKey, http: httpx.Client, listeners: Callable[[], Listener]
+    key: rsa.RSAPrivateKey, http: httpx.Client, listeners: Callable[[], Receiver]
 ) -> None:
     slow = listeners()
     slow.delay = 1.0
@@ -549,7 +503,7 @@ def test_a_listener_that_answers_too_late_is_a_failure(
 
 
 def test_the_start_up_settings_are_a_configuration_like_any_other(
-    key: rsa.RSAPrivateKey, http: httpx.Client, listeners: Callable[[], Listener]
+    key: rsa.RSAPrivateKey, http: httpx.Client, listeners: Callable[[], Receiver]
 ) -> None:
     listener = listeners()
     start_key = "c2ltdWxhdG9yLWhtYWMta2V5LWZvci10ZXN0cy0wMDE="
@@ -681,7 +635,7 @@ def test_the_consent_page_refuses_as_docusign_does(sim: Simulator, http: httpx.C
 
 
 def test_connect_calls_count_against_the_budget_but_not_as_envelope_polls(
-    api: Api, control: SimulatorControl, listeners: Callable[[], Listener]
+    api: Api, control: SimulatorControl, listeners: Callable[[], Receiver]
 ) -> None:
     control.configure(envelopePolling=True)
     created = create(api, configuration(listeners().url))
