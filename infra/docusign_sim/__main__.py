@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from infra.docusign_sim.connect import FORMATS
+from infra.docusign_sim.hmac_keys import MAX_KEYS
 from infra.docusign_sim.server import Simulator
 
 
@@ -21,10 +22,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--public-key-file", required=True, type=Path, help="PEM public key (or certificate)")
     parser.add_argument("--webhook-url", help="where Connect callbacks are POSTed")
     parser.add_argument("--hmac-key", action="append", default=[], help="Connect HMAC key; repeat for -2, -3")
+    parser.add_argument("--max-hmac-keys", type=int, default=MAX_KEYS, help="HMAC keys an account may have")
     parser.add_argument("--connect-format", choices=FORMATS, default="json")
     parser.add_argument("--include-documents", action="store_true", help="PDFs in envelope-completed")
     parser.add_argument("--no-envelope-data", action="store_true", help="minimal SIM messages")
     parser.add_argument("--async-callbacks", action="store_true", help="deliver callbacks from a thread")
+    parser.add_argument("--no-consent", action="store_true", help="the user must visit /oauth/auth first")
     parser.add_argument("--token-lifetime", type=int, default=3600, help="access tokens' expires_in")
     parser.add_argument("--rate-limit", type=int, default=3000, help="API calls per clock hour")
     parser.add_argument("--burst-limit", type=int, default=500, help="API calls per 30 s (200 in demo)")
@@ -55,6 +58,8 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         webhook_url=args.webhook_url,
         hmac_keys=args.hmac_key,
+        max_hmac_keys=args.max_hmac_keys,
+        consent=not args.no_consent,
         connect_format=args.connect_format,
         include_envelope_data=not args.no_envelope_data,
         include_documents=args.include_documents,

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import itertools
-import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from infra.docusign_sim import connect
-from infra.docusign_sim.connect import ALL_EVENTS, FORMATS, ConnectSettings, Outbox
+from infra.docusign_sim.auth import CONSENTED_SCOPES
+from infra.docusign_sim.connect import ALL_EVENTS, FORMATS
+from infra.docusign_sim.connect_config import ConnectConfigurations, startup_configuration
+from infra.docusign_sim.connect_failures import ConnectFailures
+from infra.docusign_sim.dates import parse_time
 from infra.docusign_sim.documents import envelope_pdf
+from infra.docusign_sim.hmac_keys import MAX_KEYS, MAX_SIGNATURES, HmacKeys
 from infra.docusign_sim.limits import LIMIT_STATUSES
 from infra.docusign_sim.model import (
     DEFAULT_TEMPLATE,
@@ -23,20 +26,16 @@ from infra.docusign_sim.model import (
     new_envelope,
     parse_template,
 )
+from infra.docusign_sim.outbox import Outbox
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
+    from infra.docusign_sim.connect_config import Configuration
     from infra.docusign_sim.model import Envelope, Event, Template
 
 MAX_PAGE = 1000
 _INCLUDE_ALL = frozenset({"recipients", "custom_fields", "documents"})
-_FRACTION = re.compile(r"(\.\d{6})\d+")
-_SLASHED_DATE = re.compile(
-    r"^(?:(?P<year>\d{4})/(?P<month>\d{1,2})/(?P<day>\d{1,2})"
-    r"|(?P<us_month>\d{1,2})/(?P<us_day>\d{1,2})/(?P<us_year>\d{4}))"
-    r"(?:[ T](?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?(?:\s*(?P<half>[AaPp][Mm]))?)?$"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +49,7 @@ class SimConfig:
     port: int = 0
     webhook_url: str | None = None
     hmac_keys: tuple[str, ...] = ()
+    max_hmac_keys: int = MAX_KEYS
     connect_format: str = "json"
     include_envelope_data: bool = True
     include_documents: bool = False
@@ -57,6 +57,8 @@ class SimConfig:
     configuration_id: int = 10482913
     xml_offset_hours: int = 0
     consent: bool = True
+    # What the user consented to; the consent page adds the scopes it asked for.
+    consented_scopes: frozenset[str] = CONSENTED_SCOPES
     allow_combined_download: bool = True
     token_lifetime: int = 3600
     rate_limit: int = 3000
@@ -74,18 +76,17 @@ class SimConfig:
     user_email: str = "sender@example.com"
     account_name: str = "dealwire DocuSign simulator"
 
-    def connect_settings(self) -> ConnectSettings:
-        return ConnectSettings(
-            webhook_url=self.webhook_url,
-            hmac_keys=self.hmac_keys,
+    def startup_configuration(self) -> Configuration | None:
+        """The Connect configuration the start-up settings describe: none without a webhook URL."""
+        if not self.webhook_url:
+            return None
+        return startup_configuration(
+            connect_id=self.configuration_id,
+            url=self.webhook_url,
             connect_format=self.connect_format,
             include_envelope_data=self.include_envelope_data,
             include_documents=self.include_documents,
-            configuration_id=self.configuration_id,
             events=self.events,
-            xml_offset_hours=self.xml_offset_hours,
-            xml_time_zone="UTC" if self.xml_offset_hours == 0 else f"UTC{self.xml_offset_hours:+d}",
-            timeout=self.callback_timeout,
         )
 
     def public_view(self) -> dict[str, Any]:
@@ -94,7 +95,7 @@ class SimConfig:
             "integrationKey": self.integration_key,
             "userId": self.user_id,
             "webhookUrl": self.webhook_url,
-            "hmacKeyCount": len(self.hmac_keys),  # the keys themselves are not echoed
+            "maxHmacKeys": self.max_hmac_keys,
             "connectFormat": self.connect_format,
             "includeEnvelopeData": self.include_envelope_data,
             "includeDocuments": self.include_documents,
@@ -102,6 +103,7 @@ class SimConfig:
             "configurationId": self.configuration_id,
             "xmlTimeZoneOffset": self.xml_offset_hours,
             "consent": self.consent,
+            "consentedScopes": sorted(self.consented_scopes),
             "allowCombinedDownload": self.allow_combined_download,
             "tokenLifetime": self.token_lifetime,
             "rateLimit": self.rate_limit,
@@ -114,11 +116,17 @@ class SimConfig:
         }
 
 
+# The keys of POST /_sim/config that describe the start-up Connect configuration.
+STARTUP_CONNECT_KEYS = frozenset(
+    {"webhookUrl", "connectFormat", "includeEnvelopeData", "includeDocuments", "events", "configurationId"}
+)
+
 # camelCase key of POST /_sim/config → (SimConfig field, conversion)
 _CONFIG_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "webhookUrl": ("webhook_url", lambda v: str(v) if v else None),
     "hmacKeys": ("hmac_keys", lambda v: tuple(str(k) for k in v)),
     "hmacKey": ("hmac_keys", lambda v: (str(v),) if v else ()),
+    "maxHmacKeys": ("max_hmac_keys", int),
     "connectFormat": ("connect_format", str),
     "includeEnvelopeData": ("include_envelope_data", bool),
     "includeDocuments": ("include_documents", bool),
@@ -150,6 +158,8 @@ def updated_config(config: SimConfig, changes: Mapping[str, Any]) -> SimConfig:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{key}: {exc}") from exc
     new = replace(config, **values)
+    if new.consent and "consent" in changes:  # consent as a JWT integration asks for it
+        new = replace(new, consented_scopes=new.consented_scopes | CONSENTED_SCOPES)
     if new.connect_format not in FORMATS:
         raise ValueError(f"connectFormat must be one of {FORMATS}")
     if not new.events <= ALL_EVENTS:
@@ -159,52 +169,16 @@ def updated_config(config: SimConfig, changes: Mapping[str, Any]) -> SimConfig:
 
 
 def check_limits(config: SimConfig) -> None:
+    if not 0 <= config.max_hmac_keys <= MAX_SIGNATURES:
+        raise ValueError(f"maxHmacKeys is between 0 and {MAX_SIGNATURES}")
+    if len(config.hmac_keys) > config.max_hmac_keys:
+        raise ValueError(f"an account has at most {config.max_hmac_keys} HMAC keys (maxHmacKeys)")
     if config.rate_limit_status not in LIMIT_STATUSES:
         raise ValueError(f"rateLimitStatus must be one of {LIMIT_STATUSES}")
     if min(config.rate_limit, config.burst_limit, config.envelope_polling_limit) < 0:
         raise ValueError("limits are counts, 0 or more")
     if config.envelope_polling_window < 1:
         raise ValueError("envelopePollingWindow is at least 1 second")
-
-
-def parse_time(text: str, parameter: str) -> datetime:
-    """A query date as DocuSign takes it (``from_date``, ``to_date``).
-
-    DocuSign reads them with .NET's ``DateTime.Parse`` and recommends ISO 8601 with an offset;
-    the simulator takes ISO 8601 dates and date-times, and the US forms ``yyyy/MM/dd`` and
-    ``MM/dd/yyyy`` with an optional ``HH:mm[:ss]`` (24-hour, or 12-hour with AM/PM). No zone
-    means the server's, which for the simulator is UTC.
-    """
-    value = text.strip()
-    try:
-        slashed = _SLASHED_DATE.match(value)
-        if slashed is None:
-            moment = datetime.fromisoformat(_FRACTION.sub(r"\1", value).replace("Z", "+00:00"))
-        else:
-            moment = _slashed(slashed)
-    except ValueError as exc:
-        raise SimError(
-            400,
-            "INVALID_REQUEST_PARAMETER",
-            f"The request contained at least one invalid parameter. Invalid value for '{parameter}'.",
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _slashed(found: re.Match[str]) -> datetime:
-    hour = int(found["hour"] or 0)
-    if found["half"]:
-        if not 1 <= hour <= 12:
-            raise ValueError("a 12-hour clock's hour is 1 to 12")
-        hour = hour % 12 + (12 if found["half"].upper() == "PM" else 0)
-    return datetime(
-        int(found["year"] or found["us_year"]),
-        int(found["month"] or found["us_month"]),
-        int(found["day"] or found["us_day"]),
-        hour,
-        int(found["minute"] or 0),
-        int(found["second"] or 0),
-    )
 
 
 @dataclass(slots=True)
@@ -217,12 +191,35 @@ class Account:
     )
     envelopes: dict[str, Envelope] = field(default_factory=dict)
     downloads: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # Connect: where callbacks go (one path: this list, the start-up settings' one included),
+    # the keys that sign them, and the deliveries that failed.
+    configurations: ConnectConfigurations = field(default_factory=ConnectConfigurations)
+    hmac_keys: HmacKeys = field(default_factory=HmacKeys)
+    failures: ConnectFailures = field(default_factory=ConnectFailures)
     outbox: Outbox = field(init=False)
     _sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _field_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(10923847561))
 
     def __post_init__(self) -> None:
-        self.outbox = Outbox(self.config.callback_timeout)
+        self.outbox = Outbox(self.config.callback_timeout, on_failure=self.failures.record)
+        self.hmac_keys.replace(self.config.hmac_keys, self.clock())
+        self.configurations.set_startup(self.config.startup_configuration())
+
+    def reconfigure(self, new: SimConfig, changed: Iterable[str]) -> None:
+        """Take run-time settings: the start-up Connect settings rebuild the start-up configuration
+        (a REST change to it is lost), and ``hmacKeys``/``hmacKey`` replace the account's keys."""
+        keys = set(changed)
+        with self.lock:
+            if keys & STARTUP_CONNECT_KEYS:
+                self.configurations.set_startup(new.startup_configuration())
+            if keys & {"hmacKeys", "hmacKey"}:
+                self.hmac_keys.replace(new.hmac_keys, self.clock())
+            self.config = new
+
+    def public_config(self) -> dict[str, Any]:
+        """``GET /_sim/config``: the settings, and how many keys the account has now (not the keys)."""
+        with self.lock:
+            return self.config.public_view() | {"hmacKeyCount": len(self.hmac_keys)}
 
     def sender(self) -> Sender:
         return Sender(
@@ -235,20 +232,29 @@ class Account:
     # --- callbacks -----------------------------------------------------------------------
 
     def _queue(self, envelope: Envelope, events: list[Event]) -> None:
-        """Build the callbacks now (the envelope as it is after the transition), under the lock."""
-        settings = self.config.connect_settings()
-        messages = [
-            connect.build(
-                settings,
-                envelope,
-                event,
-                recipient_id=recipient,
-                moment=self.clock(),
-                sequence=next(self._sequence),
-            )
-            for event, recipient in events
-            if event in settings.events
-        ]
+        """Build the callbacks now (the envelope as it is after the transition), under the lock:
+        one per enabled configuration that subscribes to the event, signed with the keys of now."""
+        publishing = [c for c in self.configurations.all() if c.publishes_for(self.config.user_id)]
+        keys = self.hmac_keys.active()
+        messages = []
+        for event, recipient in events:
+            moment, sequence = self.clock(), next(self._sequence)
+            if not publishing:
+                messages.append(
+                    connect.unsent(envelope, event, recipient_id=recipient, moment=moment, sequence=sequence)
+                )
+            messages += [
+                connect.build(
+                    configuration.settings(keys, self.config.xml_offset_hours),
+                    envelope,
+                    event,
+                    recipient_id=recipient,
+                    moment=moment,
+                    sequence=sequence,
+                )
+                for configuration in publishing
+                if configuration.subscribes(event)
+            ]
         self.outbox.put(messages)
 
     def flush(self) -> list[dict[str, Any]]:
@@ -440,3 +446,4 @@ class Account:
             self.envelopes.clear()
             self.downloads.clear()
             self.outbox.clear()
+            self.failures.clear()

@@ -1,12 +1,14 @@
-"""DocuSign OAuth as the simulator plays it: the JWT grant, Bearer tokens, and their expiry."""
+"""DocuSign OAuth as the simulator plays it: the JWT grant, Bearer tokens, their expiry, the consent page."""
 
 from __future__ import annotations
 
+import html
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import jwt
 from cryptography import x509
@@ -14,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Mapping
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 MAX_ASSERTION_SECONDS = 3600  # DocuSign refuses an assertion whose exp is more than an hour after iat
@@ -143,3 +145,64 @@ class TokenStore:
             count = len(self._tokens)
             self._tokens.clear()
             return count
+
+
+# --- the consent page ------------------------------------------------------------------
+
+
+class ConsentRefused(Exception):
+    """Shown on DocuSign's own page rather than redirected: the client or its redirect URI is not trusted."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+    def page(self) -> bytes:
+        return (
+            "<!DOCTYPE html>\n<html><head><title>Error</title></head><body>"
+            f"<h1>{html.escape(self.error)}</h1><p>{html.escape(self.description)}</p></body></html>\n"
+        ).encode()
+
+
+class ConsentRedirected(Exception):
+    """A refusal sent back to the redirect URI, as OAuth 2.0 does once that URI is trusted."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+def _with_query(uri: str, values: dict[str, str]) -> str:
+    parts = urlsplit(uri)
+    query = "&".join(filter(None, [parts.query, urlencode(values)]))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def consent_redirect(query: Mapping[str, str], integration_key: str) -> tuple[str, frozenset[str]]:
+    """``GET /oauth/auth`` as if the user clicked "Allow": where to redirect, and the scopes granted.
+
+    The client and the redirect URI are checked first; refusing them is a page of the consent
+    service (``ConsentRefused``). DocuSign also requires the URI to be one registered for the
+    integration key; the simulator registers none and takes any absolute http(s) URI. Later
+    refusals go back to the redirect URI with ``error`` and ``state`` (``ConsentRedirected``).
+    """
+    if query.get("client_id") != integration_key:
+        raise ConsentRefused("invalid_client", "The client id provided is not registered with Docusign.")
+    redirect_uri = query.get("redirect_uri", "")
+    parts = urlsplit(redirect_uri)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+        raise ConsentRefused(
+            "invalid_request", "The redirect URI is not an absolute http(s) URI registered for this client."
+        )
+    state = {"state": query["state"]} if "state" in query else {}
+    scopes = frozenset(query.get("scope", "").split())
+    if query.get("response_type") != "code":
+        raise ConsentRedirected(_with_query(redirect_uri, {"error": "unsupported_response_type"} | state))
+    if "signature" not in scopes:
+        raise ConsentRedirected(_with_query(redirect_uri, {"error": "invalid_scope"} | state))
+    code = secrets.token_urlsafe(48)
+    return _with_query(redirect_uri, {"code": code} | state), scopes

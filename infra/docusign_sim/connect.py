@@ -1,4 +1,4 @@
-"""Connect callbacks as DocuSign sends them: JSON SIM or legacy XML, HMAC-signed, delivered in order."""
+"""Connect messages as DocuSign builds them: JSON SIM or legacy XML, HMAC-signed, one per configuration."""
 
 from __future__ import annotations
 
@@ -6,26 +6,19 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
-import threading
-import time
-import urllib.error
-import urllib.request
-from collections import deque
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from infra.docusign_sim.documents import envelope_pdf
-from infra.docusign_sim.model import CARBON_COPY, generated_time, rest_time
+from infra.docusign_sim.model import CARBON_COPY, generated_time
 
 if TYPE_CHECKING:
     from infra.docusign_sim.model import Envelope, Recipient
 
-log = logging.getLogger("dealwire.docusign_sim.connect")
-
 FORMATS = ("json", "xml")
+# The events the simulator sends (its start-up configuration subscribes to all of them by default).
 ALL_EVENTS = frozenset(
     {
         "envelope-sent",
@@ -43,7 +36,6 @@ _XML_NS = (
     'xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
     'xmlns="http://www.docusign.net/API/3.0"'
 )
-_RESPONSE_KEPT = 2000  # characters of the listener's answer kept per callback
 
 
 def sign(body: bytes, key: str) -> str:
@@ -56,32 +48,40 @@ def sign(body: bytes, key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ConnectSettings:
-    webhook_url: str | None = None
+    """How the messages to one Connect configuration are built and signed."""
+
+    url: str
+    connect_id: str
     hmac_keys: tuple[str, ...] = ()
     connect_format: str = "json"
-    include_envelope_data: bool = True
+    # What envelopeSummary includes (eventData.includeData); none: no envelopeSummary at all.
+    envelope_data: frozenset[str] = frozenset({"recipients", "custom_fields"})
     include_documents: bool = False
-    configuration_id: int = 10482913
-    events: frozenset[str] = ALL_EVENTS
     # Legacy XML writes account-local times with no offset; this is the account's UTC offset.
     xml_offset_hours: int = 0
     xml_time_zone: str = "UTC"
-    timeout: float = 10.0
 
 
 @dataclass(slots=True)
 class Outbound:
+    """One message for one configuration, with what its failure log entry would say."""
+
     sequence: int
     event: str
     envelope_id: str
     recipient_id: str | None
     generated: str
-    connect_format: str
+    connect_format: str | None
     url: str | None
     content_type: str
     body: bytes
     signatures: list[str]
-    record: dict[str, Any] = field(default_factory=dict)
+    connect_id: str | None = None
+    account_id: str = ""
+    envelope_status: str = ""
+    subject: str = ""
+    sender_name: str = ""
+    sender_email: str = ""
 
 
 # --- message bodies ----------------------------------------------------------------------
@@ -110,9 +110,10 @@ def json_message(
     }
     if recipient_id is not None:
         data["recipientId"] = recipient_id
-    if settings.include_envelope_data:
-        summary = envelope.as_json(frozenset({"recipients", "custom_fields"}))
-        if settings.include_documents and event == "envelope-completed":
+    documents = settings.include_documents and event == "envelope-completed"
+    if settings.envelope_data or documents:
+        summary = envelope.as_json(settings.envelope_data)
+        if documents:
             summary["envelopeDocuments"] = _documents_json(envelope)
         data["envelopeSummary"] = summary
     message = {
@@ -120,7 +121,7 @@ def json_message(
         "apiVersion": "v2.1",
         "uri": f"/restapi/v2.1/accounts/{envelope.sender.account_id}/envelopes/{envelope.envelope_id}",
         "retryCount": 0,
-        "configurationId": settings.configuration_id,
+        "configurationId": int(settings.connect_id),
         "generatedDateTime": generated,
         "data": data,
     }
@@ -316,118 +317,39 @@ def build(
         recipient_id=recipient_id,
         generated=generated,
         connect_format=settings.connect_format,
-        url=settings.webhook_url,
+        url=settings.url,
         content_type=content_type,
         body=body,
         signatures=[sign(body, key) for key in settings.hmac_keys],
+        connect_id=settings.connect_id,
+        **_facts(envelope),
     )
 
 
-# --- delivery ----------------------------------------------------------------------------
+def unsent(
+    envelope: Envelope, event: str, *, recipient_id: str | None, moment: datetime, sequence: int
+) -> Outbound:
+    """The record of an event no enabled configuration was there to publish."""
+    return Outbound(
+        sequence=sequence,
+        event=event,
+        envelope_id=envelope.envelope_id,
+        recipient_id=recipient_id,
+        generated=generated_time(moment, sequence),
+        connect_format=None,
+        url=None,
+        content_type="",
+        body=b"",
+        signatures=[],
+        **_facts(envelope),
+    )
 
 
-class Outbox:
-    """Callbacks queued under the state lock, delivered outside it, one at a time, in order.
-
-    Synchronous by default: the request that caused the events returns after they were
-    answered. With ``asynchronous`` a worker thread delivers them instead, as DocuSign does.
-    """
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self._pending: deque[Outbound] = deque()
-        self._records: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._delivering = threading.Lock()
-        self._wake = threading.Event()
-        self._stopped = threading.Event()
-        self._worker: threading.Thread | None = None
-        # Loopback listeners must not go through an HTTP proxy from the environment.
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-    def put(self, messages: list[Outbound]) -> None:
-        with self._lock:
-            self._pending.extend(messages)
-        self._wake.set()
-
-    def drain(self) -> list[dict[str, Any]]:
-        """Deliver everything queued so far; the records of what this call delivered."""
-        done: list[dict[str, Any]] = []
-        with self._delivering:
-            while True:
-                with self._lock:
-                    if not self._pending:
-                        return done
-                    message = self._pending.popleft()
-                done.append(self._deliver(message))
-
-    def start_worker(self) -> None:
-        if self._worker is None:
-            self._worker = threading.Thread(target=self._run, name="docusign-sim-connect", daemon=True)
-            self._worker.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._wake.set()
-        if self._worker is not None:
-            self._worker.join(timeout=self.timeout + 1)
-            self._worker = None
-        self._stopped.clear()
-
-    def _run(self) -> None:
-        while not self._stopped.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-            self.drain()
-
-    def records(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(record) for record in self._records]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._records.clear()
-
-    def _deliver(self, message: Outbound) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "sequence": message.sequence,
-            "event": message.event,
-            "envelopeId": message.envelope_id,
-            "recipientId": message.recipient_id,
-            "generatedDateTime": message.generated,
-            "format": message.connect_format,
-            "url": message.url,
-            "contentType": message.content_type,
-            "signatures": list(message.signatures),
-            "body": message.body.decode("utf-8"),
-            "sentAt": rest_time(datetime.now(UTC)),
-            "status": None,
-            "responseBody": None,
-            "error": None,
-            "durationMs": 0.0,
-        }
-        started = time.monotonic()
-        if not message.url:
-            record["error"] = "no webhook URL is configured: the callback was not sent"
-        elif not message.url.startswith(("http://", "https://")):
-            record["error"] = f"webhook URL {message.url!r} is not http(s)"
-        else:
-            headers = {"Content-Type": message.content_type, "User-Agent": "DocuSign-Connect-Simulator"}
-            headers |= {f"X-DocuSign-Signature-{n}": s for n, s in enumerate(message.signatures, start=1)}
-            request = urllib.request.Request(message.url, data=message.body, headers=headers, method="POST")  # noqa: S310 - scheme checked above
-            try:
-                with self._opener.open(request, timeout=self.timeout) as response:
-                    record["status"] = response.status
-                    record["responseBody"] = response.read().decode("utf-8", "replace")[:_RESPONSE_KEPT]
-            except urllib.error.HTTPError as exc:
-                record["status"] = exc.code
-                record["responseBody"] = exc.read().decode("utf-8", "replace")[:_RESPONSE_KEPT]
-            except (OSError, ValueError) as exc:  # refused, timed out, unreachable, malformed URL
-                record["error"] = f"{type(exc).__name__}: {exc}"
-        record["durationMs"] = round((time.monotonic() - started) * 1000, 1)
-        log.info(
-            "connect %s %s -> %s", message.event, message.envelope_id, record["status"] or record["error"]
-        )
-        with self._lock:
-            self._records.append(record)
-        return dict(record)
+def _facts(envelope: Envelope) -> dict[str, str]:
+    return {
+        "account_id": envelope.sender.account_id,
+        "envelope_status": envelope.status,
+        "subject": envelope.email_subject,
+        "sender_name": envelope.sender.user_name,
+        "sender_email": envelope.sender.email,
+    }

@@ -136,7 +136,35 @@ class SimulatorControl:
         return self._json("GET", "config")
 
     def set_consent(self, *, granted: bool) -> dict[str, Any]:
+        """Grant (for ``signature impersonation``) or revoke the user's consent, without the consent page."""
         return self.configure(consent=granted)
+
+    # --- Connect -------------------------------------------------------------------------
+
+    def configurations(self) -> list[dict[str, Any]]:
+        """The account's Connect configurations, as ``GET connect`` lists them (start-up one included)."""
+        found: list[dict[str, Any]] = self._json("GET", "connect")["configurations"]
+        return found
+
+    def update_configuration(self, connect_id: str | int, **fields: Any) -> dict[str, Any]:  # noqa: ANN401 - connectCustomConfiguration's camelCase keys
+        """Change a configuration by hand, as a person in DocuSign's Connect page does: the fields
+        given replace the stored ones, checked as ``PUT connect`` checks them. The result."""
+        return self._json("PUT", f"connect/{quote(str(connect_id))}", fields)
+
+    def disable_configuration(self, connect_id: str | int) -> dict[str, Any]:
+        """As DocuSign disables a configuration whose listener keeps failing: ``allowEnvelopePublish``
+        "false" and ``disabledBy`` set. The configuration as it is now."""
+        return self._json("POST", f"connect/{quote(str(connect_id))}/disable", {})
+
+    def hmac_keys(self) -> list[dict[str, Any]]:
+        """``[{"keyId", "secret", "createdDateTime"}]`` in creation order, with the full secrets."""
+        found: list[dict[str, Any]] = self._json("GET", "hmac-keys")["hmacKeys"]
+        return found
+
+    def failures(self) -> list[dict[str, Any]]:
+        """Connect's failure log (connectLog entries), oldest first."""
+        found: list[dict[str, Any]] = self._json("GET", "connect/failures")["failures"]
+        return found
 
     def allow_combined_download(self, *, allowed: bool) -> dict[str, Any]:
         return self.configure(allowCombinedDownload=allowed)
@@ -165,5 +193,6 @@ class SimulatorControl:
         return found
 
     def reset(self) -> None:
-        """Forget envelopes, callbacks, downloads, faults and tokens; keep templates and config."""
+        """Forget envelopes, callbacks, Connect failures, downloads, faults and tokens; keep templates,
+        config, Connect configurations and HMAC keys."""
         self._call("POST", "reset")

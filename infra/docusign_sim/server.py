@@ -7,21 +7,26 @@ import logging
 import re
 import threading
 import time
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
+from infra.docusign_sim import connect_api
 from infra.docusign_sim.account import Account, SimConfig, check_limits, updated_config
 from infra.docusign_sim.auth import (
-    CONSENTED_SCOPES,
     JWT_BEARER,
+    ConsentRedirected,
+    ConsentRefused,
     OAuthError,
     TokenStore,
+    consent_redirect,
     load_public_key,
     requested_scopes,
     verify_assertion,
 )
 from infra.docusign_sim.connect import ALL_EVENTS, FORMATS
+from infra.docusign_sim.hmac_keys import MAX_KEYS
 from infra.docusign_sim.limits import (
     API_PREFIX,
     ApiBudget,
@@ -62,6 +67,8 @@ class Simulator:
     """A DocuSign account on ``http://127.0.0.1:<port>``: ``start()``, use ``url``, ``stop()``.
 
     ``port=0`` picks a free port. Everything is in memory and lost at ``stop()``.
+    ``consent=False`` starts with a user who has not consented: the JWT grant answers
+    ``consent_required`` until the consent page (``/oauth/auth``) is visited.
     """
 
     def __init__(
@@ -74,6 +81,7 @@ class Simulator:
         port: int = 0,
         webhook_url: str | None = None,
         hmac_keys: Iterable[str] = (),
+        max_hmac_keys: int = MAX_KEYS,
         connect_format: str = "json",
         include_envelope_data: bool = True,
         include_documents: bool = False,
@@ -93,6 +101,7 @@ class Simulator:
         configuration_id: int = 10482913,
         xml_offset_hours: int = 0,
         events: Iterable[str] = ALL_EVENTS,
+        consent: bool = True,
     ) -> None:
         pem = public_key_pem.decode("ascii") if isinstance(public_key_pem, bytes) else public_key_pem
         if connect_format not in FORMATS:
@@ -105,6 +114,7 @@ class Simulator:
             port=port,
             webhook_url=webhook_url,
             hmac_keys=tuple(hmac_keys),
+            max_hmac_keys=max_hmac_keys,
             connect_format=connect_format,
             include_envelope_data=include_envelope_data,
             include_documents=include_documents,
@@ -123,6 +133,7 @@ class Simulator:
             configuration_id=configuration_id,
             xml_offset_hours=xml_offset_hours,
             events=frozenset(events),
+            consent=consent,
         )
         check_limits(config)
         self.public_key = load_public_key(pem)
@@ -192,7 +203,7 @@ class Simulator:
         with self.account.lock:
             new = updated_config(self.account.config, changes)
             was_async = self.account.config.async_callbacks
-            self.account.config = new
+            self.account.reconfigure(new, changes)
             self.budget.set_limits(new.rate_limit, new.burst_limit)
             self.polling.set_rule(new.envelope_polling_limit, new.envelope_polling_window)
             self.account.outbox.timeout = new.callback_timeout
@@ -226,7 +237,7 @@ class Simulator:
                 user_id=config.user_id,
                 audiences=self.audiences(host_header),
             )
-            if not config.consent or not requested_scopes(claims) <= CONSENTED_SCOPES:
+            if not config.consent or not requested_scopes(claims) <= config.consented_scopes:
                 raise OAuthError("consent_required")
         except OAuthError as refusal:
             return Answer(400, refusal.body())
@@ -234,6 +245,22 @@ class Simulator:
         return Answer(
             200, {"access_token": token, "token_type": "Bearer", "expires_in": config.token_lifetime}
         )
+
+    def consent_page(self, query: dict[str, str], accept: str | None) -> Answer:
+        """``GET /oauth/auth``: the user clicks "Allow" at once; a refusal is an error page."""
+        try:
+            with self.account.lock:
+                config = self.account.config
+                location, scopes = consent_redirect(query, config.integration_key)
+                before = config.consented_scopes if config.consent else frozenset()
+                self.account.config = replace(config, consent=True, consented_scopes=before | scopes)
+        except ConsentRefused as refusal:
+            if accept and "application/json" in accept:
+                return Answer(400, refusal.body())
+            return Answer(400, refusal.page(), "text/html; charset=utf-8")
+        except ConsentRedirected as refusal:  # once the redirect URI is trusted, errors go back to it
+            return Answer(302, b"", headers={"Location": refusal.location})
+        return Answer(302, b"", headers={"Location": location})
 
     def userinfo(self) -> Answer:
         config = self.config
@@ -359,16 +386,9 @@ class _Handler(BaseHTTPRequestHandler):
                 headers["Retry-After"] = str(retry_after)
             status = fault.answer_status(sim.config.rate_limit_status)
             return Answer(status, fault.answer_body(sim.budget.limit), headers=headers)
-        if path == "/oauth/token" and method == "POST":
-            form = dict(parse_qsl(self._read_body().decode("utf-8", "replace")))
-            return sim.token(form, self.headers.get("Host"))
-        if path == "/oauth/userinfo" and method == "GET":
-            token = _bearer(self.headers.get("Authorization"))
-            if token is None or sim.tokens.check(token) is None:
-                return Answer(
-                    401, {"error": "invalid_token", "error_description": "expired or unknown token"}
-                )
-            return sim.userinfo()
+        oauth = self._oauth(method, path, query)
+        if oauth is not None:
+            return oauth
         if path.startswith(API_PREFIX):
             return self._rest(method, path, query)
         return Answer(
@@ -378,6 +398,23 @@ class _Handler(BaseHTTPRequestHandler):
                 "message": "The URL provided does not resolve to a resource.",
             },
         )
+
+    def _oauth(self, method: str, path: str, query: dict[str, str]) -> Answer | None:
+        """The account server's calls: the JWT grant, the consent page, userinfo."""
+        sim = self.sim
+        if path == "/oauth/token" and method == "POST":
+            form = dict(parse_qsl(self._read_body().decode("utf-8", "replace")))
+            return sim.token(form, self.headers.get("Host"))
+        if path == "/oauth/auth" and method == "GET":
+            return sim.consent_page(query, self.headers.get("Accept"))
+        if path == "/oauth/userinfo" and method == "GET":
+            token = _bearer(self.headers.get("Authorization"))
+            if token is None or sim.tokens.check(token) is None:
+                return Answer(
+                    401, {"error": "invalid_token", "error_description": "expired or unknown token"}
+                )
+            return sim.userinfo()
+        return None
 
     def _rest(self, method: str, path: str, query: dict[str, str]) -> Answer:
         sim = self.sim
@@ -414,6 +451,9 @@ class _Handler(BaseHTTPRequestHandler):
         if match["account"] != account.config.account_id:
             raise SimError(400, "ACCOUNT_LACKS_PERMISSIONS", "This Account lacks sufficient permissions.")
         segments = [s for s in (match["rest"] or "").split("/") if s]
+        if segments and segments[0] == "connect":
+            status, body = connect_api.route(account, method, segments[1:], query, self._json_body)
+            return Answer(status, body)
         routes: dict[tuple[str, int], Callable[[], Answer]] = {
             ("GET", 1): lambda: Answer(200, account.list_changes(query)),
             ("POST", 1): lambda: Answer(201, account.create(self._json_body())),
@@ -450,6 +490,9 @@ class _Handler(BaseHTTPRequestHandler):
         sim, account = self.sim, self.sim.account
         segments = path.split("/")[2:]  # "/_sim/a/b" → ["a", "b"]
         try:
+            connect = connect_api.control(account, method, segments, query, self._json_body)
+            if connect is not None:
+                return Answer(*connect)
             match (method, segments):
                 case ("GET", ["health"]):
                     return Answer(200, {"ok": True, "url": sim.url, "accountId": account.config.account_id})
@@ -492,12 +535,13 @@ class _Handler(BaseHTTPRequestHandler):
                     sim.faults.clear()
                     return Answer(200, {"faults": []})
                 case ("GET", ["config"]):
-                    return Answer(200, account.config.public_view())
+                    return Answer(200, account.public_config())
                 case ("POST", ["config"]):
                     body = self._json_body()
                     if not isinstance(body, dict):
                         raise ValueError("config must be a JSON object")
-                    return Answer(200, sim.configure(**body).public_view())
+                    sim.configure(**body)
+                    return Answer(200, account.public_config())
                 case ("GET", ["templates"]):
                     return Answer(200, {"templates": account.template_list()})
                 case ("POST", ["templates"]):

@@ -18,6 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from docusign_esign import (
     ApiClient,
     ApiException,
+    ConnectApi,
+    ConnectCustomConfiguration,
+    ConnectEventData,
     CustomFields,
     Envelope,
     EnvelopeDefinition,
@@ -29,7 +32,7 @@ from docusign_esign import (
 from docusign_esign.client.auth import oauth
 
 from infra.docusign_sim import Simulator, SimulatorControl
-from tests.docusign_support import INTEGRATION_KEY, USER_ID, new_private_key, simulator
+from tests.docusign_support import INTEGRATION_KEY, USER_ID, closed_port_url, new_private_key, simulator
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -242,3 +245,77 @@ def test_the_sdk_reads_docusigns_refusals(
         "HOURLY_APIINVOCATION_LIMIT_EXCEEDED",
     )
     assert limited.value.response.getheader("X-RateLimit-Remaining") == "0"
+
+
+def test_the_sdk_manages_connect_configurations_and_reads_the_failure_log(
+    sim: Simulator, api_client: ApiClient, pool: LoopbackPool, key: rsa.RSAPrivateKey
+) -> None:
+    api_client.host = f"{sign_in(api_client, pool, key)}/restapi"
+    connect = ConnectApi(api_client)
+    unreachable = closed_port_url()
+    created = connect.create_configuration(
+        ACCOUNT_ID,
+        connect_custom_configuration=ConnectCustomConfiguration(
+            configuration_type="custom",
+            url_to_publish_to=unreachable,
+            name="dealwire",
+            allow_envelope_publish="true",
+            enable_log="true",
+            include_hmac="true",
+            requires_acknowledgement="true",
+            all_users="true",
+            delivery_mode="SIM",
+            events=["envelope-sent", "envelope-completed"],
+            event_data=ConnectEventData(version="restv2.1", format="json", include_data=["recipients"]),
+        ),
+    )
+    assert unknown_keys(pool.last_json(), "ConnectCustomConfiguration") == []
+    assert pool.answers[-1].status == 201
+    assert created.connect_id.isdigit()
+    assert (created.event_data.format, created.event_data.include_data) == ("json", ["recipients"])
+
+    listed = connect.list_configurations(ACCOUNT_ID)
+    assert unknown_keys(pool.last_json(), "ConnectConfigResults") == []
+    assert ([c.connect_id for c in listed.configurations], listed.total_records) == (
+        [created.connect_id],
+        "1",
+    )
+    got = connect.get_configuration(ACCOUNT_ID, created.connect_id)
+    assert unknown_keys(pool.last_json(), "ConnectConfigResults") == []
+    assert got.configurations[0].url_to_publish_to == unreachable
+
+    updated = connect.update_configuration(
+        ACCOUNT_ID,
+        connect_custom_configuration=ConnectCustomConfiguration(
+            connect_id=created.connect_id, name="renamed"
+        ),
+    )
+    assert unknown_keys(pool.last_json(), "ConnectCustomConfiguration") == []
+    assert (updated.name, updated.events) == ("renamed", ["envelope-sent", "envelope-completed"])
+
+    envelope = EnvelopesApi(api_client).create_envelope(
+        ACCOUNT_ID, envelope_definition=envelope_from_template("Deal 1001")
+    )
+    since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    failures = connect.list_event_failure_logs(ACCOUNT_ID, from_date=since)
+    assert unknown_keys(pool.last_json(), "ConnectLogs") == []
+    (failure,) = failures.failures
+    assert (failure.envelope_id, failure.connect_id, failure.config_url, failure.status) == (
+        envelope.envelope_id,
+        created.connect_id,
+        unreachable,
+        "Sent",
+    )
+    assert (failure.retry_count, failure.error) == ("0", "Unable to connect to the remote server")
+    connect.delete_event_failure_log(ACCOUNT_ID, failure.failure_id)
+    assert unknown_keys(pool.last_json(), "ConnectDeleteFailureResult") == []
+    assert connect.list_event_failure_logs(ACCOUNT_ID).total_records == "0"
+
+    connect.delete_configuration(ACCOUNT_ID, created.connect_id)
+    assert pool.answers[-1].status == 200
+    assert connect.list_configurations(ACCOUNT_ID).total_records == "0"
+    with pytest.raises(ApiException) as missing:
+        connect.get_configuration(ACCOUNT_ID, created.connect_id)
+    error = json.loads(missing.value.body)
+    assert unknown_keys(error, "ErrorDetails") == []
+    assert (missing.value.status, error["errorCode"]) == (404, "CONNECT_CONFIGURATION_NOT_FOUND")

@@ -48,31 +48,41 @@ def public_pem(private_key: rsa.RSAPrivateKey) -> bytes:
 
 
 class Receiver:
-    """A Connect listener on loopback: keeps every callback and answers ``status``."""
+    """A Connect listener on loopback: keeps every callback, answers ``status`` after ``delay``."""
 
     def __init__(self) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.status = 200
+        self.delay = 0.0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append((dict(self.headers.items()), body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                time.sleep(receiver.delay)
+                try:
+                    self.send_response(receiver.status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:  # the simulator stopped waiting (a timeout)
+                    self.close_connection = True
 
             def log_message(self, *_: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/docusign"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def events(self) -> list[str]:
         return [parse(headers, body).event for headers, body in self.received]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def parse(headers: dict[str, str], body: bytes) -> Any:
@@ -83,8 +93,7 @@ def parse(headers: dict[str, str], body: bytes) -> Any:
 def receiver() -> Any:
     found = Receiver()
     yield found
-    found.server.shutdown()
-    found.server.server_close()
+    found.close()
 
 
 @pytest.fixture
