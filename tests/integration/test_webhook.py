@@ -150,6 +150,28 @@ def test_each_tenant_has_its_own_url_and_keys(aws: Stack) -> None:
     assert tracker(aws, TENANT_ID) is None  # nothing leaks into another tenant
 
 
+def test_a_key_rotated_after_the_secret_was_cached_is_accepted_after_one_fresh_read(aws: Stack) -> None:
+    """The container cached the secret with the old key; the tenant's keys changed since."""
+    log = RequestLog()
+    sent = encode(sim_message("envelope-sent", "2024-01-01T00:00:00Z", status="sent"))
+    assert call(http_event(sent))[0] == 200  # cached: HMAC_KEY alone
+    assert log.take()["GetSecretValue"] == 1
+    seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY, OTHER_KEY])
+    # DocuSign signs with both keys: the old one verifies, and the second signature has the
+    # secret read once more, so the new key is known (a rotation's new key proves itself).
+    delivered = encode(sim_message("envelope-delivered", "2024-01-01T00:01:00Z", status="delivered"))
+    assert call(http_event(delivered, keys=[HMAC_KEY, OTHER_KEY]))[0] == 200
+    assert log.take()["GetSecretValue"] == 1
+    seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[OTHER_KEY])
+    completed = encode(sim_message("envelope-completed", "2024-01-01T00:02:00Z", status="completed"))
+    assert call(http_event(completed, key=OTHER_KEY))[0] == 200  # the cached pair still has it
+    assert "GetSecretValue" not in log.take()
+    forged = encode(sim_message("envelope-voided", "2024-01-01T00:03:00Z", status="voided"))
+    for _ in range(3):  # a flood of bad signatures: at most one read per tenant every few seconds
+        assert call(http_event(forged, key="Zm9yZ2VkLWtleS1mb3JnZWQta2V5LWZvcmdlZC1rZXk="))[0] == 401
+    assert log.take().get("GetSecretValue", 0) <= 1
+
+
 def test_an_unknown_tenant_is_404_and_nothing_is_stored(aws: Stack) -> None:
     status, answer = call(
         http_event(fixture_bytes("sim_envelope_sent.json"), path="/webhooks/docusign/nobody")

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from dealwire.settings import SettingsError, StreamPublisherSettings, WebhookSettings, load_settings
-from dealwire.store.tenants import TenantConfigError, TenantDirectory
+from dealwire.store.tenants import REFRESH_SECONDS, TenantConfigError, TenantDirectory
 
 GOOD = {
     "POWERTOOLS_METRICS_NAMESPACE": "dealwire",
@@ -58,7 +58,7 @@ class FakeSecrets:
         self.secrets = secrets
         self.calls: list[str] = []
 
-    def __call__(self, name: str, max_age: int) -> str | None:
+    def __call__(self, name: str, max_age: int, force: bool = False) -> str | None:
         self.calls.append(name)
         return self.secrets.get(name)
 
@@ -98,3 +98,21 @@ def test_a_malformed_tenant_secret_is_named_without_echoing_it(raw: str, named: 
     with pytest.raises(TenantConfigError, match=named) as caught:
         directory.get("acme")
     assert '"k"' not in str(caught.value)
+
+
+def test_a_fresh_read_skips_the_cache_and_is_rate_limited_per_tenant() -> None:
+    now = [0.0]
+    reads: list[tuple[int, bool]] = []
+
+    def fetch(name: str, max_age: int, force: bool = False) -> str | None:
+        reads.append((max_age, force))
+        return SECRET
+
+    directory = TenantDirectory("p/", 300, fetch=fetch, clock=lambda: now[0])
+    assert directory.get("acme") is not None
+    assert directory.refreshed("acme") is not None
+    assert directory.refreshed("acme") is None  # again within REFRESH_SECONDS: nothing read
+    now[0] = REFRESH_SECONDS
+    assert directory.refreshed("acme") is not None
+    # Forced, and cached as long as any read: later lookups see what the fresh read found.
+    assert reads == [(300, False), (300, True), (300, True)]

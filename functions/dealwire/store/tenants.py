@@ -132,7 +132,7 @@ class TenantDirectory:
         self,
         secret_prefix: str,
         max_age_seconds: int,
-        fetch: Callable[[str, int], str | None] | None = None,
+        fetch: Callable[[str, int, bool], str | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._prefix = secret_prefix
@@ -147,7 +147,7 @@ class TenantDirectory:
         now = self._clock()
         if self._misses.get(tenant_id, 0.0) > now:
             return None
-        return self._load(tenant_id, self._max_age, now)
+        return self._load(tenant_id, now)
 
     def refreshed(self, tenant_id: str) -> TenantConfig | None:
         """The secret read again past the cache (its keys may have been rotated since it was
@@ -158,10 +158,10 @@ class TenantDirectory:
             return None
         self._refreshed[tenant_id] = now
         self._misses.pop(tenant_id, None)
-        return self._load(tenant_id, 0, now)
+        return self._load(tenant_id, now, force=True)
 
-    def _load(self, tenant_id: str, max_age: int, now: float) -> TenantConfig | None:
-        raw = self._fetch(self._prefix + tenant_id, max_age)
+    def _load(self, tenant_id: str, now: float, *, force: bool = False) -> TenantConfig | None:
+        raw = self._fetch(self._prefix + tenant_id, self._max_age, force)
         if raw is None:
             self._misses[tenant_id] = now + self._max_age
             return None
@@ -194,9 +194,12 @@ def _provider() -> SecretsProvider:
     return SecretsProvider(boto3_client=clients.secretsmanager())
 
 
-def fetch_secret(name: str, max_age: int) -> str | None:
+def fetch_secret(name: str, max_age: int, force: bool = False) -> str | None:
+    """The secret's value, from the cache while younger than ``max_age``; ``force`` reads it
+    now and caches what it read for ``max_age`` (Powertools keeps nothing read with a
+    ``max_age`` of 0, so a forced read must pass the real one to replace a stale entry)."""
     try:
-        value = _provider().get(name, max_age=max_age)
+        value = _provider().get(name, max_age=max_age, force_fetch=force)
     except GetParameterError as exc:
         cause = exc.__context__
         if isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") == (

@@ -20,7 +20,7 @@ from dealwire.domain.changes import plan_writes
 from dealwire.domain.ids import is_docusign_id, is_tenant_id
 from dealwire.store.archive import body_digest, connect_key, document_key, rejected_key
 from dealwire.store.table import ItemTooLarge
-from dealwire.webhook.signature import Verdict, verify
+from dealwire.webhook.signature import Verdict, signature_headers, verify
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -102,12 +102,7 @@ class ConnectReceiver:
                 f"body is {len(request.body)} bytes; the limit is {self._max_body_bytes}: "
                 "turn off 'include documents' in the Connect configuration"
             )
-        tenant = self._tenant(request.tenant_id)
-        verdict = verify(request.body, request.headers, tenant.key_values())
-        if not verdict.valid and (fresher := self._tenants.refreshed(tenant.tenant_id)) is not None:
-            # Keys may have been rotated since the secret was cached: read it once more.
-            tenant = fresher
-            verdict = verify(request.body, request.headers, tenant.key_values())
+        tenant, verdict = self._verified(request, self._tenant(request.tenant_id))
         if not verdict.valid:
             raise SignatureRejected("signature verification failed", detail=verdict.problem)
         plan = self._planned(request, tenant)
@@ -136,6 +131,21 @@ class ConnectReceiver:
             documents=len(plan.documents),
             dynamodb_requests=result.requests,
         )
+
+    def _verified(self, request: WebhookRequest, tenant: TenantConfig) -> tuple[TenantConfig, Verdict]:
+        """The signature checked against the cached keys, and once more against a fresh read of
+        the secret when they may be out of date: none matched (a key was rotated since), or
+        DocuSign signed with more keys than are cached (a rotation began: its new key can
+        prove itself on this callback). A fresh read replaces nothing it cannot verify."""
+        keys = tenant.key_values()
+        verdict = verify(request.body, request.headers, keys)
+        if verdict.valid and len(signature_headers(request.headers)) <= len(keys):
+            return tenant, verdict
+        fresher = self._tenants.refreshed(tenant.tenant_id)
+        if fresher is None:
+            return tenant, verdict
+        again = verify(request.body, request.headers, fresher.key_values())
+        return (fresher, again) if again.valid or not verdict.valid else (tenant, verdict)
 
     def _heartbeat_after(self, tenant: TenantConfig, verdict: Verdict, at: str) -> Heartbeat:
         """Tell the integration a callback arrived (and whether a rotation's new key signed it).
