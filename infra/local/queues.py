@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.local.worker import InvocationError
+from infra.local.worker import ACCOUNT_ID, InvocationError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -48,6 +48,18 @@ def lambda_record(message: Mapping[str, Any], queue_arn: str, region: str) -> di
         "eventSourceARN": queue_arn,
         "awsRegion": region,
     }
+
+
+def eventbridge_event(body: str, account: str = ACCOUNT_ID) -> dict[str, Any]:
+    """An event from a rule's SQS target as EventBridge hands it to a Lambda target.
+
+    moto's SQS target leaves out ``account`` (moto 5.2.5), which EventBridge always sends
+    and Powertools' ``EventBridgeModel`` requires; it is put back.
+    """
+    event: dict[str, Any] = json.loads(body)
+    event.setdefault("version", "0")
+    event.setdefault("account", account)
+    return event
 
 
 class QueuePoller:
@@ -106,7 +118,7 @@ class QueuePoller:
         if not messages:
             return False
         if self._unwrap:
-            event = json.loads(messages[0]["Body"])
+            event = eventbridge_event(messages[0]["Body"])
         else:
             event = {"Records": [lambda_record(m, self._queue_arn, self._region) for m in messages]}
         try:

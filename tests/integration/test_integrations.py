@@ -17,17 +17,17 @@ import pytest
 
 from dealwire.integration.connection import DocuSignConnection
 from dealwire.settings import integrations_settings
-from dealwire.store import tenants
 from dealwire.store.crm import CrmProjection
 from dealwire.store.docusign_app import DocuSignAccess
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.integrations import IntegrationStore
 from dealwire.store.tenant_secrets import TenantSecrets
 from infra.docusign_sim import SimulatorControl
+from infra.local.queues import eventbridge_event
 from tests.docusign_support import INTEGRATION_KEY, USER_ID, put_app_secret, simulator
 from tests.infra.test_docusign_sim import Api
 from tests.integration.api_support import SAM, ULLA, call
-from tests.integration.helpers import table
+from tests.integration.helpers import RequestLog, table
 from tests.integration.test_stream_publisher import drain, publish_all, tap
 from tests.mail_support import seed_crm
 from tests.support import ACCOUNT_ID, TENANT_ID, FakeContext
@@ -343,23 +343,24 @@ def test_a_rotation_keeps_every_callback_verified_and_ends_when_the_new_key_prov
     status, refused = integrations("POST", f"{ROUTE}/rotate-key")
     assert (status, refused["error"]["code"]) == (409, "rotation_in_progress")
 
-    # A callback while the webhook still holds the old secret: signed with both, verified by the old.
+    # The webhook's container still caches the secret with the old key alone. DocuSign now
+    # signs with both: the old key verifies the callback, and the second signature has the
+    # webhook read the secret again, so the new key proves itself on this very callback.
+    bus = tap(connecting.stack)
+    reads = RequestLog()
     connecting.control.sign(first, "1")
     assert tracked(connecting.stack, first).signed == 1
-    # A new container reads the new secret: the new key verifies a callback, and the item says so.
-    tenants.reset()
-    from webhook_docusign import app as webhook
-
-    webhook.receiver.cache_clear()
-    bus = tap(connecting.stack)
-    second = connecting.send_envelope()
-    tracked(connecting.stack, second)
+    assert reads.take().get("GetSecretValue") == 1
     rotation = IntegrationStore(table(connecting.stack)).integration(TENANT_ID)["rotation"]  # type: ignore[index]
     assert rotation["verified_at"]
+    second = connecting.send_envelope()
+    assert "GetSecretValue" not in reads.take()  # the container has both keys now
 
     # The stream says so on the bus; the integrations function ends the rotation.
     publish_all(connecting.stack)
-    (verified,) = [e for e in drain(bus) if e["detail-type"] == "integration.key_verified"]
+    (verified,) = [
+        eventbridge_event(json.dumps(e)) for e in drain(bus) if e["detail-type"] == "integration.key_verified"
+    ]
     assert verified["detail"]["keyId"] == started["newKeyId"]
     from integrations import app
 
