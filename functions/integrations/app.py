@@ -106,6 +106,7 @@ _ADMIN = (
 def start() -> ConsentStarted:
     tenant, user = _admin()
     started = connection().start(tenant, user)
+    metrics.add_metric(name="ConsentsStarted", unit=MetricUnit.Count, value=1)
     logger.info("consent started")
     return started
 

@@ -78,9 +78,18 @@ class Issuer:
         }
 
     def token(
-        self, *, user: str, tenant: str, ttl_seconds: int = DEFAULT_TTL_SECONDS, **claims: object
+        self,
+        *,
+        user: str,
+        tenant: str,
+        role: str | None = None,
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+        **claims: object,
     ) -> str:
+        """``role``: the ``dealwire:role`` claim (``admin`` may connect the tenant to DocuSign)."""
         now = int(time.time())
+        if role:
+            claims["dealwire:role"] = role
         payload = {
             "iss": self.url,
             "aud": self.audience,

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
-import contextlib
 import errno
 import json
 import logging
@@ -27,7 +24,7 @@ from infra.local.gateway import Gateway
 from infra.local.jwt_issuer import JWKS_PATH, Issuer, JwtAuthorizer, load_or_create_key
 from infra.local.offline import go_offline
 from infra.local.queues import QueuePoller, start_queue_pollers, start_rule_routes
-from infra.local.resources import create_resources, seed_tenant
+from infra.local.resources import create_resources
 from infra.local.smtp import SmtpEdge
 from infra.local.streams import start_pollers
 from infra.local.template import ROOT, Stack, load_template
@@ -57,6 +54,8 @@ DEV_ACCOUNT_ID = "9f1c2a7e-3b4d-4c5e-8f6a-1b2c3d4e5f60"
 # The simulator's integration and the user dealwire impersonates in it.
 DEV_INTEGRATION_KEY = "00000000-0000-4000-8000-0000dea1c11e"
 DEV_USER_ID = "00000000-0000-4000-8000-00000000005e"
+# The CRM's user the dev tokens name; the admin token connects the tenant at start-up.
+DEV_CRM_USER = "user-1"
 # Smart BCC locally: <tenant>@MAIL_DOMAIN, a user who may file mail, and one contact with an open deal.
 MAIL_DOMAIN = "bcc.dealwire.localhost"
 DEV_USER_EMAIL = "dev.user@dealwire.localhost"
@@ -96,24 +95,12 @@ def _require_free(port: int, variable: str) -> None:
             raise
 
 
-def _valid_key(key: object) -> bool:
-    if not isinstance(key, str) or len(key) != 44:
-        return False
-    try:
-        return len(base64.b64decode(key, validate=True)) == 32
-    except (binascii.Error, ValueError):
-        return False
-
-
-def _dev_hmac_keys(state_file: Path) -> list[str]:
-    """The previous run's key when there is one, so a developer's signed curl keeps working."""
-    with contextlib.suppress(OSError, ValueError):
-        previous = json.loads(state_file.read_text())
-        keys = previous.get("docusign_hmac_keys") if isinstance(previous, dict) else None
-        if isinstance(keys, list) and keys and all(_valid_key(k) for k in keys):
-            return [str(k) for k in keys]
-    # DocuSign's keys are 32 random bytes in base64.
-    return [base64.b64encode(os.urandom(32)).decode("ascii")]
+def _expected(answer: Any, what: str) -> dict[str, Any]:  # noqa: ANN401 - an httpx.Response
+    """The JSON of a 200 answer; anything else stops the start-up, saying what failed."""
+    if answer.status_code != 200:
+        raise StartupError(f"{what}: {answer.status_code} {answer.text[:300]}")
+    body: dict[str, Any] = answer.json()
+    return body
 
 
 def _single(stack: Stack, kind: str) -> str:
@@ -183,6 +170,10 @@ class LocalStack:
                 "MailDomain": MAIL_DOMAIN,
                 # The gateway plays API Gateway's JWT authorizer over the local issuer.
                 "ApiJwtIssuer": f"http://127.0.0.1:{http_port}",
+                # Connecting the tenant writes the gateway's webhook into the simulator's
+                # Connect configuration; after consent DocuSign sends the admin to the API docs.
+                "WebhookBaseUrl": f"http://127.0.0.1:{http_port}",
+                "DocuSignConsentRedirectUri": f"http://127.0.0.1:{http_port}/docs",
             },
         )
         self.issuer: Issuer | None = None
@@ -213,16 +204,7 @@ class LocalStack:
         stack = self.stack
         stream_arns = create_resources(stack, self.endpoint_url)
         tenant_id = stack.parameter("DefaultTenantId")
-        hmac_keys = _dev_hmac_keys(self.state_file)
-        seed_tenant(
-            stack,
-            tenant_id,
-            account_id=DEV_ACCOUNT_ID,
-            hmac_keys=hmac_keys,
-            docusign_user_id=DEV_USER_ID,
-            endpoint_url=self.endpoint_url,
-        )
-        self._start_docusign(stack, hmac_keys)
+        self._start_docusign(stack)
         bus_name = stack.physical_name(_single(stack, "AWS::Events::EventBus"))
         tap_url = _bus_tap(stack, self.endpoint_url, bus_name)
 
@@ -259,6 +241,7 @@ class LocalStack:
         self.queue_pollers = start_queue_pollers(stack, invokers, self.endpoint_url, self.stop)
         self.queue_pollers += start_rule_routes(stack, invokers, self.endpoint_url, bus_name, self.stop)
         self._seed_crm(tenant_id)
+        hmac_keys = self._connect_tenant(tenant_id)
         self.smtp = SmtpEdge(
             port=self.smtp_port,
             accepted={f"{tenant_id}@{MAIL_DOMAIN}"},
@@ -305,7 +288,12 @@ class LocalStack:
         seeds: list[tuple[str, dict[str, Any]]] = [
             (
                 "user.upserted",
-                {"userId": "user-1", "name": "Dev User", "email": DEV_USER_EMAIL, "mailSharing": "shared"},
+                {
+                    "userId": DEV_CRM_USER,
+                    "name": "Dev User",
+                    "email": DEV_USER_EMAIL,
+                    "mailSharing": "shared",
+                },
             ),
             (
                 "person.upserted",
@@ -327,8 +315,9 @@ class LocalStack:
                 }
             )
 
-    def _start_docusign(self, stack: Stack, hmac_keys: list[str]) -> None:
-        """The DocuSign simulator, calling the gateway's webhook, and the integration's key pair."""
+    def _start_docusign(self, stack: Stack) -> None:
+        """The DocuSign simulator as a fresh account (no Connect configuration, no HMAC key: the
+        tenant's connection makes them), and the integration's key pair."""
         from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
         from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
 
@@ -354,11 +343,34 @@ class LocalStack:
             user_id=DEV_USER_ID,
             public_key_pem=public_pem,
             port=self.docusign_port,
-            webhook_url=f"http://127.0.0.1:{self.http_port}/webhooks/docusign",
-            hmac_keys=hmac_keys,
         )
         self.simulator.start()
         log.info("DocuSign simulator on %s", self.simulator.url)
+
+    def _connect_tenant(self, tenant_id: str) -> list[str]:
+        """The seeded tenant connected as its admin would: through the API, DocuSign's consent
+        page, and back; gives the HMAC keys DocuSign generated (for signing by hand)."""
+        import httpx  # noqa: PLC0415
+
+        if self.gateway is None or self.issuer is None:
+            raise StartupError("the gateway must be up before the tenant is connected")
+        token = self.issuer.token(user=DEV_CRM_USER, tenant=tenant_id, role="admin")
+        route = f"{self.gateway.url}/v1/integrations/docusign"
+        with httpx.Client(trust_env=False, timeout=60, headers={"Authorization": f"Bearer {token}"}) as http:
+            started = _expected(http.post(route), "starting the DocuSign connection")
+            consent = http.get(str(started["consentUrl"]))
+            if consent.status_code != 302:
+                raise StartupError(f"the simulator's consent page answered {consent.status_code}")
+            health = _expected(
+                http.post(f"{route}/complete", json={"state": started["state"], "userId": DEV_USER_ID}),
+                "completing the DocuSign connection",
+            )
+        log.info("tenant %s connected to DocuSign (%s)", tenant_id, health["connectConfigurationId"])
+        prefix = self.stack.function_environment("IntegrationsFunction")["DEALWIRE_TENANT_SECRET_PREFIX"]
+        secret = boto3.client(
+            "secretsmanager", region_name=self.stack.region, endpoint_url=self.endpoint_url
+        ).get_secret_value(SecretId=prefix + tenant_id)
+        return [str(entry["key"]) for entry in json.loads(secret["SecretString"])["hmacKeys"]]
 
     def _start_worker(self, logical: str) -> FunctionWorker:
         stack = self.stack
@@ -395,7 +407,10 @@ class LocalStack:
             "pid": os.getpid(),
             "http_url": gateway.url,
             "api_url": f"{gateway.url}/v1",
-            "api_token": self.issuer.token(user="user-1", tenant=tenant_id) if self.issuer else None,
+            "api_token": self.issuer.token(user=DEV_CRM_USER, tenant=tenant_id) if self.issuer else None,
+            "admin_token": (
+                self.issuer.token(user=DEV_CRM_USER, tenant=tenant_id, role="admin") if self.issuer else None
+            ),
             "api_docs_url": f"{gateway.url}/docs",
             "jwt_issuer": self.issuer.url if self.issuer else None,
             "jwt_audience": self.issuer.audience if self.issuer else None,

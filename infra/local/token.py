@@ -27,6 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--tenant", default=None, help="the tenant (dealwire:tenant claim); default the stack's"
     )
+    parser.add_argument(
+        "--role", default=None, help="the dealwire:role claim (admin may connect DocuSign); default none"
+    )
     parser.add_argument("--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="seconds until it expires")
     parser.add_argument("--claim", action="append", default=[], metavar="NAME=VALUE", help="another claim")
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
@@ -43,7 +46,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         key=load_or_create_key(Path(state["jwt_key_file"])),
     )
     sys.stdout.write(
-        issuer.token(user=args.user, tenant=args.tenant or state["tenant_id"], ttl_seconds=args.ttl, **extra)
+        issuer.token(
+            user=args.user,
+            tenant=args.tenant or state["tenant_id"],
+            role=args.role,
+            ttl_seconds=args.ttl,
+            **extra,
+        )
         + "\n"
     )
     return 0

@@ -71,3 +71,20 @@ def test_the_api_documents_itself(local_stack: LocalStack) -> None:
     page = httpx.get(local_stack.state["api_docs_url"], timeout=10, trust_env=False)
     assert page.status_code == 200
     assert "swagger" in page.text.lower()
+
+
+def test_make_run_connected_its_tenant_through_the_api(local_stack: LocalStack) -> None:
+    """No key written by hand: the simulator's account holds the one key DocuSign generated,
+    the tenant's secret (and local.json) the same, and one configuration sends to the webhook."""
+    state = local_stack.state
+    sim = SimulatorControl(state["docusign_url"])
+    (key,) = sim.hmac_keys()
+    assert state["docusign_hmac_keys"] == [key["secret"]]
+    (configuration,) = sim.configurations()
+    assert configuration["urlToPublishTo"] == f"{state['http_url']}/webhooks/docusign/{state['tenant_id']}"
+    health = get(local_stack, "/integrations/docusign", token=state["admin_token"])
+    assert health.status_code == 200, health.text
+    assert health.json()["connectConfigurationId"] == str(configuration["connectId"])
+    assert not [f for f in health.json()["findings"] if f["severity"] == "error"]
+    refused = get(local_stack, "/integrations/docusign")  # the plain user's token
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")

@@ -32,7 +32,7 @@ from tests.integration.conftest import forget_containers
 from tests.integration.helpers import table
 from tests.integration.test_api import completed_with_documents, crm_api
 from tests.integration.test_document_job_end_to_end import document_fetch, signed_and_queued, sqs_event
-from tests.integration.test_integrations import ADMIN, connecting
+from tests.integration.test_integrations import connecting, integrations
 from tests.integration.test_stream_publisher import stream_event
 from tests.mail_support import bcc_mail, ingest, put_raw, s3_event, seed_crm, ses_event, ses_stamp
 from tests.support import ACCOUNT_ID, FakeContext, encode, fixture_bytes, http_event, sim_message
@@ -371,8 +371,8 @@ def test_integrations(connecting: Connecting, recorder: Recorder) -> None:
     from integrations import app
 
     def ok(method: str, path: str = "/v1/integrations/docusign", body: Any = None) -> None:
-        answer = call_api(method, path, body=body, claims=ADMIN, function="integrations")
-        assert answer[0] == 200, answer
+        status, answer = integrations(method, path, body)
+        assert status == 200, answer
 
     with recorder.acting_as("IntegrationsFunction"):
         ok("POST")
