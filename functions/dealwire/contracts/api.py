@@ -4,36 +4,27 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
+from dealwire.contracts.bodies import Body, Request
 from dealwire.domain.ids import CRM_ID_PATTERN
 from dealwire.domain.linking import LinkState  # noqa: TC001 - pydantic needs it at run time
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
-
-
-class _Request(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
-
 
 # -- errors ---------------------------------------------------------------------------------
 
 
-class ErrorDetail(_Body):
+class ErrorDetail(Body):
     code: str = Field(description="A stable code: not_found, invalid_request, conflict states, ...")
     message: str = Field(description="What went wrong, for a person")
 
 
-class ErrorBody(_Body):
+class ErrorBody(Body):
     """Every refusal: ``{"error": {"code", "message"}}``."""
 
     error: ErrorDetail
 
 
-class GatewayMessage(_Body):
+class GatewayMessage(Body):
     """What API Gateway's JWT authorizer answers (401) before the function runs."""
 
     message: str
@@ -44,19 +35,19 @@ class GatewayMessage(_Body):
 DocumentKind = Literal["combined", "certificate", "original"]
 
 
-class Person(_Body):
+class Person(Body):
     name: str | None = None
     email: str | None = None
 
 
-class SentBy(_Body):
+class SentBy(Body):
     """What sent the envelope: an automation rule, or a CRM user (manual send); null when sent elsewhere."""
 
     rule_id: str | None = None
     user_id: str | None = None
 
 
-class RecipientView(_Body):
+class RecipientView(Body):
     recipient_id: str
     recipient_type: str | None = None
     status: str | None = None
@@ -70,7 +61,7 @@ class RecipientView(_Body):
     decline_reason: str | None = None
 
 
-class DocumentAvailability(_Body):
+class DocumentAvailability(Body):
     kind: DocumentKind
     document_id: str = Field(description="combined, certificate, or DocuSign's document id")
     name: str = ""
@@ -78,13 +69,13 @@ class DocumentAvailability(_Body):
     reason: str | None = Field(default=None, description="Why not, when it is not")
 
 
-class VoidRequested(_Body):
+class VoidRequested(Body):
     by: str
     reason: str
     at: str
 
 
-class EnvelopeSummary(_Body):
+class EnvelopeSummary(Body):
     """An envelope in a deal's list."""
 
     envelope_id: str
@@ -115,14 +106,14 @@ class EnvelopeView(EnvelopeSummary):
     void_requested: VoidRequested | None = None
 
 
-class EnvelopePage(_Body):
+class EnvelopePage(Body):
     envelopes: list[EnvelopeSummary]
     cursor: str | None = Field(
         default=None, description="Pass as ?cursor= for the next page; null on the last"
     )
 
 
-class DocumentLink(_Body):
+class DocumentLink(Body):
     """``?redirect=false``: the short-lived link instead of a redirect to it."""
 
     kind: DocumentKind
@@ -131,7 +122,7 @@ class DocumentLink(_Body):
     expires_in: int = Field(description="Seconds the link is valid for")
 
 
-class VoidRequest(_Request):
+class VoidRequest(Request):
     """``POST /v1/envelopes/{envelopeId}/void``."""
 
     reason: str = Field(
@@ -139,7 +130,7 @@ class VoidRequest(_Request):
     )
 
 
-class VoidAccepted(_Body):
+class VoidAccepted(Body):
     envelope_id: str
     status: Literal["void_requested"] = "void_requested"
     reason: str
@@ -150,24 +141,24 @@ class VoidAccepted(_Body):
 # -- threads --------------------------------------------------------------------------------
 
 
-class DealChoice(_Request):
+class DealChoice(Request):
     """``POST /v1/threads/{threadId}/deal``."""
 
     deal_id: str = Field(pattern=CRM_ID_PATTERN)
 
 
-class DealChosen(_Body):
+class DealChosen(Body):
     thread_id: str
     deal_id: str
     link_state: LinkState
 
 
-class Participant(_Body):
+class Participant(Body):
     email: str
     name: str = ""
 
 
-class PartView(_Body):
+class PartView(Body):
     role: str = Field(description="text, html (the message's bodies), attachment or inline")
     size: int
     sha256: str
@@ -176,7 +167,7 @@ class PartView(_Body):
     url: str = Field(description="A short-lived link to the part's bytes")
 
 
-class MessageView(_Body):
+class MessageView(Body):
     message_key: str
     message_id: str | None = None
     kind: Literal["bcc", "forward"]
@@ -191,7 +182,7 @@ class MessageView(_Body):
     parts: list[PartView]
 
 
-class ThreadSummary(_Body):
+class ThreadSummary(Body):
     thread_id: str
     subject: str | None = None
     link_state: LinkState
@@ -203,7 +194,7 @@ class ThreadSummary(_Body):
     last_message_at: str | None = None
 
 
-class ThreadPage(_Body):
+class ThreadPage(Body):
     """``GET /v1/threads/{threadId}``: the thread and one page of the messages the caller may see."""
 
     thread: ThreadSummary
@@ -211,7 +202,7 @@ class ThreadPage(_Body):
     cursor: str | None = None
 
 
-class ThreadList(_Body):
+class ThreadList(Body):
     """A deal's or a contact's threads the caller may see, newest first."""
 
     threads: list[ThreadSummary]

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
+
+from dealwire.contracts.bodies import Body, Request
 
 GUID = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
 Severity = Literal["error", "warning", "info"]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
-
-
-class _Request(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
-
-
-class ConsentStarted(_Body):
+class ConsentStarted(Body):
     """``POST /v1/integrations/docusign``: where to send the admin, and the state to come back with."""
 
     consent_url: str = Field(description="DocuSign's consent page for the JWT grant (impersonation)")
@@ -27,7 +20,7 @@ class ConsentStarted(_Body):
     expires_at: str = Field(description="When the state stops being accepted (15 minutes)")
 
 
-class CompleteRequest(_Request):
+class CompleteRequest(Request):
     """``POST /v1/integrations/docusign/complete``."""
 
     state: str = Field(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
@@ -37,7 +30,7 @@ class CompleteRequest(_Request):
     )
 
 
-class Finding(_Body):
+class Finding(Body):
     """One thing the settings page should show, with what to do about it."""
 
     code: str
@@ -47,7 +40,7 @@ class Finding(_Body):
     consent_url: str | None = None
 
 
-class KeyView(_Body):
+class KeyView(Body):
     """An HMAC key as the tenant's secret holds it (never the key itself)."""
 
     key_id: str | None = Field(description="DocuSign's id; null for a key stored by hand")
@@ -58,14 +51,14 @@ class KeyView(_Body):
     )
 
 
-class RotationView(_Body):
+class RotationView(Body):
     new_key_id: str
     started_at: str
     started_by: str
     verified_at: str | None = Field(default=None, description="When a callback was first verified with it")
 
 
-class BudgetView(_Body):
+class BudgetView(Body):
     """The account's hourly API budget, as DocuSign's last answer reported it."""
 
     limit: int | None = None
@@ -73,14 +66,14 @@ class BudgetView(_Body):
     reset_at: str | None = None
 
 
-class FailureView(_Body):
+class FailureView(Body):
     envelope_id: str | None = None
     created: str | None = None
     error: str | None = None
     retry_count: str | None = None
 
 
-class IntegrationStatus(_Body):
+class IntegrationStatus(Body):
     """``GET /v1/integrations/docusign``: the health check a settings page shows."""
 
     tenant_id: str
@@ -100,7 +93,7 @@ class IntegrationStatus(_Body):
     findings: list[Finding] = Field(default_factory=list)
 
 
-class RotationStarted(_Body):
+class RotationStarted(Body):
     """``POST /v1/integrations/docusign/rotate-key``."""
 
     new_key_id: str
@@ -108,7 +101,7 @@ class RotationStarted(_Body):
     message: str
 
 
-class Disconnected(_Body):
+class Disconnected(Body):
     """``DELETE /v1/integrations/docusign``."""
 
     tenant_id: str
