@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import secrets
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -16,26 +17,22 @@ from infra.docusign_sim.connect_config import ConnectConfigurations, startup_con
 from infra.docusign_sim.connect_failures import ConnectFailures
 from infra.docusign_sim.dates import parse_time
 from infra.docusign_sim.documents import envelope_pdf
+from infra.docusign_sim.errors import SimError
 from infra.docusign_sim.hmac_keys import MAX_KEYS, MAX_SIGNATURES, HmacKeys
 from infra.docusign_sim.limits import LIMIT_STATUSES
-from infra.docusign_sim.model import (
-    DEFAULT_TEMPLATE,
-    MonotonicClock,
-    Sender,
-    SimError,
-    new_envelope,
-    parse_template,
-)
+from infra.docusign_sim.model import MonotonicClock, Sender, new_envelope
 from infra.docusign_sim.outbox import Outbox
+from infra.docusign_sim.templates import DEFAULT_TEMPLATE, parse_template
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
     from infra.docusign_sim.connect_config import Configuration
-    from infra.docusign_sim.model import Envelope, Event, Template
+    from infra.docusign_sim.model import Envelope, Event
+    from infra.docusign_sim.templates import Template
 
 MAX_PAGE = 1000
-_INCLUDE_ALL = frozenset({"recipients", "custom_fields", "documents"})
+_INCLUDE_ALL = frozenset({"recipients", "tabs", "custom_fields", "documents", "notifications"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +188,8 @@ class Account:
     )
     envelopes: dict[str, Envelope] = field(default_factory=dict)
     downloads: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # Sender views not yet opened: token → envelope id (DocuSign's view URLs are good for one use).
+    sender_views: dict[str, str] = field(default_factory=dict)
     # Connect: where callbacks go (one path: this list, the start-up settings' one included),
     # the keys that sign them, and the deliveries that failed.
     configurations: ConnectConfigurations = field(default_factory=ConnectConfigurations)
@@ -313,6 +312,41 @@ class Account:
         self.flush()
         return {"envelopeId": envelope_id}
 
+    def send_draft(self, envelope_id: str) -> list[dict[str, Any]]:
+        """The sender sends a draft from the sender view (control API); the callbacks it caused."""
+        with self.lock:
+            envelope = self.envelope(envelope_id)
+            self._queue(envelope, envelope.send(self.clock))
+        return self.flush()
+
+    def create_sender_view(self, envelope_id: str, request: object, base_url: str) -> dict[str, str]:
+        """``POST envelopes/{id}/views/sender`` (EnvelopeViews: createSender): a one-use URL to
+        the sending view of a draft."""
+        return_url = request.get("returnUrl") if isinstance(request, dict) else None
+        if not return_url:
+            raise SimError(400, "INVALID_REQUEST_PARAMETER", "The returnUrl is required.")
+        with self.lock:
+            envelope = self.envelope(envelope_id)
+            if envelope.status != "created":
+                raise SimError(
+                    400,
+                    "ENVELOPE_INVALID_STATUS",
+                    f"Invalid envelope status: {envelope.status}. Only a draft (created) has a sender view.",
+                )
+            token = secrets.token_urlsafe(24)
+            self.sender_views[token] = envelope_id
+        return {"url": f"{base_url}/sender/{token}?" + urlencode({"send": "1", "returnUrl": str(return_url)})}
+
+    def open_sender_view(self, token: str) -> Envelope | None:
+        """The envelope a sender view's URL opens, once; ``None`` for an unknown or used URL."""
+        with self.lock:
+            envelope_id = self.sender_views.pop(token, None)
+            return self.envelopes.get(envelope_id) if envelope_id else None
+
+    def notification_json(self, envelope_id: str) -> dict[str, Any]:
+        with self.lock:
+            return self.envelope(envelope_id).notification.as_json()
+
     def act(self, envelope_id: str, recipient_id: str, action: str, reason: str = "") -> list[dict[str, Any]]:
         """A recipient's step (control API); the callbacks it caused, once answered."""
         with self.lock:
@@ -338,9 +372,9 @@ class Account:
         with self.lock:
             return self.envelope(envelope_id).as_json(include)
 
-    def recipients_json(self, envelope_id: str) -> dict[str, Any]:
+    def recipients_json(self, envelope_id: str, *, include_tabs: bool = False) -> dict[str, Any]:
         with self.lock:
-            return self.envelope(envelope_id).recipients_json()
+            return self.envelope(envelope_id).recipients_json(include_tabs=include_tabs)
 
     def all_envelopes(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -348,9 +382,16 @@ class Account:
 
     def list_changes(self, query: Mapping[str, str]) -> dict[str, Any]:
         """``GET envelopes`` (listStatusChanges): envelopes changed at or after ``from_date``,
-        a recipient's progress included, oldest change first unless ``order=desc``."""
-        ids = [i for i in query.get("envelope_ids", "").split(",") if i and i != "request_body"]
-        if "from_date" not in query and not ids:
+        a recipient's progress included, oldest change first unless ``order=desc``.
+
+        ``from_date`` is required unless ``envelope_ids`` or ``transaction_ids`` name the
+        envelopes (DocuSign: "Unless you are requesting the status for specific envelopes (using
+        the envelopeIds or transactionIds properties), you must set the from_date"). Every filter
+        given applies: ``transaction_ids`` (comma-separated), ``custom_field=<name>=<value>``
+        (a text custom field; ``%`` around the value matches part of it), the dates, ``status``."""
+        ids = _id_list(query, "envelope_ids")
+        transactions = _id_list(query, "transaction_ids")
+        if "from_date" not in query and not ids and not transactions:
             raise SimError(
                 400,
                 "INVALID_REQUEST_PARAMETER",
@@ -361,39 +402,25 @@ class Account:
         until = parse_time(query["to_date"], "to_date") if "to_date" in query else None
         statuses = {s.strip().lower() for s in query.get("status", "").split(",") if s.strip()} - {"any"}
         include = frozenset(i.strip() for i in query.get("include", "").split(",") if i.strip())
-        try:
-            start = int(query.get("start_position", "0"))
-            count = min(int(query.get("count", str(MAX_PAGE))), MAX_PAGE)
-        except ValueError as exc:
-            raise SimError(400, "INVALID_REQUEST_PARAMETER", "start_position and count are numbers") from exc
-        if start < 0 or count < 1:
-            raise SimError(400, "INVALID_REQUEST_PARAMETER", "start_position ≥ 0 and count ≥ 1")
+        custom = _custom_field_filter(query.get("custom_field"))
+        start, count = _paging(query)
         with self.lock:
             found = [
                 e
                 for e in self.envelopes.values()
                 if (not ids or e.envelope_id in ids)
+                and (not transactions or e.transaction_id in transactions)
                 and (since is None or (e.changed_at or e.created_at) >= since)
                 and (until is None or (e.changed_at or e.created_at) <= until)
                 and (not statuses or e.status in statuses)
+                and (custom is None or any(custom(f) for f in e.text_custom_fields))
             ]
             found.sort(
                 key=lambda e: (e.changed_at or e.created_at, e.envelope_id),
                 reverse=query.get("order", "asc").lower() == "desc",
             )
             page = [e.as_json(include) for e in found[start : start + count]]
-        answer: dict[str, Any] = {
-            "resultSetSize": str(len(page)),
-            "startPosition": str(start),
-            "endPosition": str(start + len(page) - 1),
-            "totalSetSize": str(len(found)),
-        }
-        if start + count < len(found):
-            answer["nextUri"] = "/envelopes?" + urlencode({**query, "start_position": str(start + count)})
-        if start > 0:
-            answer["previousUri"] = "/envelopes?" + urlencode(
-                {**query, "start_position": str(max(start - count, 0))}
-            )
+        answer = _page_answer(page, start, count, len(found), path="/envelopes", query=query)
         answer["envelopes"] = page
         return answer
 
@@ -431,6 +458,36 @@ class Account:
 
     # --- control -------------------------------------------------------------------------
 
+    def template_results(self, query: Mapping[str, str]) -> dict[str, Any]:
+        """``GET templates`` (Templates: list): EnvelopeTemplateResults, by name; ``search_text``
+        matches within the name (without case), ``include`` may add recipients and documents."""
+        start, count = _paging(query)
+        needle = query.get("search_text", "").strip().lower()
+        include = frozenset(i.strip() for i in query.get("include", "").split(",") if i.strip())
+        with self.lock:
+            found = sorted(
+                (t for t in self.templates.values() if needle in t.name.lower()), key=lambda t: t.name.lower()
+            )
+            page = [t.as_json(self._owner(), include) for t in found[start : start + count]]
+        answer = _page_answer(page, start, count, len(found), path="/templates", query=query)
+        answer["envelopeTemplates"] = page
+        return answer
+
+    def template_json(self, template_id: str) -> dict[str, Any]:
+        """``GET templates/{templateId}`` (Templates: get): the EnvelopeTemplate, recipients and documents."""
+        with self.lock:
+            template = self.templates.get(template_id)
+            if template is None:
+                raise SimError(400, "TEMPLATE_ID_INVALID", f"Invalid template ID. {template_id}")
+            return template.as_json(self._owner(), frozenset({"recipients", "documents"}))
+
+    def _owner(self) -> dict[str, str]:
+        return {
+            "userName": self.config.user_name,
+            "userId": self.config.user_id,
+            "email": self.config.user_email,
+        }
+
     def add_template(self, body: object) -> dict[str, Any]:
         template = parse_template(body)
         with self.lock:
@@ -447,3 +504,68 @@ class Account:
             self.downloads.clear()
             self.outbox.clear()
             self.failures.clear()
+            self.sender_views.clear()
+
+
+def _id_list(query: Mapping[str, str], name: str) -> set[str]:
+    """A comma-separated list of ids; ``request_body`` (ids in a PUT's body) is not simulated."""
+    return {i.strip() for i in query.get(name, "").split(",") if i.strip() and i.strip() != "request_body"}
+
+
+def _custom_field_filter(raw: str | None) -> Callable[[Mapping[str, str]], bool] | None:
+    """``custom_field=Region=West``: the text custom field named (without case) has that value;
+    ``%West%``, ``West%``, ``%West`` match part of it, as DocuSign's reference shows."""
+    if raw is None:
+        return None
+    name, equals, value = raw.partition("=")
+    if not equals or not name.strip():
+        raise SimError(
+            400,
+            "INVALID_REQUEST_PARAMETER",
+            "The request contained at least one invalid parameter. custom_field is <name>=<value>.",
+        )
+    wanted = value.strip("%")
+
+    def matches(text_field: Mapping[str, str]) -> bool:
+        if text_field.get("name", "").lower() != name.strip().lower():
+            return False
+        found = text_field.get("value", "")
+        if value.startswith("%") and value.endswith("%") and len(value) > 1:
+            return wanted in found
+        if value.startswith("%"):
+            return found.endswith(wanted)
+        if value.endswith("%"):
+            return found.startswith(wanted)
+        return found == value
+
+    return matches
+
+
+def _paging(query: Mapping[str, str]) -> tuple[int, int]:
+    try:
+        start = int(query.get("start_position", "0"))
+        count = min(int(query.get("count", str(MAX_PAGE))), MAX_PAGE)
+    except ValueError as exc:
+        raise SimError(400, "INVALID_REQUEST_PARAMETER", "start_position and count are numbers") from exc
+    if start < 0 or count < 1:
+        raise SimError(400, "INVALID_REQUEST_PARAMETER", "start_position ≥ 0 and count ≥ 1")
+    return start, count
+
+
+def _page_answer(
+    page: list[Any], start: int, count: int, total: int, *, path: str, query: Mapping[str, str]
+) -> dict[str, Any]:
+    """The paging keys DocuSign's lists share (strings), with next/previous URIs when there are more."""
+    answer: dict[str, Any] = {
+        "resultSetSize": str(len(page)),
+        "startPosition": str(start),
+        "endPosition": str(start + len(page) - 1),
+        "totalSetSize": str(total),
+    }
+    if start + count < total:
+        answer["nextUri"] = f"{path}?" + urlencode({**query, "start_position": str(start + count)})
+    if start > 0:
+        answer["previousUri"] = f"{path}?" + urlencode(
+            {**query, "start_position": str(max(start - count, 0))}
+        )
+    return answer

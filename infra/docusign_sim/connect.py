@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from infra.docusign_sim.documents import envelope_pdf
-from infra.docusign_sim.model import CARBON_COPY, generated_time
+from infra.docusign_sim.model import SIGNER, generated_time
 
 if TYPE_CHECKING:
     from infra.docusign_sim.model import Envelope, Recipient
@@ -160,7 +160,7 @@ class _Xml:
         self.lines.append(f'{"  " * self.depth}<{tag} xsi:nil="true" />')
 
 
-_XML_STATUS = {"carboncopy": "CarbonCopy", "signer": "Signer"}
+_XML_STATUS = {"carboncopy": "CarbonCopy", "signer": "Signer", "certifieddelivery": "CertifiedDelivery"}
 
 
 def _xml_recipient(xml: _Xml, recipient: Recipient, stamp: Any) -> None:  # noqa: ANN401
@@ -180,7 +180,7 @@ def _xml_recipient(xml: _Xml, recipient: Recipient, stamp: Any) -> None:  # noqa
     xml.leaf("Status", recipient.status.capitalize())
     xml.leaf("RecipientIPAddress", "127.0.0.1" if recipient.delivered_at else None)
     xml.leaf("CustomFields", None)
-    if recipient.signed_at is not None and recipient.recipient_type != CARBON_COPY:
+    if recipient.signed_at is not None and recipient.recipient_type == SIGNER:
         xml.open("TabStatuses")
         xml.open("TabStatus")
         for tag, value in (

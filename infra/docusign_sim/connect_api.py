@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from infra.docusign_sim.dates import parse_time
-from infra.docusign_sim.model import SimError
+from infra.docusign_sim.errors import SimError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from infra.docusign_sim.connect import FORMATS, ConnectSettings
-from infra.docusign_sim.model import SimError
+from infra.docusign_sim.errors import SimError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

@@ -62,6 +62,11 @@ class SimulatorControl:
     def decline(self, envelope_id: str, recipient_id: str, reason: str) -> dict[str, Any]:
         return self._recipient(envelope_id, recipient_id, "decline", {"reason": reason})
 
+    def send_draft(self, envelope_id: str) -> dict[str, Any]:
+        """Send a draft as its sender does from the sender view (``PUT envelopes/{id}``
+        ``{"status": "sent"}`` does the same over REST); ``{"envelope", "callbacks"}``."""
+        return self._json("POST", f"envelopes/{quote(envelope_id)}/send", {})
+
     def void(self, envelope_id: str, reason: str) -> dict[str, Any]:
         return self._json("POST", f"envelopes/{quote(envelope_id)}/void", {"reason": reason})
 
@@ -104,9 +109,11 @@ class SimulatorControl:
         body: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """The next ``count`` matching API answers: kind ``429`` (a burst), ``500``, ``503``,
-        ``delay`` (answer late by ``delay`` seconds) or ``hourly_limit`` (as the real limit
+        ``delay`` (answer late by ``delay`` seconds), ``hourly_limit`` (as the real limit
         answers: the account's rateLimitStatus, no Retry-After unless ``retry_after`` is given;
-        429 and 503 send ``Retry-After: 1`` unless told otherwise). Default prefix ``/restapi/``."""
+        429 and 503 send ``Retry-After: 1`` unless told otherwise) or ``drop_response`` (the
+        request is served in full, callbacks included, then the connection closes with no
+        answer: the client sees a transport error). Default prefix ``/restapi/``."""
         fault: dict[str, Any] = {"kind": kind, "count": count, "delay": delay}
         if retry_after is not None:
             fault["retryAfter"] = retry_after
@@ -180,10 +187,23 @@ class SimulatorControl:
         name: str | None = None,
         document_name: str | None = None,
         email_subject: str | None = None,
+        description: str | None = None,
+        email_blurb: str | None = None,
+        documents: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """``roles``: ``[{"roleName", "routingOrder", "type": "signer"|"carboncopy"}]``."""
+        """``roles``: ``[{"roleName", "routingOrder", "type": "signer"|"carboncopy"|"certifieddelivery",
+        "name", "email" (a recipient the template fixes), "tabs": [{"tabLabel", "value"}]}]`` (text
+        tabs, shown on signers), possibly none. ``documents``: ``[{"documentId", "name", "pages"}]``,
+        possibly none (default: one, ``document_name``)."""
         template: dict[str, Any] = {"templateId": template_id, "roles": roles}
-        for key, value in (("name", name), ("documentName", document_name), ("emailSubject", email_subject)):
+        for key, value in (
+            ("name", name),
+            ("documentName", document_name),
+            ("emailSubject", email_subject),
+            ("description", description),
+            ("emailBlurb", email_blurb),
+            ("documents", documents),
+        ):
             if value is not None:
                 template[key] = value
         return self._json("POST", "templates", template)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from infra.docusign_sim.model import SimError
+from infra.docusign_sim.errors import SimError
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 _SLASHED_DATE = re.compile(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from infra.docusign_sim.model import SimError
+from infra.docusign_sim.errors import SimError
 from infra.docusign_sim.pdf import render_pdf
 
 if TYPE_CHECKING:
@@ -30,11 +30,12 @@ def _certificate_page(envelope: Envelope) -> list[str]:
 def envelope_pdf(envelope: Envelope, document_id: str, *, certificate: bool = True) -> bytes:
     """``GET envelopes/{id}/documents/{document_id}``: ``1``, ``certificate`` or ``combined``
     (``certificate`` says whether the combined file ends with the certificate)."""
-    if document_id == "1":
+    if document_id == "1" and envelope.document_count:
         return render_pdf(envelope.document_name, [_document_page(envelope)])
     if document_id == "certificate":
         return render_pdf(f"CertificateOfCompletion_{envelope.envelope_id}", [_certificate_page(envelope)])
     if document_id == "combined":
-        pages = [_document_page(envelope)] + ([_certificate_page(envelope)] if certificate else [])
+        content = [_document_page(envelope)] if envelope.document_count else []
+        pages = content + ([_certificate_page(envelope)] if certificate else [])
         return render_pdf(f"Combined {envelope.envelope_id}", pages)
     raise SimError(400, "INVALID_DOCUMENT_ID", f"The DocumentID specified is not valid: {document_id}")

@@ -12,7 +12,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from infra.docusign_sim.model import SimError, rest_time
+from infra.docusign_sim.errors import SimError
+from infra.docusign_sim.model import rest_time
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

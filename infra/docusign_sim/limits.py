@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-FAULT_KINDS = ("429", "500", "503", "delay", "hourly_limit")
+FAULT_KINDS = ("429", "500", "503", "delay", "hourly_limit", "drop_response")
+# Faults that do not answer in the request's place: the request is served (late, or unanswered).
+SERVED_FAULTS = ("delay", "drop_response")
 API_PREFIX = "/restapi/"
 ENVELOPE_POLLING_LIMIT_EXCEEDED = "HOURLY_ENVELOPE_POLLING_LIMIT_EXCEEDED"
 # What DocuSign answers its limits with: 400 for years, 429 since its 2026 change.

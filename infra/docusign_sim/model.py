@@ -9,14 +9,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from infra.docusign_sim.delivery import Delivery, Notification, parse_delivery, parse_notification
+from infra.docusign_sim.errors import SimError
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from infra.docusign_sim.templates import Template, TemplateRole
+
 SIGNER = "signer"
 CARBON_COPY = "carboncopy"
-RECIPIENT_TYPES = (SIGNER, CARBON_COPY)
-# Keys of the REST ``recipients`` object, in DocuSign's order; only two are ever filled.
-_RECIPIENT_GROUPS = (
+CERTIFIED_DELIVERY = "certifieddelivery"
+RECIPIENT_TYPES = (SIGNER, CARBON_COPY, CERTIFIED_DELIVERY)
+# Who acts on an envelope (opens it, signs or acknowledges it); carbon copies only receive it.
+ACTING_TYPES = (SIGNER, CERTIFIED_DELIVERY)
+# Keys of the REST ``recipients`` object, in DocuSign's order; three are ever filled.
+RECIPIENT_GROUPS = (
     "signers",
     "agents",
     "editors",
@@ -28,25 +36,11 @@ _RECIPIENT_GROUPS = (
     "witnesses",
     "notaries",
 )
-_GROUP_OF = {SIGNER: "signers", CARBON_COPY: "carbonCopies"}
+GROUP_OF = {SIGNER: "signers", CARBON_COPY: "carbonCopies", CERTIFIED_DELIVERY: "certifiedDeliveries"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-EXPIRE_AFTER_DAYS = 120
 
 # (event name, recipientId or None): what one transition announces over Connect, in order.
 Event = tuple[str, str | None]
-
-
-class SimError(Exception):
-    """A refusal answered with DocuSign's error body ``{"errorCode", "message"}``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-
-    def body(self) -> dict[str, str]:
-        return {"errorCode": self.code, "message": self.message}
 
 
 class MonotonicClock:
@@ -75,84 +69,7 @@ def generated_time(moment: datetime, sequence: int) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond:06d}{sequence % 10}Z"
 
 
-@dataclass(frozen=True, slots=True)
-class TemplateRole:
-    role_name: str
-    routing_order: int
-    recipient_type: str = SIGNER
-    name: str = ""
-    email: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Template:
-    template_id: str
-    name: str
-    document_name: str
-    email_subject: str
-    roles: tuple[TemplateRole, ...]
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "templateId": self.template_id,
-            "name": self.name,
-            "documentName": self.document_name,
-            "emailSubject": self.email_subject,
-            "roles": [
-                {
-                    "roleName": role.role_name,
-                    "routingOrder": str(role.routing_order),
-                    "type": role.recipient_type,
-                    "name": role.name,
-                    "email": role.email,
-                }
-                for role in self.roles
-            ],
-        }
-
-
-def parse_template(body: object) -> Template:
-    """A template registered through the control API (``POST /_sim/templates``)."""
-    if not isinstance(body, dict) or not body.get("templateId") or not isinstance(body.get("roles"), list):
-        raise SimError(400, "INVALID_REQUEST_BODY", "a template needs templateId and a list of roles")
-    roles = []
-    for index, role in enumerate(body["roles"]):
-        if not isinstance(role, dict) or not role.get("roleName"):
-            raise SimError(400, "INVALID_REQUEST_BODY", f"roles[{index}] needs a roleName")
-        kind = str(role.get("type", SIGNER)).lower()
-        if kind not in RECIPIENT_TYPES:
-            raise SimError(
-                400, "INVALID_REQUEST_BODY", f"roles[{index}].type must be one of {RECIPIENT_TYPES}"
-            )
-        roles.append(
-            TemplateRole(
-                role_name=str(role["roleName"]),
-                routing_order=_routing_order(role.get("routingOrder", index + 1)),
-                recipient_type=kind,
-                name=str(role.get("name", "")),
-                email=str(role.get("email", "")),
-            )
-        )
-    template_id = str(body["templateId"])
-    return Template(
-        template_id=template_id,
-        name=str(body.get("name", template_id)),
-        document_name=str(body.get("documentName", f"{template_id}.pdf")),
-        email_subject=str(body.get("emailSubject", "Please DocuSign this document")),
-        roles=tuple(roles),
-    )
-
-
-DEFAULT_TEMPLATE = Template(
-    template_id="tpl-nda",
-    name="Mutual NDA",
-    document_name="Mutual NDA.pdf",
-    email_subject="Please DocuSign: Mutual NDA",
-    roles=(TemplateRole("Signer 1", 1), TemplateRole("Signer 2", 2)),
-)
-
-
-def _routing_order(value: object) -> int:
+def routing_order(value: object) -> int:
     try:
         order = int(str(value))
     except ValueError:
@@ -186,12 +103,23 @@ class Recipient:
     signed_at: datetime | None = None
     declined_at: datetime | None = None
     declined_reason: str | None = None
+    delivery: Delivery = field(default_factory=Delivery)
+    client_user_id: str | None = None
+    email_notification: dict[str, str] | None = None
+    # A signer's text tabs: {tabId, tabLabel, value, originalValue, documentId, pageNumber, ...}.
+    text_tabs: list[dict[str, str]] = field(default_factory=list)
 
-    def as_json(self) -> dict[str, Any]:
-        """One entry of ``recipients.signers`` / ``carbonCopies``, keys in DocuSign's order."""
-        out: dict[str, Any] = {"creationReason": "sender"}
-        if self.recipient_type == SIGNER:
-            out |= {"isBulkRecipient": "false", "requireUploadSignature": "false"}
+    @property
+    def reachable(self) -> bool:
+        """Has what its delivery method needs: a name, and an email unless it goes by SMS/WhatsApp."""
+        return bool(self.name) and (not self.delivery.needs_email or bool(_EMAIL.match(self.email)))
+
+    def as_json(self, *, include_tabs: bool = False) -> dict[str, Any]:
+        """One entry of ``recipients.signers`` / ``carbonCopies`` / ``certifiedDeliveries``, keys
+        in DocuSign's order; ``include_tabs``: a signer's ``tabs`` too."""
+        out: dict[str, Any] = {}
+        if self.recipient_type == SIGNER:  # carbon copies and certified deliveries have none of these
+            out |= {"creationReason": "sender", "isBulkRecipient": "false", "requireUploadSignature": "false"}
         out |= {
             "name": self.name,
             "email": self.email,
@@ -214,7 +142,14 @@ class Recipient:
             out["declinedReason"] = self.declined_reason
         if self.sent_at is not None:
             out["sentDateTime"] = rest_time(self.sent_at)
-        out |= {"deliveryMethod": "email", "recipientType": self.recipient_type}
+        if self.client_user_id is not None:
+            out["clientUserId"] = self.client_user_id
+        if self.email_notification is not None:
+            out["emailNotification"] = dict(self.email_notification)
+        out |= self.delivery.as_json()
+        out["recipientType"] = self.recipient_type
+        if include_tabs and self.recipient_type == SIGNER:
+            out["tabs"] = {"textTabs": [dict(tab) for tab in self.text_tabs]}
         return out
 
 
@@ -242,6 +177,12 @@ class Envelope:
     changed_at: datetime | None = None
     document_guid: str = field(default_factory=lambda: str(uuid.uuid4()))
     certificate_guid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    email_blurb: str = ""
+    # The sender's own id for the envelope, to find it again (listStatusChanges' transaction_ids).
+    transaction_id: str | None = None
+    notification: Notification = field(default_factory=Notification)
+    # 0 for a template without documents: such an envelope can be a draft, never be sent.
+    document_count: int = 1
 
     # --- transitions ---------------------------------------------------------------------
 
@@ -262,14 +203,14 @@ class Envelope:
         if self.status != "created":
             raise SimError(400, "ENVELOPE_CANNOT_BE_SENT", f"the envelope is {self.status}, not a draft")
         for recipient in self.recipients:
-            if not _EMAIL.match(recipient.email) or not recipient.name:
+            if not recipient.reachable:
                 raise SimError(
                     400,
                     "INVALID_EMAIL_ADDRESS_FOR_RECIPIENT",
                     "The email address for the recipient is invalid. The recipient Id follows. "
                     + recipient.recipient_id,
                 )
-        if not any(r.recipient_type == SIGNER for r in self.recipients):
+        if self.document_count == 0 or not any(r.recipient_type == SIGNER for r in self.recipients):
             raise SimError(
                 400,
                 "ENVELOPE_IS_INCOMPLETE",
@@ -285,7 +226,9 @@ class Envelope:
         """Send to the lowest routing order not yet done; complete the envelope when none is left.
 
         Carbon copies are done as soon as the routing reaches them (no Connect event is sent
-        for them here: which recipient events DocuSign sends for CCs is unverified).
+        for them here: which recipient events DocuSign sends for CCs is unverified); signers and
+        certified deliveries are sent to, and act (``deliver``, then ``sign``: a certified
+        delivery's acknowledgement).
         """
         events: list[Event] = []
         while True:
@@ -322,7 +265,8 @@ class Envelope:
         if self.status not in ("sent", "delivered"):
             raise SimError(409, "ENVELOPE_NOT_IN_PROGRESS", f"cannot {action}: the envelope is {self.status}")
         recipient = self.recipient(recipient_id)
-        if recipient.recipient_type != SIGNER:
+        acting = (SIGNER,) if action == "decline" else ACTING_TYPES
+        if recipient.recipient_type not in acting:
             raise SimError(
                 409, "RECIPIENT_NOT_A_SIGNER", f"recipient {recipient_id} is a {recipient.recipient_type}"
             )
@@ -336,7 +280,8 @@ class Envelope:
         return recipient
 
     def deliver(self, recipient_id: str, clock: Callable[[], datetime]) -> list[Event]:
-        """The recipient opens the envelope. Once every signer has, the envelope is ``delivered``."""
+        """The recipient opens the envelope. Once every signer and certified delivery has, the
+        envelope is ``delivered``."""
         recipient = self._active_signer(recipient_id, "deliver")
         if recipient.status != "sent":
             raise SimError(409, "RECIPIENT_NOT_IN_SEQUENCE", f"recipient {recipient_id} is already delivered")
@@ -348,15 +293,16 @@ class Envelope:
         recipient.delivered_at = now
         self.changed_at = now
         events: list[Event] = [("recipient-delivered", recipient.recipient_id)]
-        signers = [r for r in self.recipients if r.recipient_type == SIGNER]
-        if self.status == "sent" and all(r.status in ("delivered", "completed") for r in signers):
+        actors = [r for r in self.recipients if r.recipient_type in ACTING_TYPES]
+        if self.status == "sent" and all(r.status in ("delivered", "completed") for r in actors):
             self.delivered_at = now
             self._set_status("delivered", now)
             events.append(("envelope-delivered", None))
         return events
 
     def sign(self, recipient_id: str, clock: Callable[[], datetime]) -> list[Event]:
-        """The recipient signs (opening it first if not yet delivered); routing moves on."""
+        """The recipient signs, or a certified delivery acknowledges (opening it first if not yet
+        delivered); routing moves on."""
         recipient = self._active_signer(recipient_id, "sign")
         events = self._deliver(recipient, clock) if recipient.status == "sent" else []
         now = clock()
@@ -420,16 +366,17 @@ class Envelope:
             "templateRequired": "false",
             "authoritative" if connect else "authoritativeCopy": "false",
         }
+        content = {
+            "documentId": "1",
+            "documentIdGuid": self.document_guid,
+            "name": self.document_name,
+            "type": "content",
+            "uri": f"{base}/1",
+            "order": "1",
+            **common,
+        }
         return [
-            {
-                "documentId": "1",
-                "documentIdGuid": self.document_guid,
-                "name": self.document_name,
-                "type": "content",
-                "uri": f"{base}/1",
-                "order": "1",
-                **common,
-            },
+            *([content] if self.document_count else []),
             {
                 "documentId": "certificate",
                 "documentIdGuid": self.certificate_guid,
@@ -441,16 +388,17 @@ class Envelope:
             },
         ]
 
-    def recipients_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {group: [] for group in _RECIPIENT_GROUPS}
+    def recipients_json(self, *, include_tabs: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {group: [] for group in RECIPIENT_GROUPS}
         for recipient in sorted(self.recipients, key=lambda r: (r.routing_order, int(r.recipient_id))):
-            out[_GROUP_OF[recipient.recipient_type]].append(recipient.as_json())
+            out[GROUP_OF[recipient.recipient_type]].append(recipient.as_json(include_tabs=include_tabs))
         out["recipientCount"] = str(len(self.recipients))
         out["currentRoutingOrder"] = str(self.current_routing_order())
         return out
 
     def as_json(self, include: frozenset[str] = frozenset()) -> dict[str, Any]:
-        """``GET envelopes/{id}``: ``include`` may name recipients, custom_fields, documents."""
+        """``GET envelopes/{id}``: ``include`` may name recipients, tabs (the recipients' tabs),
+        custom_fields, documents, notifications (the ``notification`` object)."""
         uri = f"/envelopes/{self.envelope_id}"
         out: dict[str, Any] = {
             "status": self.status,
@@ -459,6 +407,7 @@ class Envelope:
             "attachmentsUri": f"{uri}/attachments",
             "envelopeUri": uri,
             "emailSubject": self.email_subject,
+            **({"emailBlurb": self.email_blurb} if self.email_blurb else {}),
             "envelopeId": self.envelope_id,
             "signingLocation": "online",
             "customFieldsUri": f"{uri}/custom_fields",
@@ -485,12 +434,13 @@ class Envelope:
             "documentsCombinedUri": f"{uri}/documents/combined",
             "certificateUri": f"{uri}/documents/certificate",
             "templatesUri": f"{uri}/templates",
-            "expireEnabled": "true",
+            "expireEnabled": str(self.notification.expire_enabled).lower(),
         }
-        if self.sent_at is not None:
-            out["expireDateTime"] = rest_time(self.sent_at + timedelta(days=EXPIRE_AFTER_DAYS))
+        expire_after = self.notification.expire_after
+        if self.sent_at is not None and self.notification.expire_enabled:
+            out["expireDateTime"] = rest_time(self.sent_at + timedelta(days=expire_after))
         out |= {
-            "expireAfter": str(EXPIRE_AFTER_DAYS),
+            "expireAfter": str(expire_after),
             "sender": {
                 "userName": self.sender.user_name,
                 "userId": self.sender.user_id,
@@ -504,7 +454,11 @@ class Envelope:
                 "listCustomFields": [dict(f) for f in self.list_custom_fields],
             }
         if "recipients" in include:
-            out["recipients"] = self.recipients_json()
+            out["recipients"] = self.recipients_json(include_tabs="tabs" in include)
+        if "notifications" in include or "notification" in include:
+            out["notification"] = self.notification.as_json()
+        if self.transaction_id is not None:
+            out["transactionId"] = self.transaction_id
         out |= {
             "purgeState": "unpurged",
             "envelopeIdStamping": "true",
@@ -529,6 +483,85 @@ class Envelope:
         if "documents" in include:
             out["envelopeDocuments"] = self.document_list()
         return out
+
+
+def _tab_values(given: dict[str, Any], where: str) -> dict[str, str]:
+    """``templateRoles[].tabs.textTabs`` as label → value (only text tabs are simulated)."""
+    tabs = given.get("tabs") or {}
+    text_tabs = (tabs.get("textTabs") or []) if isinstance(tabs, dict) else None
+    if not isinstance(text_tabs, list) or not all(isinstance(t, dict) for t in text_tabs):
+        raise SimError(400, "INVALID_REQUEST_BODY", f"{where}.tabs.textTabs must be a list of objects")
+    return {str(t.get("tabLabel", "")): str(t.get("value", "")) for t in text_tabs}
+
+
+def _email_notification(given: dict[str, Any], where: str) -> dict[str, str] | None:
+    raw = given.get("emailNotification")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise SimError(400, "INVALID_REQUEST_BODY", f"{where}.emailNotification must be an object")
+    keys = ("emailSubject", "emailBody", "supportedLanguage")
+    return {key: str(raw[key]) for key in keys if raw.get(key) is not None}
+
+
+def _recipient(number: int, role: TemplateRole, given: dict[str, Any]) -> Recipient:
+    """A template role as the envelope's recipient, with what ``templateRoles`` gave for it:
+    text tab values fill the template's tabs by ``tabLabel`` (a label the role lacks is
+    ignored, as DocuSign ignores it)."""
+    where = f"templateRoles[{role.role_name!r}]"
+    values = _tab_values(given, where)
+    recipient_id = str(number)
+    tabs = [
+        {
+            "tabId": str(uuid.uuid4()),
+            "tabLabel": tab.label,
+            "value": values.get(tab.label, tab.value),
+            "originalValue": tab.value,
+            "documentId": "1",
+            "pageNumber": "1",
+            "recipientId": recipient_id,
+            "tabType": "text",
+        }
+        for tab in role.text_tabs
+    ]
+    client_user_id = given.get("clientUserId")
+    return Recipient(
+        recipient_id=recipient_id,
+        role_name=role.role_name,
+        name=str(given.get("name", role.name)),
+        email=str(given.get("email", role.email)),
+        routing_order=routing_order(given.get("routingOrder", role.routing_order)),
+        recipient_type=role.recipient_type,
+        delivery=parse_delivery(given, where),
+        client_user_id=str(client_user_id) if client_user_id else None,
+        email_notification=_email_notification(given, where),
+        text_tabs=tabs,
+    )
+
+
+def _custom_fields(request: dict[str, Any], field_ids: Callable[[], str]) -> tuple[list[Any], list[Any]]:
+    custom = request.get("customFields") or {}
+    if not isinstance(custom, dict):
+        raise SimError(400, "INVALID_REQUEST_BODY", "customFields must be an object")
+    text_fields = []
+    for item in custom.get("textCustomFields") or []:
+        if not isinstance(item, dict) or not item.get("name"):
+            raise SimError(400, "INVALID_REQUEST_BODY", "each textCustomFields entry needs a name")
+        text_fields.append(
+            {
+                "fieldId": field_ids(),
+                "name": str(item["name"]),
+                "show": str(item.get("show", "true")).lower(),
+                "required": str(item.get("required", "false")).lower(),
+                "value": str(item.get("value", "")),
+            }
+        )
+    list_fields = [
+        {"fieldId": field_ids(), **item}
+        for item in custom.get("listCustomFields") or []
+        if isinstance(item, dict)
+    ]
+    return text_fields, list_fields
 
 
 def new_envelope(
@@ -559,40 +592,12 @@ def new_envelope(
     if not isinstance(roles_given, list) or not all(isinstance(r, dict) for r in roles_given):
         raise SimError(400, "INVALID_REQUEST_BODY", "templateRoles must be a list of objects")
     by_role = {str(r.get("roleName", "")): r for r in roles_given}
-    recipients = []
-    for index, role in enumerate(template.roles, start=1):
-        given = by_role.get(role.role_name, {})
-        recipients.append(
-            Recipient(
-                recipient_id=str(index),
-                role_name=role.role_name,
-                name=str(given.get("name", role.name)),
-                email=str(given.get("email", role.email)),
-                routing_order=_routing_order(given.get("routingOrder", role.routing_order)),
-                recipient_type=role.recipient_type,
-            )
-        )
-    custom = request.get("customFields") or {}
-    if not isinstance(custom, dict):
-        raise SimError(400, "INVALID_REQUEST_BODY", "customFields must be an object")
-    text_fields = []
-    for item in custom.get("textCustomFields") or []:
-        if not isinstance(item, dict) or not item.get("name"):
-            raise SimError(400, "INVALID_REQUEST_BODY", "each textCustomFields entry needs a name")
-        text_fields.append(
-            {
-                "fieldId": field_ids(),
-                "name": str(item["name"]),
-                "show": str(item.get("show", "true")).lower(),
-                "required": str(item.get("required", "false")).lower(),
-                "value": str(item.get("value", "")),
-            }
-        )
-    list_fields = [
-        {"fieldId": field_ids(), **item}
-        for item in custom.get("listCustomFields") or []
-        if isinstance(item, dict)
+    recipients = [
+        _recipient(number, role, by_role.get(role.role_name, {}))
+        for number, role in enumerate(template.roles, start=1)
     ]
+    text_fields, list_fields = _custom_fields(request, field_ids)
+    transaction_id = request.get("transactionId")
     return Envelope(
         envelope_id=str(uuid.uuid4()),
         template_id=template.template_id,
@@ -606,4 +611,8 @@ def new_envelope(
         status_changed_at=now,
         last_modified_at=now,
         changed_at=now,
+        email_blurb=str(request.get("emailBlurb") or template.email_blurb),
+        transaction_id=str(transaction_id) if transaction_id else None,
+        notification=parse_notification(request.get("notification")),
+        document_count=len(template.documents),
     )

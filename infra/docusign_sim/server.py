@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -26,16 +27,17 @@ from infra.docusign_sim.auth import (
     verify_assertion,
 )
 from infra.docusign_sim.connect import ALL_EVENTS, FORMATS
+from infra.docusign_sim.errors import SimError
 from infra.docusign_sim.hmac_keys import MAX_KEYS
 from infra.docusign_sim.limits import (
     API_PREFIX,
+    SERVED_FAULTS,
     ApiBudget,
     EnvelopePolling,
     FaultPlan,
     limit_body,
     parse_fault,
 )
-from infra.docusign_sim.model import SimError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -353,8 +355,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(answer.body)
 
+    # Set by a ``drop_response`` fault: the request is served, then the connection closes unanswered.
+    _drop = False
+
     def _handle(self, method: str) -> None:
         self._body = None
+        self._drop = False
         parts = urlsplit(self.path)
         path = parts.path.rstrip("/") or "/"
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -369,6 +375,10 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a simulator bug must still answer, and say so
             log.exception("simulator error on %s %s", method, self.path)
             answer = Answer(500, {"errorCode": "UNSPECIFIED_ERROR", "message": "simulator bug, see its log"})
+        if self._drop:  # as if the answer were lost on the way: the client sees the connection close
+            log.info("drop_response fault: %s %s served, answer dropped", method, self.path)
+            self.close_connection = True
+            return
         self._send(answer)
 
     # --- DocuSign API --------------------------------------------------------------------
@@ -378,7 +388,9 @@ class _Handler(BaseHTTPRequestHandler):
         fault = sim.faults.take(method, path)
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.delay)
-        elif fault is not None:
+        elif fault is not None and fault.kind == "drop_response":
+            self._drop = True
+        if fault is not None and fault.kind not in SERVED_FAULTS:
             budget = sim.budget.exhausted() if fault.kind == "hourly_limit" else sim.budget.charge()[0]
             headers = budget.headers() if path.startswith(API_PREFIX) else {}
             retry_after = fault.answer_retry_after()
@@ -389,6 +401,8 @@ class _Handler(BaseHTTPRequestHandler):
         oauth = self._oauth(method, path, query)
         if oauth is not None:
             return oauth
+        if path.startswith("/sender/") and method == "GET":
+            return self._sender_page(path.removeprefix("/sender/"))
         if path.startswith(API_PREFIX):
             return self._rest(method, path, query)
         return Answer(
@@ -454,23 +468,63 @@ class _Handler(BaseHTTPRequestHandler):
         if segments and segments[0] == "connect":
             status, body = connect_api.route(account, method, segments[1:], query, self._json_body)
             return Answer(status, body)
-        routes: dict[tuple[str, int], Callable[[], Answer]] = {
-            ("GET", 1): lambda: Answer(200, account.list_changes(query)),
-            ("POST", 1): lambda: Answer(201, account.create(self._json_body())),
-            ("GET", 2): lambda: Answer(200, account.envelope_json(segments[1], self._include(query))),
-            ("PUT", 2): lambda: Answer(200, account.update(segments[1], self._json_body())),
+        answer: Answer | None = None
+        if segments and segments[0] == "templates" and method == "GET" and len(segments) <= 2:
+            answer = Answer(
+                200,
+                account.template_json(segments[1]) if len(segments) == 2 else account.template_results(query),
+            )
+        elif segments and segments[0] == "envelopes":
+            answer = self._envelope_route(method, segments[1:], query)
+        if answer is None:
+            raise SimError(
+                404, "INVALID_REQUEST_RESOURCE", "The URL provided does not resolve to a resource."
+            )
+        return answer
+
+    def _envelope_route(self, method: str, rest: list[str], query: dict[str, str]) -> Answer | None:
+        """``envelopes[/{id}[/...]]``: ``rest`` is what follows ``envelopes``."""
+        account = self.sim.account
+        part = (method, *rest[1:]) if rest else (method,)
+        routes: dict[tuple[str, ...], Callable[[], Answer]] = {
+            ("GET",): lambda: Answer(200, account.list_changes(query)),
+            ("POST",): lambda: Answer(201, account.create(self._json_body())),
+            ("GET", "documents"): lambda: Answer(200, account.document_list(rest[0])),
+            ("GET", "recipients"): lambda: Answer(
+                200,
+                account.recipients_json(
+                    rest[0], include_tabs=query.get("include_tabs", "").lower() == "true"
+                ),
+            ),
+            ("GET", "notification"): lambda: Answer(200, account.notification_json(rest[0])),
+            ("POST", "views", "sender"): lambda: Answer(
+                201, account.create_sender_view(rest[0], self._json_body(), self.sim.url)
+            ),
         }
-        if segments and segments[0] == "envelopes":
-            route = routes.get((method, len(segments)))
-            if route is not None:
-                return route()
-            if method == "GET" and len(segments) == 3 and segments[2] == "documents":
-                return Answer(200, account.document_list(segments[1]))
-            if method == "GET" and len(segments) == 3 and segments[2] == "recipients":
-                return Answer(200, account.recipients_json(segments[1]))
-            if method == "GET" and len(segments) == 4 and segments[2] == "documents":
-                return self._download(segments[1], segments[3], query)
-        raise SimError(404, "INVALID_REQUEST_RESOURCE", "The URL provided does not resolve to a resource.")
+        if len(rest) == 1:
+            routes[("GET",)] = lambda: Answer(200, account.envelope_json(rest[0], self._include(query)))
+            routes[("PUT",)] = lambda: Answer(200, account.update(rest[0], self._json_body()))
+            routes.pop(("POST",))
+        if method == "GET" and len(rest) == 3 and rest[1] == "documents":
+            return self._download(rest[0], rest[2], query)
+        route = routes.get(part)
+        return route() if route is not None else None
+
+    def _sender_page(self, token: str) -> Answer:
+        """The sender view a ``views/sender`` URL opens (once): a page naming the draft. The
+        sender's "Send" is the control API's ``POST /_sim/envelopes/{id}/send``."""
+        envelope = self.sim.account.open_sender_view(token)
+        if envelope is None:
+            page = "<!doctype html><title>DocuSign</title><p>This link has expired or was already used.</p>"
+            return Answer(404, page.encode(), "text/html; charset=utf-8")
+        page = (
+            "<!doctype html><html><head><title>DocuSign - Send envelope (simulated)</title></head><body>"
+            f"<h1>{html.escape(envelope.email_subject)}</h1>"
+            f"<p>Draft envelope <code>{html.escape(envelope.envelope_id)}</code> from template "
+            f"<code>{html.escape(envelope.template_id)}</code>, {len(envelope.recipients)} recipient(s).</p>"
+            "<p>The sender sends it with <code>POST /_sim/envelopes/{id}/send</code>.</p></body></html>"
+        )
+        return Answer(200, page.encode(), "text/html; charset=utf-8")
 
     @staticmethod
     def _include(query: dict[str, str]) -> frozenset[str]:
@@ -504,6 +558,11 @@ class _Handler(BaseHTTPRequestHandler):
                     body = self._json_body()
                     reason = str(body.get("reason", "")) if isinstance(body, dict) else ""
                     callbacks = account.act(envelope_id, recipient_id, action, reason)
+                    return Answer(
+                        200, {"envelope": account.envelope_json(envelope_id), "callbacks": callbacks}
+                    )
+                case ("POST", ["envelopes", envelope_id, "send"]):
+                    callbacks = account.send_draft(envelope_id)
                     return Answer(
                         200, {"envelope": account.envelope_json(envelope_id), "callbacks": callbacks}
                     )

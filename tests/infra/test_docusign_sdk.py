@@ -25,7 +25,16 @@ from docusign_esign import (
     Envelope,
     EnvelopeDefinition,
     EnvelopesApi,
+    EnvelopeViewRequest,
+    Expirations,
+    Notification,
+    RecipientAdditionalNotification,
+    RecipientPhoneNumber,
+    Reminders,
+    Tabs,
     TemplateRole,
+    TemplatesApi,
+    Text,
     TextCustomField,
     models,
 )
@@ -319,3 +328,105 @@ def test_the_sdk_manages_connect_configurations_and_reads_the_failure_log(
     error = json.loads(missing.value.body)
     assert unknown_keys(error, "ErrorDetails") == []
     assert (missing.value.status, error["errorCode"]) == (404, "CONNECT_CONFIGURATION_NOT_FOUND")
+
+
+def test_the_sdk_reads_templates_sends_from_one_in_full_and_finds_the_send_again(
+    sim: Simulator, api_client: ApiClient, pool: LoopbackPool, key: rsa.RSAPrivateKey
+) -> None:
+    api_client.host = f"{sign_in(api_client, pool, key)}/restapi"
+    SimulatorControl(sim.url).register_template(
+        "tpl-sales",
+        [
+            {"roleName": "Customer", "tabs": [{"tabLabel": "deal_title"}]},
+            {"roleName": "Legal", "type": "carboncopy", "name": "Legal Team", "email": "legal@example.com"},
+            {"roleName": "Finance", "type": "certifieddelivery"},
+        ],
+        name="Sales order",
+    )
+    templates = TemplatesApi(api_client)
+    listed = templates.list_templates(ACCOUNT_ID, search_text="sales", count="10", start_position="0")
+    assert unknown_keys(pool.last_json(), "EnvelopeTemplateResults") == []
+    assert ([t.template_id for t in listed.envelope_templates], listed.total_set_size) == (["tpl-sales"], "1")
+    template = templates.get(ACCOUNT_ID, "tpl-sales")
+    assert unknown_keys(pool.last_json(), "EnvelopeTemplate") == []
+    assert template.recipients.signers[0].tabs.text_tabs[0].tab_label == "deal_title"
+    assert template.recipients.carbon_copies[0].email == "legal@example.com"
+    assert template.recipients.certified_deliveries[0].role_name == "Finance"
+    assert [d.name for d in template.documents] == ["tpl-sales.pdf"]
+    with pytest.raises(ApiException) as missing:
+        templates.get(ACCOUNT_ID, "tpl-missing")
+    assert json.loads(missing.value.body)["errorCode"] == "TEMPLATE_ID_INVALID"
+
+    envelopes = EnvelopesApi(api_client)
+    definition = EnvelopeDefinition(
+        template_id="tpl-sales",
+        status="created",
+        email_subject="Deal 1001: order form",
+        email_blurb="Please sign.",
+        transaction_id="send-deal1001-rule7",
+        custom_fields=CustomFields(
+            text_custom_fields=[TextCustomField(name="dealwire_send_id", value="send-deal1001-rule7")]
+        ),
+        notification=Notification(
+            use_account_defaults="false",
+            reminders=Reminders(reminder_enabled="true", reminder_delay="2", reminder_frequency="3"),
+            expirations=Expirations(expire_enabled="true", expire_after="30", expire_warn="5"),
+        ),
+        template_roles=[
+            TemplateRole(
+                role_name="Customer",
+                name="Carol Customer",
+                email="carol@example.com",
+                routing_order="1",
+                client_user_id="contact-42",
+                tabs=Tabs(text_tabs=[Text(tab_label="deal_title", value="Deal 1001")]),
+                additional_notifications=[
+                    RecipientAdditionalNotification(
+                        secondary_delivery_method="SMS",
+                        phone_number=RecipientPhoneNumber(country_code="1", number="4155550100"),
+                    )
+                ],
+            ),
+            TemplateRole(role_name="Finance", name="Fay Finance", email="fay@example.com"),
+        ],
+    )
+    created = envelopes.create_envelope(ACCOUNT_ID, envelope_definition=definition)
+    assert unknown_keys(pool.last_json(), "EnvelopeSummary") == []
+    envelope = envelopes.get_envelope(
+        ACCOUNT_ID, created.envelope_id, include="recipients,tabs,custom_fields"
+    )
+    assert unknown_keys(pool.last_json(), "Envelope") == []
+    assert (envelope.transaction_id, envelope.email_blurb, envelope.expire_after) == (
+        "send-deal1001-rule7",
+        "Please sign.",
+        "30",
+    )
+    carol = envelope.recipients.signers[0]
+    assert (carol.client_user_id, carol.tabs.text_tabs[0].value) == ("contact-42", "Deal 1001")
+    assert carol.additional_notifications[0].phone_number.number == "4155550100"
+    recipients = envelopes.list_recipients(ACCOUNT_ID, created.envelope_id, include_tabs="true")
+    assert unknown_keys(pool.last_json(), "Recipients") == []
+    assert recipients.certified_deliveries[0].name == "Fay Finance"
+    notification = envelopes.get_notification_settings(ACCOUNT_ID, created.envelope_id)
+    assert unknown_keys(pool.last_json(), "Notification") == []
+    assert (notification.reminders.reminder_frequency, notification.expirations.expire_warn) == ("3", "5")
+
+    by_transaction = envelopes.list_status_changes(ACCOUNT_ID, transaction_ids="send-deal1001-rule7")
+    assert unknown_keys(pool.last_json(), "EnvelopesInformation") == []
+    assert [e.envelope_id for e in by_transaction.envelopes] == [created.envelope_id]
+    assert by_transaction.envelopes[0].transaction_id == "send-deal1001-rule7"
+    by_field = envelopes.list_status_changes(
+        ACCOUNT_ID,
+        custom_field="dealwire_send_id=send-deal1001-rule7",
+        from_date=(datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d"),
+    )
+    assert [e.envelope_id for e in by_field.envelopes] == [created.envelope_id]
+
+    view = envelopes.create_sender_view(
+        ACCOUNT_ID,
+        created.envelope_id,
+        envelope_view_request=EnvelopeViewRequest(return_url="https://crm.example/back"),
+    )
+    assert unknown_keys(pool.last_json(), "ViewUrl") == []
+    assert pool.answers[-1].status == 201
+    assert view.url.startswith(f"{sim.url}/sender/")
