@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from infra.local.offline import go_offline
 from infra.local.template import Stack, load_template
 
@@ -34,6 +36,14 @@ for _function in (
     "CrmProjectionFunction",
     "ApiFunction",
     "IntegrationsFunction",
+    "StageTriggerFunction",
 ):
     os.environ.update(TEST_STACK.function_environment(_function))
 os.environ["POWERTOOLS_SERVICE_NAME"] = "dealwire-tests"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With ``-n`` (pytest-xdist, as ``make test`` runs all but e2e): a test file stays on one
+    worker, so its module-scoped moto stack is built once."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(item.path.as_posix()))
