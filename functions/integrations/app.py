@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
-from dealwire.api.resolver import answers, caller, claim, crm_resolver
+from dealwire.api.resolver import answers, caller, crm_resolver, require_active_user, require_role
 from dealwire.contracts.events import IntegrationKeyVerified  # noqa: TC001 - pydantic reads it at run time
 from dealwire.contracts.integrations import (  # noqa: TC001 - Powertools reads the routes' annotations
     CompleteRequest,
@@ -64,16 +64,21 @@ def connection() -> DocuSignConnection:
         ),
         secrets_store=TenantSecrets(settings.tenant_secret_prefix),
         store=IntegrationStore(settings.table_name),
-        users=CrmProjection(settings.table_name),
         redirect_uri=settings.consent_redirect_uri,
     )
+
+
+@cache
+def users() -> CrmProjection:
+    return CrmProjection(integrations_settings().table_name)
 
 
 def _admin() -> tuple[str, str]:
     """(tenant, user) of a caller who holds the admin role and is an active user of the tenant."""
     settings = integrations_settings()
     tenant, user = caller(app, settings.tenant_claim, settings.user_claim)
-    connection().require_admin(tenant, user, claim(app, settings.role_claim), settings.admin_role)
+    require_role(app, settings.role_claim, settings.admin_role, "connecting DocuSign")
+    require_active_user(users(), tenant, user)
     logger.append_keys(tenant_id=tenant, user_id=user)
     return tenant, user
 

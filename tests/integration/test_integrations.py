@@ -17,7 +17,6 @@ import pytest
 
 from dealwire.integration.connection import DocuSignConnection
 from dealwire.settings import integrations_settings
-from dealwire.store.crm import CrmProjection
 from dealwire.store.docusign_app import DocuSignAccess
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.integrations import IntegrationStore
@@ -119,7 +118,6 @@ def connecting(
             access=DocuSignAccess(env["DEALWIRE_DOCUSIGN_APP_SECRET"], sim.url, None),
             secrets_store=TenantSecrets(env["DEALWIRE_TENANT_SECRET_PREFIX"]),
             store=IntegrationStore(table(aws)),
-            users=CrmProjection(table(aws)),
             redirect_uri=REDIRECT_URI,
         )
         monkeypatch.setattr(app, "connection", lambda: service)

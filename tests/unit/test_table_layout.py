@@ -38,6 +38,10 @@ def test_every_kind_has_one_layout_and_every_layout_a_builder_that_puts_the_tena
         ItemKind.DEAL: table.deal_key("acme", "d"),
         ItemKind.INTEGRATION: table.integration_key("acme"),
         ItemKind.CONSENT_STATE: table.consent_state_key("acme", "s"),
+        ItemKind.RULE: table.rule_key("acme", "r"),
+        ItemKind.DEAL_STAGE: table.deal_stage_key("acme", "d"),
+        ItemKind.AUTOMATION: table.automation_key("acme", "d", "r"),
+        ItemKind.IDEMPOTENCY: table.idempotency_key("acme", "api.send#0123abcd"),
     }
     assert set(keys) == set(ItemKind)
     for kind, key in keys.items():

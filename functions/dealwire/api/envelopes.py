@@ -133,10 +133,7 @@ class Envelopes:
         return item
 
     def _tenant(self, tenant_id: str) -> TenantConfig:
-        tenant = self._tenants.get(tenant_id)
-        if tenant is None or not tenant.docusign_user_id:
-            raise Conflict("the account is not connected to DocuSign", code="not_connected")
-        return tenant
+        return connected_tenant(self._tenants, tenant_id)
 
     def _fetch_original(self, tenant_id: str, envelope_id: str, document_id: str, key: str) -> None:
         """Stream the document from DocuSign into S3, checksummed as the signed ones are."""
@@ -167,6 +164,14 @@ class Envelopes:
             url=self._documents.presigned_get(key, self._link_seconds, filename),
             expires_in=self._link_seconds,
         )
+
+
+def connected_tenant(tenants: TenantDirectory, tenant_id: str) -> TenantConfig:
+    """The tenant's configuration, refused (409) until it is connected to DocuSign."""
+    tenant = tenants.get(tenant_id)
+    if tenant is None or not tenant.docusign_user_id:
+        raise Conflict("the account is not connected to DocuSign", code="not_connected")
+    return tenant
 
 
 def _document_name(envelope: Mapping[str, Any], document_id: str) -> str:

@@ -12,9 +12,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 T = TypeVar("T")
-# DocuSign's ways of saying the envelope or document asked for is not there.
+# DocuSign's ways of saying the envelope, document or template asked for is not there.
 _NOT_THERE: Final = frozenset(
-    {"ENVELOPE_DOES_NOT_EXIST", "DOCUMENT_DOES_NOT_EXIST", "INVALID_DOCUMENT_ID", "INVALID_DOCUMENTID"}
+    {
+        "ENVELOPE_DOES_NOT_EXIST",
+        "DOCUMENT_DOES_NOT_EXIST",
+        "INVALID_DOCUMENT_ID",
+        "INVALID_DOCUMENTID",
+        "TEMPLATE_ID_INVALID",
+    }
 )
 
 
@@ -73,8 +79,10 @@ class Unavailable(ApiRefusal):
     code = "upstream_unavailable"
 
 
-def with_docusign(call: Callable[[], T]) -> T:
-    """Run a DocuSign call; its refusals become the API's (not found, conflict, rate limit, unavailable)."""
+def with_docusign(call: Callable[[], T], *, missing: str = "DocuSign has no such document or envelope") -> T:
+    """Run a DocuSign call; its refusals become the API's (not found, conflict, rate limit, unavailable).
+
+    ``missing`` is the 404's message when DocuSign has no such thing."""
     from dealwire.docusign.errors import (  # noqa: PLC0415 - the DocuSign client is imported only when called
         ConsentRequired,
         DocuSignError,
@@ -95,7 +103,7 @@ def with_docusign(call: Callable[[], T]) -> T:
         raise Unavailable(f"DocuSign did not answer: {exc.message}") from exc
     except DocuSignError as exc:
         if exc.status == 404 or exc.error_code in _NOT_THERE:
-            raise NotFound("DocuSign has no such document or envelope") from exc
+            raise NotFound(missing) from exc
         if exc.error_code == "ENVELOPE_CANNOT_VOID_INVALID_STATE":
             raise Conflict(exc.message, code="cannot_void") from exc
         raise Unavailable(f"DocuSign refused: {exc.error_code}") from exc

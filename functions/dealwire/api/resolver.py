@@ -9,7 +9,7 @@ the field, AWS throttling a 429, anything else a logged and counted 500.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -29,6 +29,8 @@ from dealwire.store.table import InvalidCursor, Throttled, error_code, is_thrott
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import Response
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+    from dealwire.store.crm import CrmProjection
 
 
 def error(description: str) -> OpenAPIResponse:
@@ -62,6 +64,13 @@ def answers(ok: str, *, docusign: bool = False, body: bool = False) -> dict[int,
     return documented
 
 
+def _problem(item: dict[str, Any]) -> str:
+    """``field: what is wrong``; a problem of the whole body (two fields that clash) names none."""
+    where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
+    message = str(item.get("msg", ""))
+    return f"{where}: {message}" if where else message
+
+
 def answer(refusal: ApiRefusal) -> Response[str]:
     response = api_error(refusal.status, refusal.code, refusal.message)
     if refusal.retry_after is not None:
@@ -79,10 +88,7 @@ def crm_resolver(*, failed_metric: str, throttled_metric: str) -> APIGatewayHttp
 
     @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def invalid(failure: RequestValidationError) -> Response[str]:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item.get('loc', ()) if part != 'body')}: {item.get('msg', '')}"
-            for item in failure.errors()[:5]
-        )
+        problems = "; ".join(_problem(item) for item in failure.errors()[:5])
         return answer(InvalidRequest(problems or "the request is invalid"))
 
     @app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
@@ -133,3 +139,16 @@ def claim(app: APIGatewayHttpResolver, name: str) -> str | None:
     """One claim of the verified token as text (API Gateway passes scalars as strings)."""
     value = app.current_event.request_context.authorizer.jwt_claim.get(name)
     return value if isinstance(value, str) else None
+
+
+def require_role(app: APIGatewayHttpResolver, role_claim: str, role: str, needed_for: str) -> None:
+    """Refused unless the verified token's ``role_claim`` is ``role`` (a tenant admin, say)."""
+    if claim(app, role_claim) != role:
+        raise Forbidden(f"{needed_for} needs the {role!r} role")
+
+
+def require_active_user(users: CrmProjection, tenant_id: str, user_id: str) -> None:
+    """Refused unless the caller is an active user of the tenant in the CRM projection."""
+    user = users.user(tenant_id, user_id)
+    if user is None or not user.active:
+        raise Forbidden(f"{user_id!r} is not an active user of the account")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from dealwire.api.errors import Forbidden, InvalidRequest, NotFound
+from dealwire.api.errors import InvalidRequest, NotFound
+from dealwire.api.resolver import require_active_user
 from dealwire.contracts.api import (
     DealChosen,
     MessageView,
@@ -97,9 +98,7 @@ class Threads:
         return DealChosen(thread_id=thread.thread_id, deal_id=deal_id, link_state="linked")
 
     def require_user(self, tenant_id: str, user_id: str) -> None:
-        user = self._crm.user(tenant_id, user_id)
-        if user is None or not user.active:
-            raise Forbidden(f"{user_id!r} is not an active user of the account")
+        require_active_user(self._crm, tenant_id, user_id)
 
     def _thread(self, tenant_id: str, thread_id: str) -> ThreadState:
         thread = self._mail.thread(tenant_id, thread_id) if is_thread_id(thread_id) else None

@@ -11,6 +11,8 @@ TENANT_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 CRM_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 # Thread ids are dealwire's own: 32 hex digits of a message key.
 THREAD_ID_PATTERN: Final = r"^[a-f0-9]{32}$"
+# Automation rule ids are dealwire's own: 32 hex digits, made when the rule is created.
+RULE_ID_PATTERN: Final = r"^[a-f0-9]{32}$"
 # DocuSign's envelope, account and recipient ids: GUIDs, or short numbers for recipients.
 DOCUSIGN_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
@@ -18,6 +20,7 @@ _TENANT: Final = re.compile(TENANT_ID_PATTERN)
 _CRM: Final = re.compile(CRM_ID_PATTERN)
 _THREAD: Final = re.compile(THREAD_ID_PATTERN)
 _DOCUSIGN: Final = re.compile(DOCUSIGN_ID_PATTERN)
+_RULE: Final = re.compile(RULE_ID_PATTERN)
 
 
 def is_tenant_id(value: object) -> bool:
@@ -34,3 +37,7 @@ def is_thread_id(value: object) -> bool:
 
 def is_docusign_id(value: object) -> bool:
     return isinstance(value, str) and _DOCUSIGN.match(value) is not None
+
+
+def is_rule_id(value: object) -> bool:
+    return isinstance(value, str) and _RULE.fullmatch(value) is not None

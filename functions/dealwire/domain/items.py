@@ -21,3 +21,7 @@ class ItemKind(StrEnum):
     DEAL = "deal"
     INTEGRATION = "docusign_integration"
     CONSENT_STATE = "consent_state"
+    RULE = "automation_rule"
+    DEAL_STAGE = "deal_stage"
+    AUTOMATION = "deal_automation"
+    IDEMPOTENCY = "idempotency_record"

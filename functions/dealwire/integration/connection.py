@@ -23,7 +23,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from dealwire.api.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unavailable, with_docusign
+from dealwire.api.errors import Conflict, InvalidRequest, NotFound, Unavailable, with_docusign
 from dealwire.contracts.integrations import (
     BudgetView,
     ConsentStarted,
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from dealwire.contracts.integrations import CompleteRequest
     from dealwire.docusign.client import DocuSignClient
     from dealwire.docusign.connect_admin import AccountHmacKey, ConnectAdmin
-    from dealwire.store.crm import CrmProjection
     from dealwire.store.docusign_app import DocuSignAccess
     from dealwire.store.integrations import IntegrationStore
     from dealwire.store.tenant_secrets import TenantSecrets
@@ -65,7 +64,6 @@ class DocuSignConnection:
         access: DocuSignAccess,
         secrets_store: TenantSecrets,
         store: IntegrationStore,
-        users: CrmProjection | None,
         redirect_uri: str,
         clock: Callable[[], float] = time.time,
         new_state: Callable[[], str] = lambda: secrets.token_urlsafe(24),
@@ -74,23 +72,10 @@ class DocuSignConnection:
         self._access = access
         self._secrets = secrets_store
         self._store = store
-        self._users = users
         self._redirect_uri = redirect_uri
         self._clock = clock
         self._new_state = new_state
         self._admin = admin or _connect_admin
-
-    # -- who may ----------------------------------------------------------------------------
-
-    def require_admin(self, tenant_id: str, user_id: str, role: str | None, admin_role: str) -> None:
-        """An active user of the tenant whose token names the admin role (None: the operator's CLI)."""
-        if role != admin_role:
-            raise Forbidden(f"connecting DocuSign needs the {admin_role!r} role")
-        if self._users is None:
-            return
-        user = self._users.user(tenant_id, user_id)
-        if user is None or not user.active:
-            raise Forbidden(f"{user_id!r} is not an active user of the account")
 
     # -- connecting ------------------------------------------------------------------------
 

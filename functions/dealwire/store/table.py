@@ -155,6 +155,30 @@ CONSENT_STATE: Final = Layout(
     "STATE",
     "a one-time state of a consent in progress: who started it (15-minute TTL)",
 )
+RULE: Final = Layout(
+    ItemKind.RULE,
+    _T + "RULES",
+    "RULE#{rule}",
+    "an automation rule: its definition, version, who changed it last",
+)
+DEAL_STAGE: Final = Layout(
+    ItemKind.DEAL_STAGE,
+    _T + "DEAL#{deal}",
+    "STAGE",
+    "the deal's last applied stage change (its time and event): older ones change nothing",
+)
+AUTOMATION: Final = Layout(
+    ItemKind.AUTOMATION,
+    _T + "DEAL#{deal}",
+    "AUTOMATION#{rule}",
+    "one rule's signing process for the deal: the send id claimed, its envelope, outcome, skips",
+)
+IDEMPOTENCY: Final = Layout(
+    ItemKind.IDEMPOTENCY,
+    _T + "IDEMPOTENCY",
+    "{key}",
+    "Powertools idempotency: a CRM's Idempotency-Key and the first answer to it (24-hour TTL)",
+)
 
 # The table's TimeToLiveSpecification (template.yaml): a Number of epoch seconds past which
 # DynamoDB deletes the item. Only items meant to expire carry it.
@@ -176,6 +200,10 @@ LAYOUT: Final[tuple[Layout, ...]] = (
     DEAL,
     INTEGRATION,
     CONSENT_STATE,
+    RULE,
+    DEAL_STAGE,
+    AUTOMATION,
+    IDEMPOTENCY,
 )
 _PATTERNS: Final = tuple((layout.kind, layout.pattern()) for layout in LAYOUT)
 
@@ -284,6 +312,30 @@ def integration_key(tenant_id: str) -> Key:
 
 def consent_state_key(tenant_id: str, state: str) -> Key:
     return CONSENT_STATE.key(tenant=tenant_id, state=state)
+
+
+def rules_partition(tenant_id: str) -> str:
+    return RULE.key(tenant=tenant_id, rule="").pk
+
+
+def rule_key(tenant_id: str, rule_id: str) -> Key:
+    return RULE.key(tenant=tenant_id, rule=rule_id)
+
+
+def deal_stage_key(tenant_id: str, deal_id: str) -> Key:
+    return DEAL_STAGE.key(tenant=tenant_id, deal=deal_id)
+
+
+def automation_key(tenant_id: str, deal_id: str, rule_id: str) -> Key:
+    return AUTOMATION.key(tenant=tenant_id, deal=deal_id, rule=rule_id)
+
+
+def idempotency_partition(tenant_id: str) -> str:
+    return IDEMPOTENCY.key(tenant=tenant_id, key="").pk
+
+
+def idempotency_key(tenant_id: str, key: str) -> Key:
+    return IDEMPOTENCY.key(tenant=tenant_id, key=key)
 
 
 def item_kind(item: Mapping[str, Any]) -> ItemKind | None:

@@ -48,7 +48,6 @@ def _connection(settings: IntegrationsSettings) -> DocuSignConnection:
         ),
         secrets_store=TenantSecrets(settings.tenant_secret_prefix),
         store=IntegrationStore(settings.table_name),
-        users=None,
         redirect_uri=settings.consent_redirect_uri,
     )
 

@@ -1,0 +1,1 @@
+"""Sending for signature: automation rules, what one sends for a deal, and the stage trigger."""
