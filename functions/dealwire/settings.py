@@ -101,6 +101,9 @@ class ApiSettings(_Settings):
     mail_bucket: str = Field(alias="DEALWIRE_MAIL_BUCKET", pattern=_NAME)
     tenant_claim: str = Field(alias="DEALWIRE_TENANT_CLAIM", default="dealwire:tenant", min_length=1)
     user_claim: str = Field(alias="DEALWIRE_USER_CLAIM", default="sub", min_length=1)
+    # The claim naming the caller's role, and the role that may change automation rules.
+    role_claim: str = Field(alias="DEALWIRE_ROLE_CLAIM", default="dealwire:role", min_length=1)
+    admin_role: str = Field(alias="DEALWIRE_ADMIN_ROLE", default="admin", min_length=1)
     # How long a document or attachment link the API hands out stays valid.
     link_seconds: int = Field(alias="DEALWIRE_LINK_SECONDS", default=300, ge=30, le=3600)
     # Voids and original documents go through DocuSign, as the document job's calls do.
@@ -130,6 +133,17 @@ class IntegrationsSettings(_Settings):
     )
     # The public root of the webhook (``https://api.example.com``); empty: the API's own domain.
     webhook_base_url: str = Field(alias="DEALWIRE_WEBHOOK_BASE_URL", default="", pattern=r"^$|^https?://\S+$")
+
+
+class StageTriggerSettings(_Settings):
+    """stage_trigger: a deal's stage change sends what the tenant's automation rules say."""
+
+    table_name: str = Field(alias="DEALWIRE_TABLE_NAME", pattern=_NAME)
+    tenant_secret_prefix: str = Field(alias="DEALWIRE_TENANT_SECRET_PREFIX", min_length=1)
+    tenant_cache_seconds: int = Field(alias="DEALWIRE_TENANT_CACHE_SECONDS", default=300, ge=0, le=3600)
+    docusign_app_secret: str = Field(alias="DEALWIRE_DOCUSIGN_APP_SECRET", min_length=1)
+    docusign_auth_host: str = Field(alias="DEALWIRE_DOCUSIGN_AUTH_HOST", min_length=1)
+    docusign_base_uri: str = Field(alias="DEALWIRE_DOCUSIGN_BASE_URI", default="")
 
 
 _S = TypeVar("_S", bound=_Settings)
@@ -180,3 +194,8 @@ def api_settings() -> ApiSettings:
 @cache
 def integrations_settings() -> IntegrationsSettings:
     return load_settings(IntegrationsSettings)
+
+
+@cache
+def stage_trigger_settings() -> StageTriggerSettings:
+    return load_settings(StageTriggerSettings)

@@ -42,6 +42,7 @@ HANDLER_MODULES = (
     "crm_projection.app",
     "api.app",
     "integrations.app",
+    "stage_trigger.app",
 )
 
 

@@ -32,7 +32,10 @@ from tests.integration.conftest import forget_containers
 from tests.integration.helpers import table
 from tests.integration.test_api import completed_with_documents, crm_api
 from tests.integration.test_document_job_end_to_end import document_fetch, signed_and_queued, sqs_event
-from tests.integration.test_integrations import connecting, integrations
+from tests.integration.test_integrations import ADMIN, connecting, integrations
+from tests.integration.test_manual_send import SEND
+from tests.integration.test_rules_api import NDA
+from tests.integration.test_stage_trigger import automation, stage_event
 from tests.integration.test_stream_publisher import stream_event
 from tests.mail_support import bcc_mail, ingest, put_raw, s3_event, seed_crm, ses_event, ses_stamp
 from tests.support import ACCOUNT_ID, FakeContext, encode, fixture_bytes, http_event, sim_message
@@ -44,8 +47,9 @@ if TYPE_CHECKING:
     from infra.local.template import Stack
     from tests.infra.test_docusign_sim import Api
     from tests.integration.test_integrations import Connecting
+    from tests.integration.test_stage_trigger import Automation
 
-__all__ = ["connecting", "crm_api", "document_fetch"]  # fixtures, used by name below
+__all__ = ["automation", "connecting", "crm_api", "document_fetch"]  # fixtures, used by name below
 ACCOUNT = "123456789012"
 _TRANSACT_ACTIONS = {
     "Put": "dynamodb:PutItem",
@@ -364,6 +368,19 @@ def test_api(aws: Stack, sim: Simulator, api: Api, recorder: Recorder, document_
             call_api("POST", f"/v1/threads/{thread}/deal", body={"dealId": "deal-42"}, claims=ULLA)[0] == 200
         )
         _aborted_upload(app.envelopes()._documents, original_document_key("default", open_, "2", 0))
+        # Automation rules: created (Query, PutItem), listed, read, changed, deleted (DeleteItem).
+        status, rule = call_api("POST", "/v1/automation-rules", body=NDA, claims=ADMIN)
+        assert status == 200, rule
+        path = f"/v1/automation-rules/{rule['ruleId']}"
+        assert call_api("GET", "/v1/automation-rules", claims=ULLA)[0] == 200
+        assert call_api("GET", path, claims=ULLA)[0] == 200
+        assert call_api("PUT", path, body={**NDA, "version": 1}, claims=ADMIN)[0] == 200
+        assert call_api("DELETE", path, query="version=2", claims=ADMIN)[0] == 200
+        # A send by hand, idempotent on its key: the claim, the envelope, Powertools' record.
+        key = {"Idempotency-Key": "k-1"}
+        sent = call_api("POST", "/v1/deals/deal-9/envelopes", body=SEND, claims=ULLA, headers=key)
+        assert sent[0] == 200, sent
+        assert call_api("POST", "/v1/deals/deal-9/envelopes", body=SEND, claims=ULLA, headers=key) == sent
     check(aws, "ApiFunction", recorder.calls["ApiFunction"])
 
 
@@ -406,6 +423,16 @@ def test_integrations(connecting: Connecting, recorder: Recorder) -> None:
     check(connecting.stack, "IntegrationsFunction", recorder.calls["IntegrationsFunction"])
 
 
+def test_stage_trigger(automation: Automation, recorder: Recorder) -> None:
+    automation.add_rule(whenActive="replace")
+    automation.add_rule(rule_id="1" * 32, templateId="tpl-missing")
+    with recorder.acting_as("StageTriggerFunction"):
+        automation.fire(stage_event(at="2026-12-02T10:00:00Z"))  # sent; refused
+        automation.fire(stage_event(at="2026-12-02T10:00:00Z"))  # stale
+        automation.fire(stage_event(at="2026-12-02T10:00:09Z"))  # replaced: voided, sent again
+    check(automation.stack, "StageTriggerFunction", recorder.calls["StageTriggerFunction"])
+
+
 def test_every_function_is_checked() -> None:
     from tests.conftest import TEST_STACK
 
@@ -417,5 +444,6 @@ def test_every_function_is_checked() -> None:
         "CrmProjectionFunction",
         "ApiFunction",
         "IntegrationsFunction",
+        "StageTriggerFunction",
     }
     assert set(TEST_STACK.resources("AWS::Serverless::Function")) == checked

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from dealwire.contracts.crm import CRM_DETAIL_TYPES
+from dealwire.contracts.crm import AUTOMATION_DETAIL_TYPES, CRM_DETAIL_TYPES
 from dealwire.contracts.events import DETAIL_TYPES, JOB_KINDS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
@@ -19,7 +19,8 @@ def examples() -> list[dict[str, object]]:
 def test_every_example_validates_against_its_model() -> None:
     for example in examples():
         if example.get("source") == "crm":
-            CRM_DETAIL_TYPES[str(example["detail-type"])].model_validate(example["detail"])
+            crm = {**CRM_DETAIL_TYPES, **AUTOMATION_DETAIL_TYPES}
+            crm[str(example["detail-type"])].model_validate(example["detail"])
         elif "detail-type" in example:
             DETAIL_TYPES[str(example["detail-type"])].model_validate(example["detail"])
         else:
@@ -28,4 +29,5 @@ def test_every_example_validates_against_its_model() -> None:
 
 def test_every_contract_is_documented() -> None:
     documented = {str(e.get("detail-type", e.get("kind"))) for e in examples()}
-    assert documented == set(DETAIL_TYPES) | set(JOB_KINDS) | set(CRM_DETAIL_TYPES)
+    expected = set(DETAIL_TYPES) | set(JOB_KINDS) | set(CRM_DETAIL_TYPES) | set(AUTOMATION_DETAIL_TYPES)
+    assert documented == expected

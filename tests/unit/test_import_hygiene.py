@@ -42,7 +42,7 @@ def test_the_webhook_imports_no_http_client_no_jwt_and_builds_no_client() -> Non
 LAZY_PROBE = """
 import json
 import stream_publisher.app, document_fetch.app, mail_ingest.app, crm_projection.app, api.app
-import integrations.app
+import integrations.app, stage_trigger.app
 from webhook_docusign import app as webhook
 from tests.support import FakeContext, http_event
 answer = webhook.lambda_handler(http_event(b"{}"), FakeContext())

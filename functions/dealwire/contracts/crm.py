@@ -68,9 +68,57 @@ class ThreadDealChosen(_Crm):
     user_id: str | None = Field(default=None, pattern=_ID)
 
 
+Properties = Annotated[
+    dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")], Annotated[str, Field(max_length=2000)]],
+    Field(max_length=100),
+]
+
+
+class Phone(BaseModel):
+    """A phone number as DocuSign's SMS delivery takes it: the calling code apart from the number."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
+
+    country_code: str = Field(pattern=r"^[1-9][0-9]{0,2}$", description="49, not +49")
+    number: str = Field(pattern=r"^[0-9]{4,14}$", description="The national number, digits only")
+
+
+class DealContact(BaseModel):
+    """One of a deal's contacts as a stage change carries it: who may be asked to sign."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
+
+    person_id: str = Field(pattern=_ID)
+    name: str = Field(min_length=1, max_length=100)
+    email: Email | None = None
+    phone: Phone | None = None
+    primary: bool = False
+    properties: Properties = Field(default_factory=dict)
+
+
+class DealStageChanged(_Crm):
+    """detail-type ``deal.stage_changed``: a deal entered a pipeline stage (``updatedAt``: when).
+
+    Routed to stage_trigger, which sends what the tenant's automation rules for the stage say.
+    """
+
+    deal_id: str = Field(pattern=_ID)
+    title: str = Field(default="", max_length=300)
+    pipeline_id: str = Field(pattern=_ID)
+    from_stage_id: str | None = Field(default=None, pattern=_ID)
+    to_stage_id: str = Field(pattern=_ID)
+    # In the deal's order; the primary contact is asked first whatever its place.
+    contacts: list[DealContact] = Field(default_factory=list, max_length=45)
+    user_id: str | None = Field(default=None, pattern=_ID, description="The CRM user who moved the deal")
+    user_name: str = Field(default="", max_length=300)
+    properties: Properties = Field(default_factory=dict)
+
+
 CRM_DETAIL_TYPES: dict[str, type[_Crm]] = {
     "person.upserted": PersonUpserted,
     "deal.upserted": DealUpserted,
     "user.upserted": UserUpserted,
     "thread.deal_chosen": ThreadDealChosen,
 }
+# The CRM's events stage_trigger takes (crm_projection takes the ones above).
+AUTOMATION_DETAIL_TYPES: dict[str, type[_Crm]] = {"deal.stage_changed": DealStageChanged}

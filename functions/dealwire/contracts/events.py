@@ -136,6 +136,56 @@ class IntegrationKeyVerified(_Contract):
     verified_at: str
 
 
+class AutomationEnvelopeSent(_Contract):
+    """detail-type ``automation.envelope_sent``: a rule sent its document for a deal's stage change."""
+
+    event_id: str
+    tenant_id: str
+    deal_id: str
+    rule_id: str
+    document_type: str
+    template_id: str
+    send_id: str
+    envelope_id: str
+    sent_at: str
+    draft: bool = False
+    # Who was left out, which roles stayed empty: the send went ahead.
+    warnings: list[str] = Field(default_factory=list)
+
+
+class AutomationFailed(_Contract):
+    """detail-type ``automation.failed``: a rule could not send; nothing was sent.
+
+    ``reason``: template_not_found, template_has_no_roles, template_has_no_documents,
+    role_not_in_template, no_contact_with_email, no_contact_with_phone,
+    merge_field_unresolved, sender_not_connected (``detail`` carries the consent URL).
+    """
+
+    event_id: str
+    tenant_id: str
+    deal_id: str
+    rule_id: str
+    document_type: str
+    send_id: str
+    reason: str
+    detail: str
+    failed_at: str
+
+
+class AutomationSkipped(_Contract):
+    """detail-type ``automation.skipped``: a rule's signing process is still active for the deal."""
+
+    event_id: str
+    tenant_id: str
+    deal_id: str
+    rule_id: str
+    document_type: str
+    send_id: str = Field(description="The send that was not made")
+    active_send_id: str
+    active_envelope_id: str | None = None
+    skipped_at: str
+
+
 class FetchDocumentsJob(_Contract):
     """Queue message: store the signed PDF and certificate of a completed envelope."""
 
@@ -169,6 +219,9 @@ DETAIL_TYPES: dict[str, type[_Contract]] = {
     "mail.needs_deal_choice": MailNeedsDealChoice,
     "mail.rejected": MailRejected,
     "integration.key_verified": IntegrationKeyVerified,
+    "automation.envelope_sent": AutomationEnvelopeSent,
+    "automation.failed": AutomationFailed,
+    "automation.skipped": AutomationSkipped,
 }
 JOB_KINDS: dict[str, type[_Contract]] = {
     "fetch_documents": FetchDocumentsJob,

@@ -44,6 +44,8 @@ ASSERTION_SECONDS = 3300
 TOKEN_MARGIN_SECONDS = 300
 # Retried like a burst; a 429 is retried only when it is a burst (see _limit_of).
 SERVER_ERRORS = frozenset({500, 502, 503, 504})
+# Transport errors after which DocuSign cannot have seen the request.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Per-envelope limits are hourly: retrying within the invocation only spends the budget.
 UNRETRYABLE_LIMITS = frozenset({ENVELOPE_POLLING_LIMIT_EXCEEDED, ENVELOPE_UPDATE_LIMIT_EXCEEDED})
 HOUR = 3600
@@ -336,11 +338,24 @@ class DocuSignClient:
 
     # -- transport ------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, *, stream: bool = False, **kwargs: Any) -> httpx.Response:  # noqa: ANN401
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        stream: bool = False,
+        once: bool = False,
+        **kwargs: Any,  # noqa: ANN401 - httpx's request arguments
+    ) -> httpx.Response:
         """One HTTP exchange. Bursts, 5xx and connection errors are retried (``Retry-After``,
         else backoff); the hourly limit is waited out once if its reset is near; no wait
         goes past the deadline. Gives back a 2xx (open if ``stream``) or an error retrying
         will not change (read and closed); raises RateLimitExceeded or DocuSignUnavailable.
+
+        ``once``: the request is not idempotent (an envelope's creation), so it is repeated
+        only when DocuSign cannot have acted on it: a refused connection, a burst or hourly
+        limit. A lost answer or a 5xx raises ``DocuSignUnavailable`` with ``maybe_done``:
+        the caller must look for what it asked for before asking again.
         """
         failures = 0
         waited_for_reset = False
@@ -351,9 +366,11 @@ class DocuSignClient:
                 answer = self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
                 failures += 1
-                self._retry(
-                    failures, self._backoff(failures), DocuSignUnavailable(0, type(exc).__name__, str(exc))
-                )
+                failure = DocuSignUnavailable(0, type(exc).__name__, str(exc))
+                if once and not isinstance(exc, _NOT_SENT):
+                    failure.maybe_done = True
+                    raise failure from exc
+                self._retry(failures, self._backoff(failures), failure)
                 continue
             self._record_budget(answer)
             if answer.status_code < 300:
@@ -375,9 +392,13 @@ class DocuSignClient:
                 continue
             if limit == "burst" or answer.status_code in SERVER_ERRORS:
                 failures += 1
+                failure = DocuSignUnavailable(answer.status_code, code, message)
+                if once and limit != "burst":
+                    failure.maybe_done = True
+                    raise failure
                 told = _retry_after(answer.headers, self._clock())
                 wait = self._backoff(failures) if told is None else told
-                self._retry(failures, wait, DocuSignUnavailable(answer.status_code, code, message))
+                self._retry(failures, wait, failure)
                 continue
             return answer
 
@@ -417,15 +438,16 @@ class DocuSignClient:
             self.rate_limit.burst_remaining = _int(headers.get("X-BurstLimit-Remaining"))
             self.rate_limit.burst_limit = _int(headers.get("X-BurstLimit-Limit"))
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:  # noqa: ANN401
+    def request(self, method: str, path: str, *, once: bool = False, **kwargs: Any) -> httpx.Response:  # noqa: ANN401
         """An authenticated call to ``path`` under the account's REST root, re-authenticated
-        once on 401; a refusal raises ``DocuSignError`` (or one of its kinds)."""
+        once on 401; a refusal raises ``DocuSignError`` (or one of its kinds). ``once``: as
+        ``_send`` takes it, for a call that must not be repeated blindly."""
         reauthenticated = False
         while True:
             token = self._token()
             url = f"{self._base_url(token)}/v2.1/accounts/{self.app.account_id}/{path}"
             headers = {"Authorization": f"Bearer {token.value}", "Accept": "application/json"}
-            answer = self._send(method, url, headers=headers, **kwargs)
+            answer = self._send(method, url, headers=headers, once=once, **kwargs)
             if answer.status_code == 401 and not reauthenticated:
                 self._forget_token()
                 reauthenticated = True

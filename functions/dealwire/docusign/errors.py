@@ -50,4 +50,7 @@ class RateLimitExceeded(DocuSignError):
 
 class DocuSignUnavailable(DocuSignError):
     """Retries are exhausted, or the next wait would not fit the invocation (bursts, 5xx,
-    timeouts); the caller's own retry should follow."""
+    timeouts); the caller's own retry should follow. ``maybe_done``: a call that must not
+    be repeated blindly may have been carried out; look for its effect first."""
+
+    maybe_done: bool = False

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from dealwire.contracts.events import (
+    AutomationEnvelopeSent,
+    AutomationFailed,
+    AutomationSkipped,
     EnvelopeCompleted,
     EnvelopeDocumentsStored,
     EnvelopeStatusChanged,
@@ -262,6 +265,69 @@ def _recipient(old: Mapping[str, Any], new: Mapping[str, Any]) -> Derived:
     )
 
 
+def _automation(old: Mapping[str, Any], new: Mapping[str, Any]) -> Derived:
+    """A rule's signing process for a deal: news when a send's outcome lands, or a send is skipped."""
+    events: list[Publication] = []
+    raw = new.get("detail")
+    detail: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+    common = {
+        "tenant_id": str(new["tenant_id"]),
+        "deal_id": str(new["deal_id"]),
+        "rule_id": str(new["rule_id"]),
+        "document_type": str(detail.get("document_type", "")),
+    }
+    send = str(new.get("send_id", ""))
+    state = new.get("state")
+    changed = old.get("send_id") != send or old.get("state") != state
+    seed = {"pk": new.get("pk"), "sk": new.get("sk")}
+    if changed and state == "sent" and new.get("envelope_id"):
+        events.append(
+            Publication(
+                "automation.envelope_sent",
+                AutomationEnvelopeSent(
+                    event_id=_identity("automation.envelope_sent", {**seed, "order": send}),
+                    **common,
+                    template_id=str(detail.get("template_id", "")),
+                    send_id=send,
+                    envelope_id=str(new["envelope_id"]),
+                    sent_at=str(new.get("sent_at", "")),
+                    draft=bool(detail.get("draft", False)),
+                    warnings=[str(w) for w in new.get("warnings") or []],
+                ),
+            )
+        )
+    elif changed and state == "failed":
+        events.append(
+            Publication(
+                "automation.failed",
+                AutomationFailed(
+                    event_id=_identity("automation.failed", {**seed, "order": send}),
+                    **common,
+                    send_id=send,
+                    reason=str(new.get("reason", "")),
+                    detail=str(new.get("reason_detail", "")),
+                    failed_at=str(new.get("failed_at", "")),
+                ),
+            )
+        )
+    skipped = new.get("skipped_send")
+    if skipped and skipped != old.get("skipped_send"):
+        events.append(
+            Publication(
+                "automation.skipped",
+                AutomationSkipped(
+                    event_id=_identity("automation.skipped", {**seed, "order": skipped}),
+                    **common,
+                    send_id=str(skipped),
+                    active_send_id=send,
+                    active_envelope_id=new.get("envelope_id"),
+                    skipped_at=str(new.get("skipped_at", "")),
+                ),
+            )
+        )
+    return Derived(events=events)
+
+
 _Deriver = Callable[[Mapping[str, Any], Mapping[str, Any]], Derived]
 # Per kind: the attributes a recorded image has, and what its change means.
 _DERIVERS: Final[dict[ItemKind, tuple[tuple[str, ...], _Deriver]]] = {
@@ -270,4 +336,5 @@ _DERIVERS: Final[dict[ItemKind, tuple[tuple[str, ...], _Deriver]]] = {
     ItemKind.THREAD: (("tenant_id", "thread_id"), _thread),
     ItemKind.REJECTION: (("tenant_id",), _rejection),
     ItemKind.INTEGRATION: (("tenant_id",), _integration),
+    ItemKind.AUTOMATION: (("tenant_id", "deal_id", "rule_id", "send_id"), _automation),
 }
