@@ -1,7 +1,8 @@
 """api: the CRM's HTTP API. API Gateway's JWT authorizer has verified the caller's token.
 
 The tenant and the user come from the token's claims, never from the request: every read
-and write is keyed by the caller's tenant, and threads by what the caller may see.
+and write is keyed by the caller's tenant, and threads by what the caller may see. Any
+active user may read; changing an automation rule takes a tenant admin (the role claim).
 Requests and answers are the pydantic models of ``dealwire.contracts.api``; Powertools
 validates them and writes the OpenAPI document (docs/openapi.json) from these routes.
 """
@@ -14,12 +15,16 @@ from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
 from dealwire.api.envelopes import Envelopes
-from dealwire.api.resolver import CONFLICT, ERRORS, UPSTREAM, answers, caller, crm_resolver
+from dealwire.api.resolver import CONFLICT, ERRORS, UPSTREAM, answers, caller, crm_resolver, require_role
+from dealwire.api.rules import Rules
+from dealwire.api.sending import IdempotentSends, ManualSends
+from dealwire.api.templates import Templates
 from dealwire.api.threads import Threads
+from dealwire.automation.rules import RuleDefinition  # noqa: TC001 - Powertools reads the routes' annotations
 from dealwire.contracts.api import (
     DealChoice,
     DealChosen,
@@ -31,11 +36,21 @@ from dealwire.contracts.api import (
     VoidAccepted,
     VoidRequest,
 )
-from dealwire.domain.ids import CRM_ID_PATTERN, DOCUSIGN_ID_PATTERN, THREAD_ID_PATTERN
+from dealwire.contracts.automation import (  # noqa: TC001 - Powertools reads the routes' annotations
+    RuleDeleted,
+    RulePage,
+    RuleUpdate,
+    RuleView,
+    TemplateList,
+    TemplateView,
+)
+from dealwire.contracts.sending import ManualSend, ManualSent
+from dealwire.domain.ids import CRM_ID_PATTERN, DOCUSIGN_ID_PATTERN, RULE_ID_PATTERN, THREAD_ID_PATTERN
 from dealwire.http import json_body_refusal, json_response
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import api_settings
 from dealwire.store.archive import Archive
+from dealwire.store.automation import AutomationStore, RuleStore
 from dealwire.store.crm import CrmProjection
 from dealwire.store.docusign_app import docusign_client_factory
 from dealwire.store.envelopes import EnvelopeStore
@@ -43,8 +58,13 @@ from dealwire.store.mail import MailStore
 from dealwire.store.tenants import TenantDirectory
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from dealwire.docusign.client import DocuSignClient
+    from dealwire.store.tenants import TenantConfig
 
 app = crm_resolver(failed_metric="ApiFailed", throttled_metric="ApiThrottled")
 
@@ -58,6 +78,8 @@ DealId = Annotated[str, Path(pattern=CRM_ID_PATTERN, description="The CRM's deal
 PersonId = Annotated[str, Path(pattern=CRM_ID_PATTERN, description="The CRM's person id")]
 EnvelopeId = Annotated[str, Path(pattern=DOCUSIGN_ID_PATTERN, description="DocuSign's envelope id")]
 ThreadId = Annotated[str, Path(pattern=THREAD_ID_PATTERN, description="dealwire's thread id")]
+RuleId = Annotated[str, Path(pattern=RULE_ID_PATTERN, description="dealwire's rule id: 32 hex digits")]
+TemplateId = Annotated[str, Path(pattern=DOCUSIGN_ID_PATTERN, description="DocuSign's template id")]
 DocumentId = Annotated[
     str, Path(pattern=DOCUSIGN_ID_PATTERN, description="combined, certificate, or one of the envelope's ids")
 ]
@@ -70,18 +92,56 @@ _LINK: OpenAPIResponse = {
 
 
 @cache
+def tenants() -> TenantDirectory:
+    settings = api_settings()
+    return TenantDirectory(settings.tenant_secret_prefix, settings.tenant_cache_seconds)
+
+
+@cache
+def docusign() -> Callable[[TenantConfig], DocuSignClient]:
+    """One DocuSign client per tenant for every route (so one token, one API budget)."""
+    settings = api_settings()
+    return docusign_client_factory(
+        settings.docusign_app_secret, settings.docusign_auth_host, settings.docusign_base_uri or None
+    )
+
+
+@cache
 def envelopes() -> Envelopes:
     """Built on the first request; a missing or malformed setting fails it, by name."""
     settings = api_settings()
     return Envelopes(
         envelopes=EnvelopeStore(settings.table_name),
         documents=Archive(settings.documents_bucket),
-        tenants=TenantDirectory(settings.tenant_secret_prefix, settings.tenant_cache_seconds),
-        docusign=docusign_client_factory(
-            settings.docusign_app_secret, settings.docusign_auth_host, settings.docusign_base_uri or None
-        ),
+        tenants=tenants(),
+        docusign=docusign(),
         link_seconds=settings.link_seconds,
     )
+
+
+@cache
+def sends() -> IdempotentSends:
+    settings = api_settings()
+    return IdempotentSends(
+        ManualSends(
+            automation=AutomationStore(settings.table_name),
+            envelopes=EnvelopeStore(settings.table_name),
+            tenants=tenants(),
+            docusign=docusign(),
+        ),
+        settings.table_name,
+    )
+
+
+@cache
+def rules() -> Rules:
+    return Rules(RuleStore(api_settings().table_name))
+
+
+@cache
+def templates() -> Templates:
+    """Keeps the templates it read for a minute, in this container."""
+    return Templates(tenants=tenants(), docusign=docusign())
 
 
 @cache
@@ -103,6 +163,16 @@ def _caller() -> tuple[str, str]:
 def _active_caller() -> tuple[str, str]:
     tenant, user = _caller()
     threads().require_user(tenant, user)
+    return tenant, user
+
+
+def _admin() -> tuple[str, str]:
+    """(tenant, user) of a caller who holds the admin role and is an active user of the tenant."""
+    settings = api_settings()
+    tenant, user = _caller()
+    require_role(app, settings.role_claim, settings.admin_role, "changing automation rules")
+    threads().require_user(tenant, user)
+    logger.append_keys(tenant_id=tenant, user_id=user)
     return tenant, user
 
 
@@ -181,6 +251,37 @@ def void(envelope_id: EnvelopeId, request: Annotated[VoidRequest, Body()]) -> Vo
     return accepted
 
 
+@app.post(
+    "/v1/deals/<deal_id>/envelopes",
+    summary="Send a document from a template",
+    description=(
+        "Sends (or, with `draft`, creates unsent and answers DocuSign's sender view, where fields "
+        "are placed and the envelope sent) an envelope from one of the account's templates to the "
+        "recipients chosen for its roles. One signing process per deal and template: while one is "
+        "out for signature this answers 409 `signing_process_active` unless `replace` voids it first. "
+        "With an `Idempotency-Key` header a retried POST gets the first answer (24 hours); the same "
+        "key with another body is 409 `idempotency_key_reused`."
+    ),
+    responses={**answers("Sent, or drafted with its sender view", docusign=True, body=True)},
+    tags=["envelopes"],
+)
+def send(
+    deal_id: DealId,
+    request: Annotated[ManualSend, Body()],
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=255, pattern=r"^[\x21-\x7e]+$", description="The CRM's key for this send"),
+    ] = None,
+) -> ManualSent:
+    tenant, user = _active_caller()
+    service = sends()
+    service.register(app.lambda_context)
+    sent = ManualSent.model_validate(service.send(tenant, user, deal_id, request, idempotency_key))
+    metrics.add_metric(name="EnvelopesSentByHand", unit=MetricUnit.Count, value=1)
+    logger.info("sent by hand", extra={"envelope_id": sent.envelope_id, "draft": request.draft})
+    return sent
+
+
 _FILTERED_PAGES = (
     "Threads the caller may not see are left out of a page, so a page can hold fewer than "
     "`limit` (even none) and still have a `cursor`: follow it until it is null."
@@ -241,6 +342,138 @@ def choose_deal(thread_id: ThreadId, choice: Annotated[DealChoice, Body()]) -> D
     chosen = threads().choose_deal(tenant, user, thread_id, choice.deal_id, datetime.now(UTC).isoformat())
     metrics.add_metric(name="DealsChosen", unit=MetricUnit.Count, value=1)
     return chosen
+
+
+# -- automation rules -------------------------------------------------------------------------
+
+_RULES = ["automation rules"]
+_ADMIN = (
+    " Only a tenant admin may (the token's `dealwire:role` claim is `admin`, and the user is an "
+    "active user of the account)."
+)
+_VERSIONED = (
+    "409 `version_conflict` when the rule changed since `version` was read (the message names the "
+    "current version: read the rule again); 404 when there is no such rule."
+)
+
+
+@app.get(
+    "/v1/automation-rules",
+    summary="The account's automation rules",
+    description="Every rule of the account (at most 500), by rule id, paged (`?limit`, `?cursor`).",
+    responses=answers("A page of rules"),
+    tags=_RULES,
+)
+def list_rules(cursor: Cursor = None, limit: Annotated[int, Query(ge=1, le=100)] = 100) -> RulePage:
+    tenant, _ = _active_caller()
+    return rules().page(tenant, limit=limit, cursor=cursor)
+
+
+@app.post(
+    "/v1/automation-rules",
+    summary="Create an automation rule",
+    description=(
+        "When a deal of `pipelineId` enters `stageId`, send `templateId` to the deal's contacts in "
+        "`contactRoles` (primary contact first) and to `fixedRecipients`. The whole rule is checked: "
+        "merge fields (`{{deal.title}}`, ...), roles named once, sms only for contact roles, reminders "
+        "before expiration (400 naming the problem). Answers the rule at version 1. 409 "
+        f"`too_many_rules` past 500 rules.{_ADMIN}"
+    ),
+    responses=answers("The new rule", body=True) | CONFLICT,
+    tags=_RULES,
+)
+def create_rule(definition: Annotated[RuleDefinition, Body()]) -> RuleView:
+    tenant, user = _admin()
+    created = rules().create(tenant, user, definition)
+    metrics.add_metric(name="RulesCreated", unit=MetricUnit.Count, value=1)
+    logger.info("rule created", extra={"rule_id": created.rule_id})
+    return created
+
+
+@app.get(
+    "/v1/automation-rules/<rule_id>",
+    summary="An automation rule",
+    description="The rule's definition, its version (what PUT and DELETE name) and its last change.",
+    responses=answers("The rule"),
+    tags=_RULES,
+)
+def get_rule(rule_id: RuleId) -> RuleView:
+    tenant, _ = _active_caller()
+    return rules().read(tenant, rule_id)
+
+
+@app.put(
+    "/v1/automation-rules/<rule_id>",
+    summary="Change an automation rule",
+    description=(
+        "The rule's whole new definition, with the `version` the editor read (the rule as GET answers "
+        f"it, without `ruleId`, `updatedAt` and `updatedBy`). Answers the rule at its next version. "
+        f"{_VERSIONED}{_ADMIN}"
+    ),
+    responses=answers("The changed rule", body=True) | CONFLICT,
+    tags=_RULES,
+)
+def update_rule(rule_id: RuleId, update: Annotated[RuleUpdate, Body()]) -> RuleView:
+    tenant, user = _admin()
+    changed = rules().update(tenant, user, rule_id, update)
+    metrics.add_metric(name="RulesChanged", unit=MetricUnit.Count, value=1)
+    logger.info("rule changed", extra={"rule_id": rule_id, "version": changed.version})
+    return changed
+
+
+@app.delete(
+    "/v1/automation-rules/<rule_id>",
+    summary="Delete an automation rule",
+    description=f"Deletes the rule if it is still at `?version`. {_VERSIONED}{_ADMIN}",
+    responses=answers("Deleted") | CONFLICT,
+    tags=_RULES,
+)
+def delete_rule(
+    rule_id: RuleId, version: Annotated[int, Query(ge=1, description="The rule's version as read")]
+) -> RuleDeleted:
+    tenant, _ = _admin()
+    deleted = rules().delete(tenant, rule_id, version)
+    metrics.add_metric(name="RulesDeleted", unit=MetricUnit.Count, value=1)
+    logger.info("rule deleted", extra={"rule_id": rule_id, "version": version})
+    return deleted
+
+
+# -- DocuSign templates -----------------------------------------------------------------------
+
+_TEMPLATES = ["templates"]
+_KEPT = (
+    " Read from the account's DocuSign through its connection and kept for a minute, so a "
+    "dialog that asks again costs DocuSign nothing; 409 `not_connected` before the account is "
+    "connected, `consent_required` when consent was withdrawn."
+)
+
+
+@app.get(
+    "/v1/templates",
+    summary="The account's DocuSign templates",
+    description=f"The templates a rule can send (the first 500 DocuSign lists).{_KEPT}",
+    responses=answers("The templates", docusign=True),
+    tags=_TEMPLATES,
+)
+def list_templates() -> TemplateList:
+    tenant, _ = _active_caller()
+    return templates().list(tenant)
+
+
+@app.get(
+    "/v1/templates/<template_id>",
+    summary="A DocuSign template's roles and documents",
+    description=(
+        "What a rule must fill: the template's roles in routing order (`fixed`: the template names "
+        "the recipient itself), their text tabs (what `fieldMappings` can fill) and its documents. "
+        f"404 when the account has no such template.{_KEPT}"
+    ),
+    responses=answers("The template", docusign=True),
+    tags=_TEMPLATES,
+)
+def template(template_id: TemplateId) -> TemplateView:
+    tenant, _ = _active_caller()
+    return templates().detail(tenant, template_id)
 
 
 @logger.inject_lambda_context(clear_state=True)

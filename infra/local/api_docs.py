@@ -18,9 +18,10 @@ OPENAPI = ROOT / "docs" / "openapi.json"
 TITLE = "dealwire CRM API"
 DESCRIPTION = (
     "What a CRM reads and does through dealwire: envelopes and their trackers, signed documents, "
-    "voids, Smart BCC threads, and the tenant's DocuSign connection. Every call carries a bearer "
-    "JWT from the stack's issuer; its claims name the tenant (dealwire:tenant), the user (sub) and, "
-    "for the integration routes, the admin role (dealwire:role). Errors are "
+    "voids, Smart BCC threads, automation rules, the account's DocuSign templates, and the tenant's "
+    "DocuSign connection. Every call carries a bearer JWT from the stack's issuer; its claims name "
+    "the tenant (dealwire:tenant), the user (sub) and, for the integration routes and changes to "
+    "automation rules, the admin role (dealwire:role). Errors are "
     '{"error": {"code", "message"}}.'
 )
 

@@ -44,7 +44,13 @@ def seed_other_tenants_user() -> None:
 
 
 def http_api_event(
-    method: str, path: str, *, query: str = "", body: Any = None, claims: dict[str, str] | None = None
+    method: str,
+    path: str,
+    *,
+    query: str = "",
+    body: Any = None,
+    claims: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The payload 2.0 event API Gateway hands the API function once its JWT authorizer passed."""
     event: dict[str, Any] = {
@@ -52,7 +58,7 @@ def http_api_event(
         "routeKey": f"{method} {path}",
         "rawPath": path,
         "rawQueryString": query,
-        "headers": {"content-type": "application/json"},
+        "headers": {"content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}},
         "requestContext": {
             "http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
             "authorizer": {"jwt": {"claims": claims or {}, "scopes": None}},
@@ -77,21 +83,28 @@ def call(
     body: Any = None,
     claims: dict[str, str] | None = None,
     function: str = "api",
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The whole answer (status, headers, body as text) of the API function, or of ``function``
     (``integrations``: the other function behind the HTTP API)."""
     module = importlib.import_module(f"{function}.app")
     answer: dict[str, Any] = module.lambda_handler(
-        http_api_event(method, path, query=query, body=body, claims=claims), FakeContext()
+        http_api_event(method, path, query=query, body=body, claims=claims, headers=headers), FakeContext()
     )
     return answer
 
 
 def api(
-    method: str, path: str, *, query: str = "", body: Any = None, claims: dict[str, str] | None = None
+    method: str,
+    path: str,
+    *,
+    query: str = "",
+    body: Any = None,
+    claims: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """(status, JSON body) of one API call."""
-    answer = call(method, path, query=query, body=body, claims=claims)
+    answer = call(method, path, query=query, body=body, claims=claims, headers=headers)
     return answer["statusCode"], json.loads(answer["body"] or "{}")
 
 

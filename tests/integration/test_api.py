@@ -46,14 +46,16 @@ def crm_api(
     env = aws.function_environment("ApiFunction")
     put_app_secret(env["DEALWIRE_DOCUSIGN_APP_SECRET"], private_key)
     seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY], docusign_user_id=USER_ID)
+    factory = docusign_client_factory(env["DEALWIRE_DOCUSIGN_APP_SECRET"], sim.url, None)
     service = Envelopes(
         envelopes=EnvelopeStore(table(aws)),
         documents=Archive(bucket(aws)),
         tenants=TenantDirectory(env["DEALWIRE_TENANT_SECRET_PREFIX"], 0),
-        docusign=docusign_client_factory(env["DEALWIRE_DOCUSIGN_APP_SECRET"], sim.url, None),
+        docusign=factory,
         link_seconds=300,
     )
     monkeypatch.setattr(app, "envelopes", lambda: service)
+    monkeypatch.setattr(app, "docusign", lambda: factory)  # templates and sends too
     seed_crm(aws)
     seed_other_tenants_user()
     return SimulatorControl(sim.url)

@@ -1,0 +1,365 @@
+"""A document sent by hand from a template: ``POST /v1/deals/{dealId}/envelopes``.
+
+The same rules as a stage automation's: one active signing process per deal and
+template (a second is refused with 409 unless the caller says ``replace``), the envelope
+created once under a send id (DocuSign's ``transactionId``), recorded in the envelope
+table with who sent it. A draft is created unsent and answered with DocuSign's sender
+view, where the user places fields and sends; the Connect callbacks that follow record it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from dealwire.api.errors import Conflict, InvalidRequest, NotFound, with_docusign
+from dealwire.automation.trigger import STALE_CLAIM_SECONDS, create_once, created_envelope_write
+from dealwire.contracts.sending import ManualSent
+from dealwire.docusign.envelopes import EnvelopeRequest, EnvelopeSender, Notification, Recipient
+from dealwire.domain.status import ENVELOPE_TERMINAL
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from dealwire.contracts.sending import ManualRecipient, ManualSend
+    from dealwire.docusign.client import DocuSignClient
+    from dealwire.docusign.envelopes import TemplateDetail
+    from dealwire.store.automation import AutomationStore
+    from dealwire.store.envelopes import EnvelopeStore
+    from dealwire.store.tenants import TenantConfig, TenantDirectory
+
+
+def process_of(template_id: str) -> str:
+    """The (deal, template) signing process's name beside the rules' (a template id may hold anything)."""
+    return "template-" + hashlib.sha256(template_id.encode()).hexdigest()[:24]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ManualSends:
+    def __init__(
+        self,
+        *,
+        automation: AutomationStore,
+        envelopes: EnvelopeStore,
+        tenants: TenantDirectory,
+        docusign: Callable[[TenantConfig], DocuSignClient],
+    ) -> None:
+        self._automation = automation
+        self._envelopes = envelopes
+        self._tenants = tenants
+        self._docusign = docusign
+
+    def send(
+        self, tenant_id: str, user_id: str, deal_id: str, request: ManualSend, idempotency_key: str | None
+    ) -> ManualSent:
+        tenant = self._tenants.get(tenant_id)
+        if tenant is None or not tenant.docusign_user_id:
+            raise Conflict("the account is not connected to DocuSign", code="not_connected")
+        sender = EnvelopeSender(self._docusign(tenant))
+        template = self._template(sender, request.template_id)
+        self._check_roles(request, template)
+        process = process_of(request.template_id)
+        seed = f"{tenant_id}\n{deal_id}\n{request.template_id}\n{idempotency_key or uuid.uuid4().hex}"
+        send = hashlib.sha256(seed.encode()).hexdigest()[:32]
+        detail = {"document_type": f"template:{request.template_id}", "template_id": request.template_id,
+                  "draft": request.draft, "sent_by": user_id}  # fmt: skip
+        claim = self._automation.claim(
+            tenant_id, deal_id, process, send=send, stage_event=None, at=_now(), detail=detail
+        )
+        replaced: str | None = None
+        if claim.outcome == "held" and claim.holder is not None:
+            holder = claim.holder
+            active = self._active_envelope(sender, tenant_id, holder)
+            if active and not request.replace:
+                raise Conflict(
+                    f"envelope {active} from template {request.template_id} is still out for signature "
+                    "on the deal: void it, or send with replace",
+                    code="signing_process_active",
+                )
+            if active:
+                self._void(sender, active, deal_id)
+                replaced = active
+            claim = self._automation.claim(
+                tenant_id, deal_id, process, send=send, stage_event=None, at=_now(), detail=detail,
+                take_from=str(holder["send_id"]),
+            )  # fmt: skip
+            if claim.outcome == "held":
+                raise Conflict("another send for this deal and template just began; retry", code="busy")
+        if claim.outcome == "ours" and claim.state == "sent" and claim.envelope_id:
+            return self._answer(sender, request, claim.envelope_id, send, replaced)
+        envelope = EnvelopeRequest(
+            template_id=request.template_id,
+            recipients=tuple(self._recipient(r) for r in request.recipients),
+            email_subject=request.email_subject,
+            email_blurb=request.email_message,
+            send_id=send,
+            custom_fields={"dealwire_deal_id": deal_id, "dealwire_sent_by": user_id},
+            notification=_notification(request),
+            draft=request.draft,
+        )
+        since = datetime.fromisoformat(claim.claimed_at.replace("Z", "+00:00")) if claim.claimed_at else None
+        found = with_docusign(lambda: sender.find(send, since)) if claim.outcome == "ours" and since else None
+        try:
+            created = found or with_docusign(lambda: create_once(sender, envelope))
+        except InvalidRequest as exc:
+            self._automation.record_failed(
+                tenant_id,
+                deal_id,
+                process,
+                send=send,
+                reason="docusign_refused",
+                detail=exc.message,
+                at=_now(),
+            )
+            raise
+        at = created.status_date_time or _now()
+        self._envelopes.apply(
+            tenant_id,
+            created.envelope_id,
+            [
+                created_envelope_write(
+                    tenant_id=tenant_id,
+                    account_id=tenant.docusign_account_id,
+                    envelope_id=created.envelope_id,
+                    status=created.status,
+                    at=_canonical(at),
+                    deal_id=deal_id,
+                    extra={"send_id": send, "sent_by": f"user:{user_id}", "template_id": request.template_id},
+                )
+            ],
+        )
+        self._automation.record_sent(
+            tenant_id,
+            deal_id,
+            process,
+            send=send,
+            envelope_id=created.envelope_id,
+            at=_canonical(at),
+            warnings=[],
+        )
+        return self._answer(sender, request, created.envelope_id, send, replaced)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _template(sender: EnvelopeSender, template_id: str) -> TemplateDetail:
+        try:
+            return with_docusign(lambda: _read_template(sender, template_id))
+        except _NoTemplate as exc:
+            raise NotFound(f"the account has no template {template_id}", code="template_not_found") from exc
+
+    @staticmethod
+    def _check_roles(request: ManualSend, template: TemplateDetail) -> None:
+        roles = {role.role_name: role for role in template.roles}
+        for recipient in request.recipients:
+            role = roles.get(recipient.role_name)
+            if role is None:
+                raise InvalidRequest(
+                    f"recipients: template {template.template_id} has no role {recipient.role_name!r}; "
+                    f"its roles: {', '.join(roles) or 'none'}",
+                    code="role_not_in_template",
+                )
+            if role.kind != recipient.type:
+                raise InvalidRequest(
+                    f"recipients: {recipient.role_name} is a {role.kind} in the template, "
+                    f"not a {recipient.type}",
+                    code="role_type_differs",
+                )
+        if not template.documents:
+            raise InvalidRequest(
+                f"template {template.template_id} has no documents", code="template_has_no_documents"
+            )
+
+    @staticmethod
+    def _recipient(chosen: ManualRecipient) -> Recipient:
+        phone = (chosen.phone.country_code, chosen.phone.number) if chosen.phone else None
+        return Recipient(
+            role_name=chosen.role_name,
+            name=chosen.name,
+            email=chosen.email,
+            routing_order=chosen.routing_order,
+            delivery=chosen.delivery,
+            phone=phone,
+            email_subject=chosen.email_subject,
+            email_body=chosen.email_body,
+        )
+
+    def _active_envelope(self, sender: EnvelopeSender, tenant_id: str, holder: dict[str, Any]) -> str | None:
+        """The envelope of the process holding (deal, template) while it is out for signature."""
+        if holder.get("state") == "failed":
+            return None
+        envelope_id = holder.get("envelope_id")
+        if envelope_id:
+            envelope = self._envelopes.envelope(tenant_id, str(envelope_id))
+            terminal = envelope is not None and envelope.get("status") in ENVELOPE_TERMINAL
+            return None if terminal else str(envelope_id)
+        claimed = datetime.fromisoformat(str(holder.get("claimed_at") or _now()).replace("Z", "+00:00"))
+        if (datetime.now(UTC) - claimed).total_seconds() < STALE_CLAIM_SECONDS:
+            raise Conflict("another send for this deal and template is under way; retry shortly", code="busy")
+        # A send that crashed: active only if DocuSign made its envelope after all.
+        found = with_docusign(lambda: sender.find(str(holder["send_id"]), claimed))
+        return found.envelope_id if found and found.status not in ENVELOPE_TERMINAL else None
+
+    @staticmethod
+    def _void(sender: EnvelopeSender, envelope_id: str, deal_id: str) -> None:
+        from dealwire.docusign.errors import DocuSignError  # noqa: PLC0415
+
+        try:
+            sender.void(envelope_id, f"Replaced by a new envelope for deal {deal_id}")
+        except DocuSignError as exc:
+            if exc.error_code != "ENVELOPE_CANNOT_VOID_INVALID_STATE":
+                raise
+
+    @staticmethod
+    def _answer(
+        sender: EnvelopeSender, request: ManualSend, envelope_id: str, send: str, replaced: str | None
+    ) -> ManualSent:
+        view = None
+        if request.draft and request.return_url:
+            url = request.return_url
+            view = with_docusign(lambda: sender.sender_view(envelope_id, url))
+        return ManualSent(
+            envelope_id=envelope_id,
+            status="created" if request.draft else "sent",
+            send_id=send,
+            sender_view_url=view,
+            replaced_envelope_id=replaced,
+        )
+
+
+class _NoTemplate(Exception):
+    pass
+
+
+def _read_template(sender: EnvelopeSender, template_id: str) -> TemplateDetail:
+    from dealwire.docusign.errors import DocuSignError  # noqa: PLC0415
+
+    try:
+        return sender.template(template_id)
+    except DocuSignError as exc:
+        if exc.status == 404 or exc.error_code in {"TEMPLATE_ID_INVALID", "TEMPLATE_NOT_FOUND"}:
+            raise _NoTemplate(template_id) from exc
+        raise
+
+
+def _notification(request: ManualSend) -> Notification | None:
+    if not request.reminders and not request.expiration:
+        return None
+    return Notification(
+        reminder_delay_days=request.reminders.delay_days if request.reminders else None,
+        reminder_frequency_days=request.reminders.frequency_days if request.reminders else None,
+        expire_after_days=request.expiration.after_days if request.expiration else None,
+        expire_warn_days=request.expiration.warn_days if request.expiration else None,
+    )
+
+
+def _canonical(stamp: str) -> str:
+    from dealwire.domain.timestamps import canonical_timestamp  # noqa: PLC0415
+
+    return canonical_timestamp(stamp)
+
+
+class IdempotentSends:
+    """``ManualSends`` behind Powertools idempotency, keyed by the caller's ``Idempotency-Key``.
+
+    A CRM that retries its POST with the same key gets the first answer (for 24 hours); the
+    same key with another body is refused; a retry while the first is still running is told
+    to wait. Records live in the table under the tenant (``IDEMPOTENCY``), expired by its TTL.
+    """
+
+    def __init__(
+        self, sends: ManualSends, table_name: str, *, expires_after_seconds: int = 24 * 3600
+    ) -> None:
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig  # noqa: PLC0415
+
+        self._sends = sends
+        self._table = table_name
+        self._per_tenant: dict[str, Any] = {}
+        # The same key for the same deal is the same request; a changed body under it is refused.
+        self._config = IdempotencyConfig(
+            event_key_jmespath="[deal, key]",
+            payload_validation_jmespath="[user, body]",
+            expires_after_seconds=expires_after_seconds,
+        )
+
+    def register(self, context: LambdaContext) -> None:
+        """A send cut off by the invocation's end may be retried after it, not a day later."""
+        self._config.register_lambda_context(context)
+
+    def send(
+        self, tenant_id: str, user_id: str, deal_id: str, request: ManualSend, key: str | None
+    ) -> dict[str, Any]:
+        if key is None:
+            return self._sends.send(tenant_id, user_id, deal_id, request, None).model_dump(
+                mode="json", by_alias=True
+            )
+        payload = {
+            "user": user_id,
+            "deal": deal_id,
+            "key": key,
+            "body": request.model_dump(mode="json", by_alias=True),
+        }
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (  # noqa: PLC0415
+            IdempotencyAlreadyInProgressError,
+            IdempotencyValidationError,
+        )
+
+        try:
+            result: dict[str, Any] = self._function(tenant_id)(payload=payload)
+        except IdempotencyValidationError as exc:
+            raise Conflict(
+                "Idempotency-Key: this key was used for another request to this deal; use a new key",
+                code="idempotency_key_reused",
+            ) from exc
+        except IdempotencyAlreadyInProgressError as exc:
+            raise Conflict(
+                "Idempotency-Key: the first request with this key is still being sent; retry shortly",
+                code="in_progress",
+                retry_after=2,
+            ) from exc
+        return result
+
+    def _function(self, tenant_id: str) -> Any:  # noqa: ANN401 - Powertools' decorated function
+        if tenant_id in self._per_tenant:
+            return self._per_tenant[tenant_id]
+        from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415
+            DynamoDBPersistenceLayer,
+            idempotent_function,
+        )
+
+        from dealwire.contracts.sending import ManualSend as Body  # noqa: PLC0415
+        from dealwire.store import clients, table  # noqa: PLC0415
+
+        store = DynamoDBPersistenceLayer(
+            self._table,
+            key_attr="pk",
+            sort_key_attr="sk",
+            static_pk_value=table.idempotency_partition(tenant_id),
+            expiry_attr=table.TTL_ATTRIBUTE,
+            boto3_client=clients.dynamodb(),
+        )
+        sends = self._sends
+
+        def send(payload: dict[str, Any]) -> dict[str, Any]:
+            sent = sends.send(
+                tenant_id,
+                payload["user"],
+                payload["deal"],
+                Body.model_validate(payload["body"]),
+                payload["key"],
+            )
+            answer: dict[str, Any] = sent.model_dump(mode="json", by_alias=True)
+            return answer
+
+        wrapped = idempotent_function(
+            data_keyword_argument="payload", persistence_store=store, config=self._config
+        )(send)
+        self._per_tenant[tenant_id] = wrapped
+        return wrapped
