@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import yaml
 
 from infra.local import moto_dynamodb
 from infra.local.api_docs import OPENAPI, swagger_page
@@ -62,6 +63,8 @@ DEV_USER_EMAIL = "dev.user@dealwire.localhost"
 DEV_CONTACT_EMAIL = "carla@customer.localhost"
 # The dev issuer's signing key, kept beside the state file so dev tokens survive a restart.
 ISSUER_KEY_FILE = "jwt-issuer.pem"
+# The automation rule seeded for the default pipeline (a POST /v1/automation-rules body).
+SEEDED_RULE_FILE = Path(__file__).with_name("rules.yaml")
 
 
 class StartupError(RuntimeError):
@@ -242,6 +245,7 @@ class LocalStack:
         self.queue_pollers += start_rule_routes(stack, invokers, self.endpoint_url, bus_name, self.stop)
         self._seed_crm(tenant_id)
         hmac_keys = self._connect_tenant(tenant_id)
+        rule_id = self._seed_rule(tenant_id)
         self.smtp = SmtpEdge(
             port=self.smtp_port,
             accepted={f"{tenant_id}@{MAIL_DOMAIN}"},
@@ -258,6 +262,7 @@ class LocalStack:
         log.info("SMTP edge on 127.0.0.1:%d for %s@%s", self.smtp_port, tenant_id, MAIL_DOMAIN)
 
         state = self._state(self.gateway, tenant_id, hmac_keys, bus_name, tap_url)
+        state["automation_rule_id"] = rule_id
         _write_state(self.state_file, state)
         return state
 
@@ -372,6 +377,27 @@ class LocalStack:
         ).get_secret_value(SecretId=prefix + tenant_id)
         return [str(entry["key"]) for entry in json.loads(secret["SecretString"])["hmacKeys"]]
 
+    def _seed_rule(self, tenant_id: str) -> str:
+        """The rule of ``rules.yaml``, created through the API as the tenant's admin would; its id."""
+        import httpx  # noqa: PLC0415
+
+        if self.gateway is None or self.issuer is None:
+            raise StartupError("the gateway must be up before a rule is seeded")
+        definition = yaml.safe_load(SEEDED_RULE_FILE.read_text())
+        if not isinstance(definition, dict):
+            raise StartupError(f"{SEEDED_RULE_FILE.name} must hold one rule (a mapping)")
+        token = self.issuer.token(user=DEV_CRM_USER, tenant=tenant_id, role="admin")
+        answer = httpx.post(
+            f"{self.gateway.url}/v1/automation-rules",
+            json=definition,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+            trust_env=False,
+        )
+        rule = _expected(answer, f"seeding the automation rule of {SEEDED_RULE_FILE.name}")
+        log.info("automation rule %s seeded (%s)", rule["ruleId"], rule["name"])
+        return str(rule["ruleId"])
+
     def _start_worker(self, logical: str) -> FunctionWorker:
         stack = self.stack
         timeout, _ = function_settings(stack, logical)
@@ -424,6 +450,7 @@ class LocalStack:
             "table_name": settings["DEALWIRE_TABLE_NAME"],
             "documents_bucket": settings["DEALWIRE_DOCUMENTS_BUCKET"],
             "event_bus_name": bus_name,
+            "crm_event_source": str(stack.parameter("CrmEventSource")),
             "document_queue_url": queue_url(settings["DEALWIRE_DOCUMENT_QUEUE_URL"]),
             "bus_tap_queue_url": tap_url,
             "stream_failure_queue_url": failure_queues[0] if failure_queues else None,
