@@ -48,8 +48,9 @@ template: $(VENV)/.synced $(SAM_ENV)/.synced  ## sam validate --lint and sam bui
 	$(SAM_ENV)/bin/sam validate --lint --template template.yaml
 	PATH="$(dir $(PYTHON)):$$PATH" $(SAM_ENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build
 
-pytest: $(VENV)/.synced  ## the whole pytest suite (unit, integration, e2e), with the coverage floor
-	$(BIN)/pytest --cov --cov-report=term
+pytest: $(VENV)/.synced  ## the whole pytest suite (unit, infra, integration on 2 workers, then e2e), with the coverage floor
+	$(BIN)/pytest -n 2 --dist loadgroup --cov --cov-report=term tests/unit tests/infra tests/integration
+	$(BIN)/pytest tests/e2e
 
 unit: $(VENV)/.synced  ## unit tests only (no AWS, no sockets)
 	$(BIN)/pytest tests/unit
@@ -61,6 +62,7 @@ bench: $(VENV)/.synced  ## per-event cost (CPU, AWS requests, cold start); docum
 	$(BIN)/python -m bench.webhook
 	$(BIN)/python -m bench.documents
 	$(BIN)/python -m bench.mail
+	$(BIN)/python -m bench.automation
 	$(BIN)/python -m bench.local_burst --own-stack --markdown bench/results-local-burst.md
 
 openapi: $(VENV)/.synced  ## regenerate docs/openapi.json from the HTTP API's functions' routes
