@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from dealwire.api.errors import Conflict, InvalidRequest, NotFound, with_docusign
-from dealwire.automation.trigger import STALE_CLAIM_SECONDS, create_once, created_envelope_write
+from dealwire.automation.process import (
+    ProcessBusy,
+    create_once,
+    created_envelope_write,
+    now_iso,
+    parsed,
+    still_active,
+)
 from dealwire.contracts.sending import ManualSent
 from dealwire.docusign.envelopes import EnvelopeRequest, EnvelopeSender, Notification, Recipient
-from dealwire.domain.status import ENVELOPE_TERMINAL
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,10 +41,6 @@ if TYPE_CHECKING:
 def process_of(template_id: str) -> str:
     """The (deal, template) signing process's name beside the rules' (a template id may hold anything)."""
     return "template-" + hashlib.sha256(template_id.encode()).hexdigest()[:24]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class ManualSends:
@@ -71,12 +72,25 @@ class ManualSends:
         detail = {"document_type": f"template:{request.template_id}", "template_id": request.template_id,
                   "draft": request.draft, "sent_by": user_id}  # fmt: skip
         claim = self._automation.claim(
-            tenant_id, deal_id, process, send=send, stage_event=None, at=_now(), detail=detail
+            tenant_id, deal_id, process, send=send, stage_event=None, at=now_iso(), detail=detail
         )
         replaced: str | None = None
         if claim.outcome == "held" and claim.holder is not None:
             holder = claim.holder
-            active = self._active_envelope(sender, tenant_id, holder)
+            try:
+                holding = still_active(
+                    self._envelopes,
+                    tenant_id,
+                    holder,
+                    lambda send_id, since: with_docusign(lambda: sender.find(send_id, since)),
+                )
+            except ProcessBusy as exc:
+                raise Conflict(
+                    "another send for this deal and template is under way; retry shortly",
+                    code="busy",
+                    retry_after=2,
+                ) from exc
+            active = holding.envelope_id if holding else None
             if active and not request.replace:
                 raise Conflict(
                     f"envelope {active} from template {request.template_id} is still out for signature "
@@ -87,7 +101,7 @@ class ManualSends:
                 self._void(sender, active, deal_id)
                 replaced = active
             claim = self._automation.claim(
-                tenant_id, deal_id, process, send=send, stage_event=None, at=_now(), detail=detail,
+                tenant_id, deal_id, process, send=send, stage_event=None, at=now_iso(), detail=detail,
                 take_from=str(holder["send_id"]),
             )  # fmt: skip
             if claim.outcome == "held":
@@ -104,7 +118,7 @@ class ManualSends:
             notification=_notification(request),
             draft=request.draft,
         )
-        since = datetime.fromisoformat(claim.claimed_at.replace("Z", "+00:00")) if claim.claimed_at else None
+        since = parsed(claim.claimed_at) if claim.claimed_at else None
         found = with_docusign(lambda: sender.find(send, since)) if claim.outcome == "ours" and since else None
         try:
             created = found or with_docusign(lambda: create_once(sender, envelope))
@@ -116,10 +130,10 @@ class ManualSends:
                 send=send,
                 reason="docusign_refused",
                 detail=exc.message,
-                at=_now(),
+                at=now_iso(),
             )
             raise
-        at = created.status_date_time or _now()
+        at = created.status_date_time or now_iso()
         self._envelopes.apply(
             tenant_id,
             created.envelope_id,
@@ -190,22 +204,6 @@ class ManualSends:
             email_subject=chosen.email_subject,
             email_body=chosen.email_body,
         )
-
-    def _active_envelope(self, sender: EnvelopeSender, tenant_id: str, holder: dict[str, Any]) -> str | None:
-        """The envelope of the process holding (deal, template) while it is out for signature."""
-        if holder.get("state") == "failed":
-            return None
-        envelope_id = holder.get("envelope_id")
-        if envelope_id:
-            envelope = self._envelopes.envelope(tenant_id, str(envelope_id))
-            terminal = envelope is not None and envelope.get("status") in ENVELOPE_TERMINAL
-            return None if terminal else str(envelope_id)
-        claimed = datetime.fromisoformat(str(holder.get("claimed_at") or _now()).replace("Z", "+00:00"))
-        if (datetime.now(UTC) - claimed).total_seconds() < STALE_CLAIM_SECONDS:
-            raise Conflict("another send for this deal and template is under way; retry shortly", code="busy")
-        # A send that crashed: active only if DocuSign made its envelope after all.
-        found = with_docusign(lambda: sender.find(str(holder["send_id"]), claimed))
-        return found.envelope_id if found and found.status not in ENVELOPE_TERMINAL else None
 
     @staticmethod
     def _void(sender: EnvelopeSender, envelope_id: str, deal_id: str) -> None:

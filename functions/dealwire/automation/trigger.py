@@ -21,30 +21,35 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Literal
 
 from dealwire.automation.plan import Refusal, plan_send, send_id
+from dealwire.automation.process import (
+    Active,
+    ProcessBusy,
+    create_once,
+    created_envelope_write,
+    now_iso,
+    parsed,
+    still_active,
+)
 from dealwire.automation.rules import RuleDefinition
 from dealwire.docusign.envelopes import EnvelopeSender, SentEnvelope
-from dealwire.domain.changes import ItemWrite, order_key
-from dealwire.domain.status import ENVELOPE_TERMINAL, EnvelopeStatus, envelope_rank
 from dealwire.domain.timestamps import canonical_timestamp
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
     from typing import Any
 
     from dealwire.contracts.crm import DealStageChanged
     from dealwire.docusign.client import DocuSignClient
-    from dealwire.docusign.envelopes import EnvelopeRequest, TemplateDetail
+    from dealwire.docusign.envelopes import TemplateDetail
     from dealwire.store.automation import AutomationStore, RuleStore, StoredRule
     from dealwire.store.docusign_app import DocuSignAccess
     from dealwire.store.envelopes import EnvelopeStore
     from dealwire.store.tenants import TenantConfig, TenantDirectory
 
-# A claim that never got its envelope this long ago is a crashed attempt, not a running one.
-STALE_CLAIM_SECONDS: Final = 15 * 60
 TEMPLATE_CACHE_SECONDS: Final = 60
 Result = Literal[
     "sent", "failed", "skipped", "replaced", "superseded", "stale", "already_sent", "already_failed"
@@ -59,14 +64,6 @@ class Outcome:
     envelope_id: str | None = None
     reason: str | None = None
     docusign_calls: int = 0
-
-
-def _parsed(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class StageTrigger:
@@ -125,26 +122,34 @@ class StageTrigger:
         claim_args: dict[str, Any] = {
             "send": send,
             "stage_event": event_id,
-            "at": _now(),
+            "at": now_iso(),
             "detail": detail,
         }
         claim = self._automation.claim(change.tenant_id, change.deal_id, stored.rule_id, **claim_args)
         replaced = False
         if claim.outcome == "held" and claim.holder is not None:
             holder = claim.holder
-            active = self._still_active(tenant, change.tenant_id, holder, rule)
-            if active and rule.when_active == "skip":
+            if tenant is None:
+                return Outcome(stored.rule_id, "skipped", send)  # nothing to ask DocuSign with
+            sender = EnvelopeSender(self._client(tenant, rule))
+            try:
+                active = still_active(self._envelopes, change.tenant_id, holder, sender.find)
+            except ProcessBusy:
+                if rule.when_active == "replace":
+                    raise  # EventBridge retries: by then the other delivery's envelope is there to void
+                active = Active("")  # being sent right now: the rule's process is active
+            if active is not None and rule.when_active == "skip":
                 self._automation.record_skipped(
                     change.tenant_id,
                     change.deal_id,
                     stored.rule_id,
                     held_by=str(holder["send_id"]),
                     send=send,
-                    at=_now(),
+                    at=now_iso(),
                 )
-                return Outcome(stored.rule_id, "skipped", send, holder.get("envelope_id"))
-            if active and tenant is not None and holder.get("envelope_id"):
-                self._void(tenant, rule, str(holder["envelope_id"]), change)
+                return Outcome(stored.rule_id, "skipped", send, active.envelope_id or None)
+            if active is not None:
+                self._void(tenant, rule, active.envelope_id, change)
                 replaced = True
             claim = self._automation.claim(
                 change.tenant_id,
@@ -165,7 +170,7 @@ class StageTrigger:
                 send,
                 claim.envelope_id,
             )
-        since = _parsed(claim.claimed_at) if claim.outcome == "ours" and claim.claimed_at else None
+        since = parsed(claim.claimed_at) if claim.outcome == "ours" and claim.claimed_at else None
         outcome = self._send(tenant, change, stored, rule, send, retrying_since=since)
         return (
             Outcome(
@@ -260,7 +265,7 @@ class StageTrigger:
         at = (
             canonical_timestamp(created.status_date_time)
             if created.status_date_time
-            else canonical_timestamp(_now())
+            else canonical_timestamp(now_iso())
         )
         write = created_envelope_write(
             tenant_id=tenant.tenant_id,
@@ -296,7 +301,7 @@ class StageTrigger:
             send=send,
             reason=refusal.reason,
             detail=refusal.detail,
-            at=_now(),
+            at=now_iso(),
         )
         return Outcome(stored.rule_id, "failed", send, reason=refusal.reason)
 
@@ -324,21 +329,6 @@ class StageTrigger:
         self._templates[key] = (self._clock() + TEMPLATE_CACHE_SECONDS, detail)
         return detail
 
-    def _still_active(
-        self, tenant: TenantConfig | None, tenant_id: str, holder: dict[str, Any], rule: RuleDefinition
-    ) -> bool:
-        """Whether the process holding the rule for the deal is still out for signature."""
-        envelope_id = holder.get("envelope_id")
-        if envelope_id:
-            envelope = self._envelopes.envelope(tenant_id, str(envelope_id))
-            return envelope is None or envelope.get("status") not in ENVELOPE_TERMINAL
-        claimed = _parsed(str(holder.get("claimed_at") or _now()))
-        if (datetime.now(UTC) - claimed).total_seconds() < STALE_CLAIM_SECONDS or tenant is None:
-            return True  # being sent right now, by another delivery
-        # A crashed attempt: active only if DocuSign made its envelope after all.
-        found = EnvelopeSender(self._client(tenant, rule)).find(str(holder["send_id"]), claimed)
-        return found is not None and found.status not in ENVELOPE_TERMINAL
-
     def _void(
         self, tenant: TenantConfig, rule: RuleDefinition, envelope_id: str, change: DealStageChanged
     ) -> None:
@@ -351,56 +341,3 @@ class StageTrigger:
             if exc.error_code != "ENVELOPE_CANNOT_VOID_INVALID_STATE":
                 raise
             # Completed or voided meanwhile: nothing is left to replace.
-
-
-def created_envelope_write(
-    *,
-    tenant_id: str,
-    account_id: str,
-    envelope_id: str,
-    status: str,
-    at: str,
-    deal_id: str,
-    extra: dict[str, Any],
-) -> ItemWrite:
-    """The envelope as its creation left it, ordered like a Connect event at DocuSign's own
-    time, so any callback for it that DocuSign generated later supersedes it."""
-    state = EnvelopeStatus(status) if status in set(EnvelopeStatus) else EnvelopeStatus.SENT
-    ordered: dict[str, Any] = {
-        "status": state.value,
-        "status_changed_at": at,
-        "generated": at,
-        "last_event": "api-created",
-        "in_flight": state not in ENVELOPE_TERMINAL,
-    }
-    fill: dict[str, Any] = {
-        "tenant_id": tenant_id,
-        "account_id": account_id,
-        "envelope_id": envelope_id,
-        "deal_id": deal_id,
-        "created_at": at,
-        ("sent_at" if state == EnvelopeStatus.SENT else "created_at"): at,
-        **extra,
-    }
-    key = order_key(at, envelope_rank(state), {**ordered, **fill})
-    return ItemWrite("envelope", "", key, ordered=ordered, fill=fill)
-
-
-def create_once(sender: EnvelopeSender, request: EnvelopeRequest) -> SentEnvelope:
-    """Create the envelope; when DocuSign's answer was lost, the one it made (by send id) if any.
-
-    Nothing is created a second time here: a loss with no envelope found raises, and the
-    caller's retry (EventBridge's, the CRM's) comes back through the claim, which looks
-    again before it creates.
-    """
-    from dealwire.docusign.errors import DocuSignUnavailable  # noqa: PLC0415
-
-    try:
-        return sender.create(request)
-    except DocuSignUnavailable as exc:
-        if not exc.maybe_done:
-            raise
-        found = sender.find(request.send_id, datetime.now(UTC))
-        if found is None:
-            raise
-        return found
