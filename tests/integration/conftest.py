@@ -102,6 +102,18 @@ def _moto_as_make_run_has_it() -> Iterator[None]:
     moto_dynamodb.uninstall()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _dynamodb_requests_validated() -> Iterator[None]:
+    """The functions' DynamoDB client skips botocore's parameter validation (store/clients.py);
+    here it validates, so every request any store builds is held to botocore's model."""
+    skipping = clients._UNVALIDATED
+    clients._UNVALIDATED = clients._CONFIG
+    clients.reset()
+    yield
+    clients._UNVALIDATED = skipping
+    clients.reset()
+
+
 @pytest.fixture(scope="module")
 def aws_stack() -> Iterator[Stack]:
     with moto.mock_aws():

@@ -30,9 +30,9 @@ _CONFIG = Config(
 
 # botocore validates every parameter on the client before sending: for a transaction of
 # an envelope and its recipients that walk is over half of the webhook's own CPU per event
-# (make bench). The requests are built by one function, whose every shape the unit tests
-# validate against botocore's model (tests/unit/test_store_requests.py), and DynamoDB
-# validates them again on arrival; so the DynamoDB client skips the client-side walk.
+# (make bench). The unit tests validate the webhook's request shapes against botocore's
+# model (tests/unit/test_store_requests.py), the integration tests run every store with
+# validation on, and DynamoDB validates again on arrival; so the client skips the walk.
 _UNVALIDATED = _CONFIG.merge(Config(parameter_validation=False))
 
 
