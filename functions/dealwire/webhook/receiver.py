@@ -20,7 +20,7 @@ from dealwire.domain.changes import plan_writes
 from dealwire.domain.ids import is_docusign_id, is_tenant_id
 from dealwire.store.archive import body_digest, connect_key, document_key, rejected_key
 from dealwire.store.table import ItemTooLarge
-from dealwire.webhook.signature import Verdict, signature_headers, verify
+from dealwire.webhook.signature import Verdict, verify
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -139,7 +139,7 @@ class ConnectReceiver:
         prove itself on this callback). A fresh read replaces nothing it cannot verify."""
         keys = tenant.key_values()
         verdict = verify(request.body, request.headers, keys)
-        if verdict.valid and len(signature_headers(request.headers)) <= len(keys):
+        if verdict.valid and not verdict.signed_with_more_keys(keys):
             return tenant, verdict
         fresher = self._tenants.refreshed(tenant.tenant_id)
         if fresher is None:

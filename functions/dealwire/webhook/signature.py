@@ -39,6 +39,11 @@ class Verdict:
     problem: str = ""
     # Positions (in the keys given) of every key that matched a signature.
     matched: frozenset[int] = frozenset()
+    # How many keys DocuSign signed with: more than were given means a key is missing.
+    signatures: int = 0
+
+    def signed_with_more_keys(self, keys: Sequence[str]) -> bool:
+        return self.signatures > len(keys)
 
 
 def verify(body: bytes, headers: Mapping[str, str], keys: Sequence[str]) -> Verdict:
@@ -64,8 +69,8 @@ def verify(body: bytes, headers: Mapping[str, str], keys: Sequence[str]) -> Verd
         if any([hmac.compare_digest(signature, candidate) for signature in given])  # noqa: C419
     )
     if matched:
-        return Verdict(True, matched=matched)
-    return Verdict(False, _diagnose(body, signatures, keys))
+        return Verdict(True, matched=matched, signatures=len(signatures))
+    return Verdict(False, _diagnose(body, signatures, keys), signatures=len(signatures))
 
 
 def _diagnose(body: bytes, signatures: Sequence[str], keys: Sequence[str]) -> str:
