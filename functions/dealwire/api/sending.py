@@ -98,7 +98,7 @@ class ManualSends:
                     code="signing_process_active",
                 )
             if active:
-                self._void(sender, active, deal_id)
+                sender.void_if_out(active, f"Replaced by a new envelope for deal {deal_id}")
                 replaced = active
             claim = self._automation.claim(
                 tenant_id, deal_id, process, send=send, stage_event=None, at=now_iso(), detail=detail,
@@ -164,10 +164,10 @@ class ManualSends:
 
     @staticmethod
     def _template(sender: EnvelopeSender, template_id: str) -> TemplateDetail:
-        try:
-            return with_docusign(lambda: _read_template(sender, template_id))
-        except _NoTemplate as exc:
-            raise NotFound(f"the account has no template {template_id}", code="template_not_found") from exc
+        found = with_docusign(lambda: sender.template_or_none(template_id))
+        if found is None:
+            raise NotFound(f"the account has no template {template_id}", code="template_not_found")
+        return found
 
     @staticmethod
     def _check_roles(request: ManualSend, template: TemplateDetail) -> None:
@@ -206,16 +206,6 @@ class ManualSends:
         )
 
     @staticmethod
-    def _void(sender: EnvelopeSender, envelope_id: str, deal_id: str) -> None:
-        from dealwire.docusign.errors import DocuSignError  # noqa: PLC0415
-
-        try:
-            sender.void(envelope_id, f"Replaced by a new envelope for deal {deal_id}")
-        except DocuSignError as exc:
-            if exc.error_code != "ENVELOPE_CANNOT_VOID_INVALID_STATE":
-                raise
-
-    @staticmethod
     def _answer(
         sender: EnvelopeSender, request: ManualSend, envelope_id: str, send: str, replaced: str | None
     ) -> ManualSent:
@@ -230,21 +220,6 @@ class ManualSends:
             sender_view_url=view,
             replaced_envelope_id=replaced,
         )
-
-
-class _NoTemplate(Exception):
-    pass
-
-
-def _read_template(sender: EnvelopeSender, template_id: str) -> TemplateDetail:
-    from dealwire.docusign.errors import DocuSignError  # noqa: PLC0415
-
-    try:
-        return sender.template(template_id)
-    except DocuSignError as exc:
-        if exc.status == 404 or exc.error_code in {"TEMPLATE_ID_INVALID", "TEMPLATE_NOT_FOUND"}:
-            raise _NoTemplate(template_id) from exc
-        raise
 
 
 def _notification(request: ManualSend) -> Notification | None:

@@ -314,30 +314,17 @@ class StageTrigger:
     def _template(
         self, sender: EnvelopeSender, tenant: TenantConfig, template_id: str
     ) -> TemplateDetail | None:
-        from dealwire.docusign.errors import DocuSignError  # noqa: PLC0415
-
         key = (tenant.tenant_id, template_id)
         cached = self._templates.get(key)
         if cached and cached[0] > self._clock():
             return cached[1]
-        try:
-            detail = sender.template(template_id)
-        except DocuSignError as exc:
-            if exc.status == 404 or exc.error_code in {"TEMPLATE_ID_INVALID", "TEMPLATE_NOT_FOUND"}:
-                return None
-            raise
-        self._templates[key] = (self._clock() + TEMPLATE_CACHE_SECONDS, detail)
+        detail = sender.template_or_none(template_id)
+        if detail is not None:
+            self._templates[key] = (self._clock() + TEMPLATE_CACHE_SECONDS, detail)
         return detail
 
     def _void(
         self, tenant: TenantConfig, rule: RuleDefinition, envelope_id: str, change: DealStageChanged
     ) -> None:
-        from dealwire.docusign.errors import DocuSignError  # noqa: PLC0415
-
         reason = f"Replaced: deal {change.title or change.deal_id} entered stage {change.to_stage_id} again"
-        try:
-            EnvelopeSender(self._client(tenant, rule)).void(envelope_id, reason[:200])
-        except DocuSignError as exc:
-            if exc.error_code != "ENVELOPE_CANNOT_VOID_INVALID_STATE":
-                raise
-            # Completed or voided meanwhile: nothing is left to replace.
+        EnvelopeSender(self._client(tenant, rule)).void_if_out(envelope_id, reason)

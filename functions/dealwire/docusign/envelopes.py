@@ -253,8 +253,26 @@ class EnvelopeSender:
         ).json()
         return str(answer["url"])
 
-    def void(self, envelope_id: str, reason: str) -> None:
-        self._client.void_envelope(envelope_id, reason)
+    def template_or_none(self, template_id: str) -> TemplateDetail | None:
+        """The template, or None when DocuSign says the account has no such template."""
+        from dealwire.docusign.errors import TEMPLATE_MISSING, DocuSignError  # noqa: PLC0415
+
+        try:
+            return self.template(template_id)
+        except DocuSignError as exc:
+            if exc.status == 404 or exc.error_code in TEMPLATE_MISSING:
+                return None
+            raise
+
+    def void_if_out(self, envelope_id: str, reason: str) -> None:
+        """Void the envelope; one completed or voided meanwhile has nothing left to void."""
+        from dealwire.docusign.errors import DocuSignError  # noqa: PLC0415
+
+        try:
+            self._client.void_envelope(envelope_id, reason[:200])
+        except DocuSignError as exc:
+            if exc.error_code != "ENVELOPE_CANNOT_VOID_INVALID_STATE":
+                raise
 
 
 def _sent_as(item: Mapping[str, Any], send_id: str) -> bool:

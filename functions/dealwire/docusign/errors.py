@@ -8,6 +8,8 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 COMBINED_PDF_DOWNLOAD_NOT_ALLOWED = "COMBINED_PDF_DOWNLOAD_NOT_ALLOWED"
+# DocuSign's ways of saying the account has no such template (400 TEMPLATE_ID_INVALID, as it answers).
+TEMPLATE_MISSING = frozenset({"TEMPLATE_ID_INVALID", "TEMPLATE_NOT_FOUND"})
 # The account's hourly budget (X-RateLimit-*): spent until the top of the next hour.
 HOURLY_LIMIT_EXCEEDED = "HOURLY_APIINVOCATION_LIMIT_EXCEEDED"
 # The account's 30-second burst window (X-BurstLimit-*): gone in seconds.
