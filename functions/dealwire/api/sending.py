@@ -14,6 +14,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from dealwire.api.errors import Conflict, InvalidRequest, NotFound, with_docusign
+from dealwire.automation.plan import notification_of
 from dealwire.automation.process import (
     ProcessBusy,
     create_once,
@@ -23,7 +24,7 @@ from dealwire.automation.process import (
     still_active,
 )
 from dealwire.contracts.sending import ManualSent
-from dealwire.docusign.envelopes import EnvelopeRequest, EnvelopeSender, Notification, Recipient
+from dealwire.docusign.envelopes import EnvelopeRequest, EnvelopeSender, Recipient
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -115,7 +116,7 @@ class ManualSends:
             email_blurb=request.email_message,
             send_id=send,
             custom_fields={"dealwire_deal_id": deal_id, "dealwire_sent_by": user_id},
-            notification=_notification(request),
+            notification=notification_of(request.reminders, request.expiration),
             draft=request.draft,
         )
         since = parsed(claim.claimed_at) if claim.claimed_at else None
@@ -220,17 +221,6 @@ class ManualSends:
             sender_view_url=view,
             replaced_envelope_id=replaced,
         )
-
-
-def _notification(request: ManualSend) -> Notification | None:
-    if not request.reminders and not request.expiration:
-        return None
-    return Notification(
-        reminder_delay_days=request.reminders.delay_days if request.reminders else None,
-        reminder_frequency_days=request.reminders.frequency_days if request.reminders else None,
-        expire_after_days=request.expiration.after_days if request.expiration else None,
-        expire_warn_days=request.expiration.warn_days if request.expiration else None,
-    )
 
 
 def _canonical(stamp: str) -> str:

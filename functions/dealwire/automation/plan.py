@@ -20,7 +20,7 @@ from dealwire.docusign.envelopes import EnvelopeRequest, Notification, Recipient
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from dealwire.automation.rules import RuleDefinition
+    from dealwire.automation.rules import Expiration, Reminders, RuleDefinition
     from dealwire.contracts.crm import DealContact, DealStageChanged
     from dealwire.docusign.envelopes import TemplateDetail, TemplateRole
 
@@ -96,7 +96,7 @@ def _context(event: DealStageChanged, person: DealContact | None) -> _Context:
     return _Context(values)
 
 
-def plan_send(  # noqa: PLR0911, PLR0912 - one refusal per way a send cannot be made
+def plan_send(  # noqa: PLR0911 - one refusal per way a send cannot be made
     rule: RuleDefinition,
     template: TemplateDetail,
     event: DealStageChanged,
@@ -177,14 +177,7 @@ def plan_send(  # noqa: PLR0911, PLR0912 - one refusal per way a send cannot be 
         # A tab no role's template tabs name: DocuSign fills it on whichever recipient has it.
         first = recipients[0]
         recipients[0] = first.model_copy(update={"tabs": {**first.tabs, **stray}})
-    notification = None
-    if rule.reminders or rule.expiration:
-        notification = Notification(
-            reminder_delay_days=rule.reminders.delay_days if rule.reminders else None,
-            reminder_frequency_days=rule.reminders.frequency_days if rule.reminders else None,
-            expire_after_days=rule.expiration.after_days if rule.expiration else None,
-            expire_warn_days=rule.expiration.warn_days if rule.expiration else None,
-        )
+    notification = notification_of(rule.reminders, rule.expiration)
     return Planned(
         EnvelopeRequest(
             template_id=template.template_id,
@@ -196,6 +189,18 @@ def plan_send(  # noqa: PLR0911, PLR0912 - one refusal per way a send cannot be 
             notification=notification,
         ),
         tuple(warnings),
+    )
+
+
+def notification_of(reminders: Reminders | None, expiration: Expiration | None) -> Notification | None:
+    """DocuSign's notification settings for a send's reminders and expiration (None: the account's)."""
+    if reminders is None and expiration is None:
+        return None
+    return Notification(
+        reminder_delay_days=reminders.delay_days if reminders else None,
+        reminder_frequency_days=reminders.frequency_days if reminders else None,
+        expire_after_days=expiration.after_days if expiration else None,
+        expire_warn_days=expiration.warn_days if expiration else None,
     )
 
 
