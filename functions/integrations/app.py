@@ -32,9 +32,6 @@ from dealwire.integration.connection import DocuSignConnection
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import integrations_settings
 from dealwire.store.crm import CrmProjection
-from dealwire.store.docusign_app import DocuSignAccess
-from dealwire.store.integrations import IntegrationStore
-from dealwire.store.tenant_secrets import TenantSecrets
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -57,15 +54,7 @@ class KeyVerifiedEvent(EventBridgeModel):
 @cache
 def connection() -> DocuSignConnection:
     """Built on the first event; a missing or malformed setting fails it, by name."""
-    settings = integrations_settings()
-    return DocuSignConnection(
-        access=DocuSignAccess(
-            settings.docusign_app_secret, settings.docusign_auth_host, settings.docusign_base_uri or None
-        ),
-        secrets_store=TenantSecrets(settings.tenant_secret_prefix),
-        store=IntegrationStore(settings.table_name),
-        redirect_uri=settings.consent_redirect_uri,
-    )
+    return DocuSignConnection.from_settings(integrations_settings())
 
 
 @cache

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from dealwire.contracts.integrations import CompleteRequest
     from dealwire.docusign.client import DocuSignClient
     from dealwire.docusign.connect_admin import AccountHmacKey, ConnectAdmin
+    from dealwire.settings import IntegrationsSettings
     from dealwire.store.docusign_app import DocuSignAccess
     from dealwire.store.integrations import IntegrationStore
     from dealwire.store.tenant_secrets import TenantSecrets
@@ -76,6 +77,22 @@ class DocuSignConnection:
         self._clock = clock
         self._new_state = new_state
         self._admin = admin or _connect_admin
+
+    @classmethod
+    def from_settings(cls, settings: IntegrationsSettings) -> DocuSignConnection:
+        """As the integrations function and the operator's CLI both configure it."""
+        from dealwire.store.docusign_app import DocuSignAccess  # noqa: PLC0415 - boto3, on first use
+        from dealwire.store.integrations import IntegrationStore  # noqa: PLC0415
+        from dealwire.store.tenant_secrets import TenantSecrets  # noqa: PLC0415
+
+        return cls(
+            access=DocuSignAccess(
+                settings.docusign_app_secret, settings.docusign_auth_host, settings.docusign_base_uri or None
+            ),
+            secrets_store=TenantSecrets(settings.tenant_secret_prefix),
+            store=IntegrationStore(settings.table_name),
+            redirect_uri=settings.consent_redirect_uri,
+        )
 
     # -- connecting ------------------------------------------------------------------------
 

@@ -38,18 +38,8 @@ EXIT_REFUSED, EXIT_USAGE, EXIT_CONSENT = 1, 2, 3
 
 def _connection(settings: IntegrationsSettings) -> DocuSignConnection:
     from dealwire.integration.connection import DocuSignConnection  # noqa: PLC0415 - after the settings
-    from dealwire.store.docusign_app import DocuSignAccess  # noqa: PLC0415
-    from dealwire.store.integrations import IntegrationStore  # noqa: PLC0415
-    from dealwire.store.tenant_secrets import TenantSecrets  # noqa: PLC0415
 
-    return DocuSignConnection(
-        access=DocuSignAccess(
-            settings.docusign_app_secret, settings.docusign_auth_host, settings.docusign_base_uri or None
-        ),
-        secrets_store=TenantSecrets(settings.tenant_secret_prefix),
-        store=IntegrationStore(settings.table_name),
-        redirect_uri=settings.consent_redirect_uri,
-    )
+    return DocuSignConnection.from_settings(settings)
 
 
 def _parser() -> argparse.ArgumentParser:
