@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from infra.docusign_sim import Simulator
+from infra.docusign_sim import Simulator, SimulatorControl
 from tests.support import ACCOUNT_ID
 
 if TYPE_CHECKING:
@@ -68,3 +68,13 @@ def put_app_secret(secret_name: str, key: rsa.RSAPrivateKey) -> None:
         client.create_secret(Name=secret_name, SecretString=value)
     except client.exceptions.ResourceExistsException:
         client.put_secret_value(SecretId=secret_name, SecretString=value)
+
+
+def envelopes_of_deal(control: SimulatorControl, deal_id: str) -> list[dict[str, Any]]:
+    """The simulator's envelopes whose ``dealwire_deal_id`` custom field names the deal, oldest first."""
+
+    def deal_of(envelope: dict[str, Any]) -> str | None:
+        fields = envelope.get("customFields", {}).get("textCustomFields", [])
+        return next((f["value"] for f in fields if f["name"] == "dealwire_deal_id"), None)
+
+    return [e for e in control.envelopes() if deal_of(e) == deal_id]

@@ -9,6 +9,7 @@ import pytest
 
 from infra.docusign_sim import SimulatorControl
 from infra.local.stage import DEFAULT_CONTACTS, stage_changed
+from tests.docusign_support import envelopes_of_deal
 from tests.e2e.test_crm_api import get
 from tests.e2e.test_local_stack import eventually
 
@@ -35,11 +36,7 @@ def test_a_deal_entering_the_rules_stage_is_sent_its_document_once(local_stack: 
     sim = SimulatorControl(local_stack.state["docusign_url"])
 
     def of_deal(deal_id: str = "deal-e2e-7") -> list[dict[str, Any]]:
-        def deal(envelope: dict[str, Any]) -> str | None:
-            fields = envelope.get("customFields", {}).get("textCustomFields", [])
-            return next((f["value"] for f in fields if f["name"] == "dealwire_deal_id"), None)
-
-        return [e for e in sim.envelopes() if deal(e) == deal_id]
+        return envelopes_of_deal(sim, deal_id)
 
     detail = stage_changed(
         local_stack.state, deal="deal-e2e-7", title="E2E deal", stage="contract", contacts=DEFAULT_CONTACTS,

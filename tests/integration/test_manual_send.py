@@ -7,21 +7,17 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from dealwire.store.docusign_app import docusign_client_factory
-from infra.docusign_sim import SimulatorControl
-from infra.local.resources import seed_tenant
-from tests.docusign_support import USER_ID, put_app_secret
+from tests.docusign_support import envelopes_of_deal
 from tests.infra.test_docusign_sim import Api
 from tests.integration.api_support import ULLA, api
-from tests.mail_support import seed_crm
-from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID
+from tests.integration.test_api import crm_api
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from infra.docusign_sim import Simulator
-    from infra.local.template import Stack
+    from infra.docusign_sim import Simulator, SimulatorControl
 
+__all__ = ["crm_api"]  # a fixture, used by name below
 ROUTE = "/v1/deals/deal-42/envelopes"
 SEND: dict[str, Any] = {
     "templateId": "tpl-nda",
@@ -39,26 +35,13 @@ SEND: dict[str, Any] = {
 
 
 @pytest.fixture
-def control(
-    aws: Stack, sim: Simulator, private_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
-) -> SimulatorControl:
-    from api import app
-
-    env = aws.function_environment("ApiFunction")
-    put_app_secret(env["DEALWIRE_DOCUSIGN_APP_SECRET"], private_key)
-    seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY], docusign_user_id=USER_ID)
-    factory = docusign_client_factory(env["DEALWIRE_DOCUSIGN_APP_SECRET"], sim.url, None)
-    monkeypatch.setattr(app, "docusign", lambda: factory)
-    seed_crm(aws)
-    return SimulatorControl(sim.url)
+def control(crm_api: SimulatorControl) -> SimulatorControl:
+    """The API function pointed at the simulator (test_api's set-up), as its control sees it."""
+    return crm_api
 
 
 def sent_envelopes(control: SimulatorControl) -> list[dict[str, Any]]:
-    def deal(envelope: dict[str, Any]) -> str | None:
-        fields = envelope.get("customFields", {}).get("textCustomFields", [])
-        return next((f["value"] for f in fields if f["name"] == "dealwire_deal_id"), None)
-
-    return [e for e in control.envelopes() if deal(e) == "deal-42"]
+    return envelopes_of_deal(control, "deal-42")
 
 
 def rest(sim: Simulator, key: rsa.RSAPrivateKey, path: str, **kwargs: Any) -> dict[str, Any]:

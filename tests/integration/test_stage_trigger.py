@@ -25,7 +25,7 @@ from dealwire.store.tenants import TenantDirectory
 from infra.docusign_sim import SimulatorControl
 from infra.local.queues import eventbridge_event
 from infra.local.resources import seed_tenant
-from tests.docusign_support import USER_ID, put_app_secret
+from tests.docusign_support import USER_ID, envelopes_of_deal, put_app_secret
 from tests.infra.test_docusign_sim import Api
 from tests.integration.helpers import table
 from tests.integration.test_stream_publisher import drain, publish_all, tap
@@ -115,13 +115,7 @@ class Automation:
         return outcomes
 
     def envelopes_of(self, deal: str) -> list[dict[str, Any]]:
-        """The simulator's envelopes for the deal (its custom field), oldest first."""
-
-        def deal_of(envelope: dict[str, Any]) -> str | None:
-            fields = envelope.get("customFields", {}).get("textCustomFields", [])
-            return next((f["value"] for f in fields if f["name"] == "dealwire_deal_id"), None)
-
-        return [e for e in self.control.envelopes() if deal_of(e) == deal]
+        return envelopes_of_deal(self.control, deal)
 
     def rest(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         with httpx.Client(trust_env=False, timeout=10) as http:
