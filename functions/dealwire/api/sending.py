@@ -18,9 +18,9 @@ from dealwire.automation.plan import notification_of
 from dealwire.automation.process import (
     ProcessBusy,
     create_once,
-    created_envelope_write,
     now_iso,
     parsed,
+    record_created,
     still_active,
 )
 from dealwire.contracts.sending import ManualSent
@@ -134,30 +134,15 @@ class ManualSends:
                 at=now_iso(),
             )
             raise
-        at = created.status_date_time or now_iso()
-        self._envelopes.apply(
-            tenant_id,
-            created.envelope_id,
-            [
-                created_envelope_write(
-                    tenant_id=tenant_id,
-                    account_id=tenant.docusign_account_id,
-                    envelope_id=created.envelope_id,
-                    status=created.status,
-                    at=_canonical(at),
-                    deal_id=deal_id,
-                    extra={"send_id": send, "sent_by": f"user:{user_id}", "template_id": request.template_id},
-                )
-            ],
-        )
-        self._automation.record_sent(
-            tenant_id,
-            deal_id,
-            process,
+        record_created(
+            self._envelopes,
+            self._automation,
+            tenant=tenant,
+            deal_id=deal_id,
+            process=process,
             send=send,
-            envelope_id=created.envelope_id,
-            at=_canonical(at),
-            warnings=[],
+            created=created,
+            extra={"sent_by": f"user:{user_id}", "template_id": request.template_id},
         )
         return self._answer(sender, request, created.envelope_id, send, replaced)
 
@@ -221,12 +206,6 @@ class ManualSends:
             sender_view_url=view,
             replaced_envelope_id=replaced,
         )
-
-
-def _canonical(stamp: str) -> str:
-    from dealwire.domain.timestamps import canonical_timestamp  # noqa: PLC0415
-
-    return canonical_timestamp(stamp)
 
 
 class IdempotentSends:

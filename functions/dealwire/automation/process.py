@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from dealwire.docusign.envelopes import EnvelopeRequest, EnvelopeSender, SentEnvelope
+    from dealwire.store.automation import AutomationStore
     from dealwire.store.envelopes import EnvelopeStore
+    from dealwire.store.tenants import TenantConfig
 
 # A claim that never got its envelope this long ago is a crashed attempt, not a running one.
 STALE_CLAIM_SECONDS: Final = 15 * 60
@@ -121,3 +123,42 @@ def create_once(sender: EnvelopeSender, request: EnvelopeRequest) -> SentEnvelop
         if found is None:
             raise
         return found
+
+
+def record_created(
+    envelopes: EnvelopeStore,
+    automation: AutomationStore,
+    *,
+    tenant: TenantConfig,
+    deal_id: str,
+    process: str,
+    send: str,
+    created: SentEnvelope,
+    extra: dict[str, Any],
+    warnings: tuple[str, ...] = (),
+) -> None:
+    """The envelope item as its creation left it (at DocuSign's time), then the process's
+    outcome, from which the stream publishes it: in this order, so a crash between them is
+    repaired by the retry that finds the envelope again."""
+    from dealwire.domain.timestamps import canonical_timestamp  # noqa: PLC0415
+
+    at = canonical_timestamp(created.status_date_time or now_iso())
+    write = created_envelope_write(
+        tenant_id=tenant.tenant_id,
+        account_id=tenant.docusign_account_id,
+        envelope_id=created.envelope_id,
+        status=created.status,
+        at=at,
+        deal_id=deal_id,
+        extra={"send_id": send, **extra},
+    )
+    envelopes.apply(tenant.tenant_id, created.envelope_id, [write])
+    automation.record_sent(
+        tenant.tenant_id,
+        deal_id,
+        process,
+        send=send,
+        envelope_id=created.envelope_id,
+        at=at,
+        warnings=list(warnings),
+    )

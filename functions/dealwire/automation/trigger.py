@@ -28,14 +28,13 @@ from dealwire.automation.process import (
     Active,
     ProcessBusy,
     create_once,
-    created_envelope_write,
     now_iso,
     parsed,
+    record_created,
     still_active,
 )
 from dealwire.automation.rules import RuleDefinition
 from dealwire.docusign.envelopes import EnvelopeSender, SentEnvelope
-from dealwire.domain.timestamps import canonical_timestamp
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -262,34 +261,20 @@ class StageTrigger:
         warnings: tuple[str, ...],
         calls: int,
     ) -> Outcome:
-        at = (
-            canonical_timestamp(created.status_date_time)
-            if created.status_date_time
-            else canonical_timestamp(now_iso())
-        )
-        write = created_envelope_write(
-            tenant_id=tenant.tenant_id,
-            account_id=tenant.docusign_account_id,
-            envelope_id=created.envelope_id,
-            status=created.status,
-            at=at,
+        record_created(
+            self._envelopes,
+            self._automation,
+            tenant=tenant,
             deal_id=change.deal_id,
+            process=stored.rule_id,
+            send=send,
+            created=created,
             extra={
                 "rule_id": stored.rule_id,
-                "send_id": send,
                 "sent_by": f"rule:{stored.rule_id}",
                 "document_type": rule.document_type,
             },
-        )
-        self._envelopes.apply(tenant.tenant_id, created.envelope_id, [write])
-        self._automation.record_sent(
-            change.tenant_id,
-            change.deal_id,
-            stored.rule_id,
-            send=send,
-            envelope_id=created.envelope_id,
-            at=at,
-            warnings=list(warnings),
+            warnings=warnings,
         )
         return Outcome(stored.rule_id, "sent", send, created.envelope_id, docusign_calls=calls)
 
