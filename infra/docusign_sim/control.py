@@ -135,6 +135,16 @@ class SimulatorControl:
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")
 
+    def requests(self) -> list[dict[str, Any]]:
+        """Every REST and OAuth request answered, oldest first (the newest 100,000):
+        ``{"method", "path" (no query), "query", "status", "errorCode" (or None), "at"}``.
+        Control calls are not in it."""
+        found: list[dict[str, Any]] = self._json("GET", "requests")["requests"]
+        return found
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "requests")
+
     def configure(self, **changes: Any) -> dict[str, Any]:  # noqa: ANN401 - camelCase keys of POST /_sim/config
         """E.g. ``configure(connectFormat="xml", webhookUrl=..., hmacKeys=[...], consent=False)``."""
         return self._json("POST", "config", changes)
@@ -213,6 +223,6 @@ class SimulatorControl:
         return found
 
     def reset(self) -> None:
-        """Forget envelopes, callbacks, Connect failures, downloads, faults and tokens; keep templates,
-        config, Connect configurations and HMAC keys."""
+        """Forget envelopes, callbacks, Connect failures, downloads, faults, tokens and the request log;
+        keep templates, config, Connect configurations and HMAC keys."""
         self._call("POST", "reset")

@@ -38,6 +38,7 @@ from infra.docusign_sim.limits import (
     limit_body,
     parse_fault,
 )
+from infra.docusign_sim.request_log import RequestLog, error_code
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -145,6 +146,7 @@ class Simulator:
         # ``clock`` moves the limits' windows (tests); tokens and timestamps keep real time.
         self.budget = ApiBudget(rate_limit, burst_limit, clock)
         self.polling = EnvelopePolling(envelope_polling_limit, envelope_polling_window, clock)
+        self.requests = RequestLog()
         handler = type("BoundSimHandler", (_Handler,), {"sim": self})
         self.server = ThreadingHTTPServer((HOST, port), handler)
         self.server.daemon_threads = True
@@ -375,6 +377,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a simulator bug must still answer, and say so
             log.exception("simulator error on %s %s", method, self.path)
             answer = Answer(500, {"errorCode": "UNSPECIFIED_ERROR", "message": "simulator bug, see its log"})
+        if self.sim.requests.logs(path):  # as served, even when a drop_response fault loses the answer
+            code = error_code(answer.status, answer.content_type, answer.body)
+            self.sim.requests.add(method, path, query, answer.status, code)
         if self._drop:  # as if the answer were lost on the way: the client sees the connection close
             log.info("drop_response fault: %s %s served, answer dropped", method, self.path)
             self.close_connection = True
@@ -593,6 +598,11 @@ class _Handler(BaseHTTPRequestHandler):
                 case ("DELETE", ["faults"]):
                     sim.faults.clear()
                     return Answer(200, {"faults": []})
+                case ("GET", ["requests"]):
+                    return Answer(200, {"requests": sim.requests.entries()})
+                case ("DELETE", ["requests"]):
+                    sim.requests.clear()
+                    return Answer(200, {"requests": []})
                 case ("GET", ["config"]):
                     return Answer(200, account.public_config())
                 case ("POST", ["config"]):
@@ -615,6 +625,7 @@ class _Handler(BaseHTTPRequestHandler):
                     sim.tokens.expire_all()
                     sim.budget.reset()
                     sim.polling.reset()
+                    sim.requests.clear()
                     return Answer(200, {"reset": True})
         except (ValueError, TypeError) as exc:
             return Answer(400, {"error": str(exc)})

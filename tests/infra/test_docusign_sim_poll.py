@@ -1,0 +1,116 @@
+"""infra/docusign_sim for the status poller: lost callbacks, the retry queue, counted calls, benches."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from infra.docusign_sim import Simulator, SimulatorControl
+from infra.docusign_sim.request_log import MAX_KEPT, RequestLog
+from tests.docusign_support import new_private_key, simulator
+from tests.infra.test_docusign_sim import HMAC_KEY, Api, Receiver
+from tests.support import ACCOUNT_ID
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+ENVELOPES = f"/restapi/v2.1/accounts/{ACCOUNT_ID}/envelopes"
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return new_private_key()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+    yield found
+    found.close()
+
+
+@pytest.fixture
+def sim(key: rsa.RSAPrivateKey, receiver: Receiver) -> Iterator[Simulator]:
+    with simulator(key, webhook_url=receiver.url, hmac_keys=[HMAC_KEY]) as started:
+        yield started
+
+
+@pytest.fixture
+def control(sim: Simulator) -> SimulatorControl:
+    return SimulatorControl(sim.url)
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(trust_env=False, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def api(http: httpx.Client, sim: Simulator, key: rsa.RSAPrivateKey) -> Api:
+    return Api(http, sim, key)
+
+
+def calls(control: SimulatorControl) -> list[tuple[str, str, int, str | None]]:
+    return [(r["method"], r["path"], r["status"], r["errorCode"]) for r in control.requests()]
+
+
+# --- the request log ---------------------------------------------------------------------
+
+
+def test_every_rest_and_oauth_request_is_logged_and_control_calls_are_not(
+    api: Api, control: SimulatorControl, http: httpx.Client, sim: Simulator
+) -> None:
+    (token,) = control.requests()  # the Api fixture's JWT grant
+    assert (token["method"], token["path"], token["status"], token["errorCode"]) == (
+        "POST",
+        "/oauth/token",
+        200,
+        None,
+    )
+    assert token["query"] == {}
+    assert token["at"].endswith("Z")
+    control.clear_requests()
+    control.envelopes()  # /_sim/ calls are not DocuSign's
+
+    envelope_id = api.create()
+    api.call("GET", "envelopes", params={"from_date": "2024-01-01", "status": "sent"})
+    api.call("GET", "envelopes/00000000-0000-0000-0000-000000000000")
+    http.get(f"{sim.url}/oauth/userinfo")
+    control.add_fault("503")
+    api.call("GET", f"envelopes/{envelope_id}")
+
+    assert calls(control) == [
+        ("POST", ENVELOPES, 201, None),
+        ("GET", ENVELOPES, 200, None),
+        ("GET", f"{ENVELOPES}/00000000-0000-0000-0000-000000000000", 404, "ENVELOPE_DOES_NOT_EXIST"),
+        ("GET", "/oauth/userinfo", 401, "invalid_token"),  # OAuth's refusals say "error"
+        ("GET", f"{ENVELOPES}/{envelope_id}", 503, "SERVICE_UNAVAILABLE"),  # faults are answers too
+    ]
+    assert control.requests()[1]["query"] == {"from_date": "2024-01-01", "status": "sent"}
+
+    control.clear_requests()
+    assert control.requests() == []
+    api.call("GET", "envelopes", params={"from_date": "2024-01-01"})
+    control.reset()
+    assert control.requests() == []
+
+
+def test_the_request_log_keeps_the_newest_hundred_thousand() -> None:
+    assert MAX_KEPT == 100_000
+    log = RequestLog(limit=2)
+    for n in range(3):
+        log.add("GET", f"/restapi/{n}", {}, 200, None)
+    assert [e["path"] for e in log.entries()] == ["/restapi/1", "/restapi/2"]
+
+
+def test_a_dropped_answer_is_logged_as_served(api: Api, control: SimulatorControl) -> None:
+    control.clear_requests()
+    control.add_fault("drop_response")
+    with pytest.raises(httpx.RemoteProtocolError):
+        api.create()
+    assert calls(control) == [("POST", ENVELOPES, 201, None)]
