@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from infra.docusign_sim import connect
 from infra.docusign_sim.auth import CONSENTED_SCOPES
+from infra.docusign_sim.callback_loss import ConnectSwitch
 from infra.docusign_sim.connect import ALL_EVENTS, FORMATS
 from infra.docusign_sim.connect_config import ConnectConfigurations, startup_configuration
 from infra.docusign_sim.connect_failures import ConnectFailures
@@ -195,6 +196,8 @@ class Account:
     configurations: ConnectConfigurations = field(default_factory=ConnectConfigurations)
     hmac_keys: HmacKeys = field(default_factory=HmacKeys)
     failures: ConnectFailures = field(default_factory=ConnectFailures)
+    # Connect off for the account or some envelopes (control API): their callbacks are not sent.
+    connect_switch: ConnectSwitch = field(default_factory=ConnectSwitch)
     outbox: Outbox = field(init=False)
     _sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _field_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(10923847561))
@@ -218,7 +221,25 @@ class Account:
     def public_config(self) -> dict[str, Any]:
         """``GET /_sim/config``: the settings, and how many keys the account has now (not the keys)."""
         with self.lock:
-            return self.config.public_view() | {"hmacKeyCount": len(self.hmac_keys)}
+            return (
+                self.config.public_view() | {"hmacKeyCount": len(self.hmac_keys)} | self.connect_switch.view()
+            )
+
+    def connect_off(self, envelope_ids: list[str] | None) -> dict[str, Any]:
+        """Connect off for the account (``None``) or these envelopes; the switch as it is now."""
+        with self.lock:
+            for envelope_id in envelope_ids or []:
+                self.envelope(envelope_id)
+            self.connect_switch.off(envelope_ids)
+            return self.connect_switch.view()
+
+    def connect_on(self, envelope_ids: list[str] | None) -> dict[str, Any]:
+        """Connect on for the account (``None``: every envelope too) or these envelopes."""
+        with self.lock:
+            for envelope_id in envelope_ids or []:
+                self.envelope(envelope_id)
+            self.connect_switch.on(envelope_ids)
+            return self.connect_switch.view()
 
     def sender(self) -> Sender:
         return Sender(
@@ -233,14 +254,24 @@ class Account:
     def _queue(self, envelope: Envelope, events: list[Event]) -> None:
         """Build the callbacks now (the envelope as it is after the transition), under the lock:
         one per enabled configuration that subscribes to the event, signed with the keys of now."""
-        publishing = [c for c in self.configurations.all() if c.publishes_for(self.config.user_id)]
+        off = self.connect_switch.why_off(envelope.envelope_id)
+        publishing = [
+            c for c in self.configurations.all() if off is None and c.publishes_for(self.config.user_id)
+        ]
         keys = self.hmac_keys.active()
         messages = []
         for event, recipient in events:
             moment, sequence = self.clock(), next(self._sequence)
             if not publishing:
                 messages.append(
-                    connect.unsent(envelope, event, recipient_id=recipient, moment=moment, sequence=sequence)
+                    connect.unsent(
+                        envelope,
+                        event,
+                        recipient_id=recipient,
+                        moment=moment,
+                        sequence=sequence,
+                        reason=off or connect.NO_CONFIGURATION,
+                    )
                 )
             messages += [
                 connect.build(
@@ -505,6 +536,7 @@ class Account:
             self.outbox.clear()
             self.failures.clear()
             self.sender_views.clear()
+            self.connect_switch.on()
 
 
 def _id_list(query: Mapping[str, str], name: str) -> set[str]:

@@ -8,7 +8,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from xml.sax.saxutils import escape
 
 from infra.docusign_sim.documents import envelope_pdf
@@ -32,6 +32,10 @@ ALL_EVENTS = frozenset(
         "recipient-declined",
     }
 )
+NO_CONFIGURATION = "no webhook URL is configured: no enabled Connect configuration, the callback was not sent"
+# What became of one callback: the listener answered 2xx ("delivered") or not ("refused"), or did not
+# answer ("unanswered"); it was never sent ("not_sent": nothing publishes, or Connect is off).
+Outcome = Literal["delivered", "refused", "unanswered", "not_sent"]
 _XML_NS = (
     'xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
     'xmlns="http://www.docusign.net/API/3.0"'
@@ -82,6 +86,11 @@ class Outbound:
     subject: str = ""
     sender_name: str = ""
     sender_email: str = ""
+    # Why it is not sent (no configuration publishes, Connect is off); None: it goes to ``url``.
+    not_sent: str | None = None
+    # Filled in by the outbox once it has been dealt with: the outcome, and the failure log's error.
+    outcome: Outcome | None = None
+    failure: str | None = None
 
 
 # --- message bodies ----------------------------------------------------------------------
@@ -327,9 +336,15 @@ def build(
 
 
 def unsent(
-    envelope: Envelope, event: str, *, recipient_id: str | None, moment: datetime, sequence: int
+    envelope: Envelope,
+    event: str,
+    *,
+    recipient_id: str | None,
+    moment: datetime,
+    sequence: int,
+    reason: str = NO_CONFIGURATION,
 ) -> Outbound:
-    """The record of an event no enabled configuration was there to publish."""
+    """The record of an event nothing publishes: no enabled configuration, or Connect is off."""
     return Outbound(
         sequence=sequence,
         event=event,
@@ -341,11 +356,22 @@ def unsent(
         content_type="",
         body=b"",
         signatures=[],
+        not_sent=reason,
         **_facts(envelope),
     )
 
 
-def _facts(envelope: Envelope) -> dict[str, str]:
+class _Facts(TypedDict):
+    """What a failure log entry says of the envelope (Outbound's fields of the same names)."""
+
+    account_id: str
+    envelope_status: str
+    subject: str
+    sender_name: str
+    sender_email: str
+
+
+def _facts(envelope: Envelope) -> _Facts:
     return {
         "account_id": envelope.sender.account_id,
         "envelope_status": envelope.status,

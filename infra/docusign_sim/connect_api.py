@@ -57,7 +57,7 @@ def route(  # noqa: PLR0911 - one return per route
     raise SimError(404, "INVALID_REQUEST_RESOURCE", "The URL provided does not resolve to a resource.")
 
 
-def control(
+def control(  # noqa: PLR0911 - one return per route
     account: Account, method: str, segments: list[str], query: Mapping[str, str], body: Callable[[], object]
 ) -> Reply | None:
     """``/_sim/connect...`` and ``/_sim/hmac-keys``; ``None`` for any other control path."""
@@ -79,7 +79,23 @@ def control(
         case ("GET", ["hmac-keys"]):
             with account.lock:
                 return 200, {"hmacKeys": account.hmac_keys.listing(full=True)}
+        case ("POST", ["connect", "off"]):
+            return 200, account.connect_off(_envelope_ids(body()))
+        case ("POST", ["connect", "on"]):
+            return 200, account.connect_on(_envelope_ids(body()))
     return None
+
+
+def _envelope_ids(body: object) -> list[str] | None:
+    """``{}`` (the whole account: ``None``) or ``{"envelopeIds": [...]}``."""
+    if not isinstance(body, dict):
+        raise ValueError('the body is {} (the account) or {"envelopeIds": [...]}')
+    ids = body.get("envelopeIds")
+    if ids is None:
+        return None
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+        raise ValueError("envelopeIds is a list of envelope ids, at least one")
+    return list(ids)
 
 
 def failures(account: Account, query: Mapping[str, str]) -> dict[str, Any]:

@@ -173,6 +173,16 @@ class SimulatorControl:
         "false" and ``disabledBy`` set. The configuration as it is now."""
         return self._json("POST", f"connect/{quote(str(connect_id))}/disable", {})
 
+    def connect_off(self, envelope_ids: list[str] | None = None) -> dict[str, Any]:
+        """Turn Connect off for the account (no ids) or these envelopes: their changes' callbacks are
+        not sent (recorded as not sent, nothing in the failure log).
+        ``{"connectOff", "connectOffEnvelopes"}``."""
+        return self._json("POST", "connect/off", _envelope_ids(envelope_ids))
+
+    def connect_on(self, envelope_ids: list[str] | None = None) -> dict[str, Any]:
+        """Turn Connect on for the account (no ids: every envelope's off goes too) or these envelopes."""
+        return self._json("POST", "connect/on", _envelope_ids(envelope_ids))
+
     def hmac_keys(self) -> list[dict[str, Any]]:
         """``[{"keyId", "secret", "createdDateTime"}]`` in creation order, with the full secrets."""
         found: list[dict[str, Any]] = self._json("GET", "hmac-keys")["hmacKeys"]
@@ -226,3 +236,7 @@ class SimulatorControl:
         """Forget envelopes, callbacks, Connect failures, downloads, faults, tokens and the request log;
         keep templates, config, Connect configurations and HMAC keys."""
         self._call("POST", "reset")
+
+
+def _envelope_ids(envelope_ids: list[str] | None) -> dict[str, Any]:
+    return {} if envelope_ids is None else {"envelopeIds": list(envelope_ids)}

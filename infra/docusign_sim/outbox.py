@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from infra.docusign_sim.connect import NO_CONFIGURATION
 from infra.docusign_sim.model import rest_time
 
 if TYPE_CHECKING:
@@ -124,14 +125,13 @@ class Outbox:
             "status": None,
             "responseBody": None,
             "error": None,
+            "outcome": "not_sent",
             "durationMs": 0.0,
         }
         started = time.monotonic()
         failure: str | None = None
-        if not message.url:
-            record["error"] = (
-                "no webhook URL is configured: no enabled Connect configuration, the callback was not sent"
-            )
+        if message.not_sent is not None or not message.url:
+            record["error"] = message.not_sent or NO_CONFIGURATION
         elif not message.url.startswith(("http://", "https://")):
             record["error"] = f"webhook URL {message.url!r} is not http(s)"
         else:
@@ -150,7 +150,11 @@ class Outbox:
                 failure = connection_error(exc)
             if record["status"] is not None and not 200 <= record["status"] < 300:
                 failure = listener_error(record["status"])
+            record["outcome"] = (
+                "unanswered" if record["status"] is None else "refused" if failure else "delivered"
+            )
         record["durationMs"] = round((time.monotonic() - started) * 1000, 1)
+        message.outcome, message.failure = record["outcome"], failure
         if failure is not None and self._on_failure is not None:
             self._on_failure(message, failure, datetime.now(UTC))
         log.info(

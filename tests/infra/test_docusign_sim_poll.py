@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from infra.docusign_sim import Simulator, SimulatorControl
+from infra.docusign_sim import Simulator, SimulatorControl, SimulatorControlError
 from infra.docusign_sim.request_log import MAX_KEPT, RequestLog
-from tests.docusign_support import new_private_key, simulator
+from tests.docusign_support import closed_port_url, new_private_key, simulator
 from tests.infra.test_docusign_sim import HMAC_KEY, Api, Receiver
 from tests.support import ACCOUNT_ID
 
@@ -114,3 +115,104 @@ def test_a_dropped_answer_is_logged_as_served(api: Api, control: SimulatorContro
     with pytest.raises(httpx.RemoteProtocolError):
         api.create()
     assert calls(control) == [("POST", ENVELOPES, 201, None)]
+
+
+# --- Connect off -------------------------------------------------------------------------
+
+
+def outcomes(control: SimulatorControl) -> list[tuple[str, str]]:
+    return [(c["event"], c["outcome"]) for c in control.callbacks()]
+
+
+def test_connect_off_for_the_account_sends_nothing_and_logs_no_failure(
+    api: Api, control: SimulatorControl, receiver: Receiver
+) -> None:
+    receiver.status = 500  # were anything sent, it would fail and be in the failure log
+    assert control.connect_off() == {"connectOff": True, "connectOffEnvelopes": []}
+    assert (control.config()["connectOff"], control.config()["connectOffEnvelopes"]) == (True, [])
+    envelope_id = api.create()
+    control.sign(envelope_id, "1")
+
+    assert receiver.received == []
+    assert outcomes(control) == [
+        ("envelope-sent", "not_sent"),
+        ("recipient-sent", "not_sent"),
+        ("recipient-delivered", "not_sent"),
+        ("recipient-completed", "not_sent"),
+        ("recipient-sent", "not_sent"),
+    ]
+    assert all(c["url"] is None and c["error"].startswith("connect off") for c in control.callbacks())
+    assert control.failures() == []  # DocuSign never tried
+
+    assert control.connect_on() == {"connectOff": False, "connectOffEnvelopes": []}
+    receiver.status = 200
+    control.clear_callbacks()
+    control.sign(envelope_id, "2")
+    assert receiver.events() == [
+        "recipient-delivered",
+        "envelope-delivered",
+        "recipient-completed",
+        "envelope-completed",
+    ]
+    assert {c["outcome"] for c in control.callbacks()} == {"delivered"}
+
+
+def test_connect_off_for_some_envelopes_leaves_the_others_alone(
+    api: Api, control: SimulatorControl, receiver: Receiver
+) -> None:
+    quiet, loud = api.create(), api.create()
+    receiver.received.clear()
+    assert control.connect_off([quiet]) == {"connectOff": False, "connectOffEnvelopes": [quiet]}
+    control.sign(quiet, "1")
+    control.sign(loud, "1")
+    assert {parse_id(body) for _, body in receiver.received} == {loud}
+    assert control.failures() == []
+
+    control.connect_off()  # the account's off holds over an envelope's on
+    control.connect_on([quiet])
+    assert control.config()["connectOffEnvelopes"] == []
+    control.sign(quiet, "2")
+    assert {parse_id(body) for _, body in receiver.received} == {loud}
+
+    control.connect_off([loud])
+    assert control.connect_on() == {"connectOff": False, "connectOffEnvelopes": []}  # on clears them all
+    control.connect_off([quiet, loud])
+    control.reset()  # reset turns Connect on
+    assert (control.config()["connectOff"], control.config()["connectOffEnvelopes"]) == (False, [])
+
+
+def test_connect_off_refuses_an_unknown_envelope_and_a_body_it_cannot_read(control: SimulatorControl) -> None:
+    with pytest.raises(SimulatorControlError) as unknown:
+        control.connect_off(["00000000-0000-0000-0000-000000000000"])
+    assert (unknown.value.status, json.loads(unknown.value.body)["errorCode"]) == (
+        404,
+        "ENVELOPE_DOES_NOT_EXIST",
+    )
+    for body in ([], {"envelopeIds": "x"}, {"envelopeIds": []}, {"envelopeIds": [1]}):
+        with pytest.raises(SimulatorControlError) as refused:
+            control._json("POST", "connect/off", body)
+        assert refused.value.status == 400
+    assert control.config()["connectOff"] is False
+
+
+def test_a_callback_record_says_what_became_of_it(
+    api: Api, control: SimulatorControl, receiver: Receiver
+) -> None:
+    api.create()
+    receiver.status = 500
+    api.create()
+    control.configure(webhookUrl=closed_port_url())
+    api.create()
+    control.configure(webhookUrl=None)
+    api.create()
+    assert [c["outcome"] for c in control.callbacks()] == [
+        *["delivered"] * 2,
+        *["refused"] * 2,
+        *["unanswered"] * 2,
+        *["not_sent"] * 2,
+    ]
+
+
+def parse_id(body: bytes) -> str:
+    envelope_id: str = json.loads(body)["data"]["envelopeId"]
+    return envelope_id
