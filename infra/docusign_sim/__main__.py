@@ -27,6 +27,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--include-documents", action="store_true", help="PDFs in envelope-completed")
     parser.add_argument("--no-envelope-data", action="store_true", help="minimal SIM messages")
     parser.add_argument("--async-callbacks", action="store_true", help="deliver callbacks from a thread")
+    parser.add_argument("--drop-callbacks", type=float, default=0.0, help="share of callbacks lost, 0-1")
+    parser.add_argument("--drop-seed", type=int, default=0, help="seed of the drops (repeatable runs)")
     parser.add_argument("--no-consent", action="store_true", help="the user must visit /oauth/auth first")
     parser.add_argument("--token-lifetime", type=int, default=3600, help="access tokens' expires_in")
     parser.add_argument("--rate-limit", type=int, default=3000, help="API calls per clock hour")
@@ -71,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
         envelope_polling_limit=args.envelope_polling_limit,
         envelope_polling_window=args.envelope_polling_window,
         async_callbacks=args.async_callbacks,
+        drop_callbacks=args.drop_callbacks,
+        drop_seed=args.drop_seed,
         user_name=args.user_name,
         user_email=args.user_email,
     )

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from infra.docusign_sim import connect
 from infra.docusign_sim.auth import CONSENTED_SCOPES
-from infra.docusign_sim.callback_loss import ConnectSwitch
+from infra.docusign_sim.callback_loss import CallbackDrops, ConnectSwitch
 from infra.docusign_sim.connect import ALL_EVENTS, FORMATS
 from infra.docusign_sim.connect_config import ConnectConfigurations, startup_configuration
 from infra.docusign_sim.connect_failures import ConnectFailures
@@ -70,6 +70,9 @@ class SimConfig:
     envelope_polling_window: int = 900
     async_callbacks: bool = False
     callback_timeout: float = 10.0
+    # The share of callbacks lost as if the listener were down past DocuSign's retries, and its seed.
+    drop_callbacks: float = 0.0
+    drop_seed: int = 0
     user_name: str = "Sim Sender"
     user_email: str = "sender@example.com"
     account_name: str = "dealwire DocuSign simulator"
@@ -111,6 +114,8 @@ class SimConfig:
             "envelopePollingLimit": self.envelope_polling_limit,
             "envelopePollingWindow": self.envelope_polling_window,
             "asyncCallbacks": self.async_callbacks,
+            "dropCallbacks": self.drop_callbacks,
+            "dropSeed": self.drop_seed,
         }
 
 
@@ -141,6 +146,8 @@ _CONFIG_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "envelopePollingLimit": ("envelope_polling_limit", int),
     "envelopePollingWindow": ("envelope_polling_window", int),
     "asyncCallbacks": ("async_callbacks", bool),
+    "dropCallbacks": ("drop_callbacks", float),
+    "dropSeed": ("drop_seed", int),
 }
 
 
@@ -177,6 +184,8 @@ def check_limits(config: SimConfig) -> None:
         raise ValueError("limits are counts, 0 or more")
     if config.envelope_polling_window < 1:
         raise ValueError("envelopePollingWindow is at least 1 second")
+    if not 0.0 <= config.drop_callbacks <= 1.0:
+        raise ValueError("dropCallbacks is a share of the callbacks, 0.0 to 1.0")
 
 
 @dataclass(slots=True)
@@ -198,12 +207,14 @@ class Account:
     failures: ConnectFailures = field(default_factory=ConnectFailures)
     # Connect off for the account or some envelopes (control API): their callbacks are not sent.
     connect_switch: ConnectSwitch = field(default_factory=ConnectSwitch)
+    drops: CallbackDrops = field(init=False)
     outbox: Outbox = field(init=False)
     _sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _field_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(10923847561))
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.config.callback_timeout, on_failure=self.failures.record)
+        self.drops = CallbackDrops(self.config.drop_seed)
         self.hmac_keys.replace(self.config.hmac_keys, self.clock())
         self.configurations.set_startup(self.config.startup_configuration())
 
@@ -216,6 +227,8 @@ class Account:
                 self.configurations.set_startup(new.startup_configuration())
             if keys & {"hmacKeys", "hmacKey"}:
                 self.hmac_keys.replace(new.hmac_keys, self.clock())
+            if keys & {"dropCallbacks", "dropSeed"}:  # a test that sets them starts the sequence again
+                self.drops.reseed(new.drop_seed)
             self.config = new
 
     def public_config(self) -> dict[str, Any]:
@@ -273,18 +286,18 @@ class Account:
                         reason=off or connect.NO_CONFIGURATION,
                     )
                 )
-            messages += [
-                connect.build(
-                    configuration.settings(keys, self.config.xml_offset_hours),
-                    envelope,
-                    event,
-                    recipient_id=recipient,
-                    moment=moment,
-                    sequence=sequence,
-                )
-                for configuration in publishing
-                if configuration.subscribes(event)
-            ]
+            for configuration in publishing:
+                if configuration.subscribes(event):
+                    message = connect.build(
+                        configuration.settings(keys, self.config.xml_offset_hours),
+                        envelope,
+                        event,
+                        recipient_id=recipient,
+                        moment=moment,
+                        sequence=sequence,
+                    )
+                    message.dropped = self.drops.draw(self.config.drop_callbacks)
+                    messages.append(message)
         self.outbox.put(messages)
 
     def flush(self) -> list[dict[str, Any]]:
@@ -537,6 +550,7 @@ class Account:
             self.failures.clear()
             self.sender_views.clear()
             self.connect_switch.on()
+            self.drops.reseed(self.config.drop_seed)
 
 
 def _id_list(query: Mapping[str, str], name: str) -> set[str]:

@@ -1,7 +1,9 @@
-"""Connect callbacks lost on purpose: Connect turned off for the account or some envelopes."""
+"""Connect callbacks lost on purpose: Connect turned off for the account or some envelopes, and a
+seeded share dropped as if the listener were down past DocuSign's retries."""
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -9,6 +11,9 @@ if TYPE_CHECKING:
 
 CONNECT_OFF_ACCOUNT = "connect off for the account (control API): the callback was not sent"
 CONNECT_OFF_ENVELOPE = "connect off for this envelope (control API): the callback was not sent"
+DROPPED = "dropped (dropCallbacks): lost as if the listener were down past DocuSign's retries"
+# What the failure log says of a listener that is down (.NET's words for a refused connection).
+DROPPED_FAILURE = "Unable to connect to the remote server"
 
 
 class ConnectSwitch:
@@ -45,3 +50,19 @@ class ConnectSwitch:
     def view(self) -> dict[str, Any]:
         """What ``GET /_sim/config`` shows."""
         return {"connectOff": self.account_off, "connectOffEnvelopes": sorted(self._envelopes)}
+
+
+class CallbackDrops:
+    """Which callbacks ``dropCallbacks`` loses: one draw per callback built for a configuration, in
+    the order they are built, from ``random.Random(dropSeed)``, so a test is repeatable. Not
+    locked: call it under the account lock."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._random = random.Random(seed)  # noqa: S311 - a repeatable test fixture, not a secret
+
+    def reseed(self, seed: int) -> None:
+        self._random.seed(seed)
+
+    def draw(self, share: float) -> bool:
+        """``True``: lose this one. With ``share`` 0 nothing is drawn, so the sequence is not moved."""
+        return share > 0 and self._random.random() < share

@@ -34,8 +34,9 @@ ALL_EVENTS = frozenset(
 )
 NO_CONFIGURATION = "no webhook URL is configured: no enabled Connect configuration, the callback was not sent"
 # What became of one callback: the listener answered 2xx ("delivered") or not ("refused"), or did not
-# answer ("unanswered"); it was never sent ("not_sent": nothing publishes, or Connect is off).
-Outcome = Literal["delivered", "refused", "unanswered", "not_sent"]
+# answer ("unanswered"); it was never sent ("not_sent": nothing publishes, or Connect is off), or was
+# lost on purpose ("dropped": dropCallbacks).
+Outcome = Literal["delivered", "refused", "unanswered", "not_sent", "dropped"]
 _XML_NS = (
     'xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
     'xmlns="http://www.docusign.net/API/3.0"'
@@ -88,6 +89,8 @@ class Outbound:
     sender_email: str = ""
     # Why it is not sent (no configuration publishes, Connect is off); None: it goes to ``url``.
     not_sent: str | None = None
+    # Lost on purpose (dropCallbacks): never POSTed, logged as a failure.
+    dropped: bool = False
     # Filled in by the outbox once it has been dealt with: the outcome, and the failure log's error.
     outcome: Outcome | None = None
     failure: str | None = None

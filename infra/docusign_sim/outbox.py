@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from infra.docusign_sim.callback_loss import DROPPED, DROPPED_FAILURE
 from infra.docusign_sim.connect import NO_CONFIGURATION
 from infra.docusign_sim.model import rest_time
 
@@ -132,6 +133,9 @@ class Outbox:
         failure: str | None = None
         if message.not_sent is not None or not message.url:
             record["error"] = message.not_sent or NO_CONFIGURATION
+        elif message.dropped:
+            record["error"], record["outcome"] = DROPPED, "dropped"
+            failure = DROPPED_FAILURE
         elif not message.url.startswith(("http://", "https://")):
             record["error"] = f"webhook URL {message.url!r} is not http(s)"
         else:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+import random
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -15,7 +16,7 @@ from tests.infra.test_docusign_sim import HMAC_KEY, Api, Receiver
 from tests.support import ACCOUNT_ID
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -54,6 +55,12 @@ def http() -> Iterator[httpx.Client]:
 @pytest.fixture
 def api(http: httpx.Client, sim: Simulator, key: rsa.RSAPrivateKey) -> Api:
     return Api(http, sim, key)
+
+
+@pytest.fixture
+def again(http: httpx.Client, sim: Simulator, key: rsa.RSAPrivateKey) -> Callable[[], Api]:
+    """A new REST client, for after ``reset`` (which expires every token)."""
+    return lambda: Api(http, sim, key)
 
 
 def calls(control: SimulatorControl) -> list[tuple[str, str, int, str | None]]:
@@ -216,3 +223,84 @@ def test_a_callback_record_says_what_became_of_it(
 def parse_id(body: bytes) -> str:
     envelope_id: str = json.loads(body)["data"]["envelopeId"]
     return envelope_id
+
+
+# --- random drops ------------------------------------------------------------------------
+
+
+def test_a_seeded_share_of_callbacks_is_dropped_repeatably_and_logged_as_failures(
+    api: Api, control: SimulatorControl, receiver: Receiver, again: Callable[[], Api]
+) -> None:
+    assert (control.config()["dropCallbacks"], control.config()["dropSeed"]) == (0.0, 0)
+    control.configure(dropCallbacks=0.3, dropSeed=7)
+    draws = random.Random(7)
+    expected = [draws.random() < 0.3 for _ in range(20)]  # one draw per callback, in order
+    for _ in range(10):
+        api.create()  # envelope-sent, recipient-sent
+
+    records = control.callbacks()
+    assert [r["outcome"] == "dropped" for r in records] == expected
+    assert 0 < sum(expected) < 20
+    dropped = [r for r in records if r["outcome"] == "dropped"]
+    assert all(r["url"] == receiver.url and r["status"] is None for r in dropped)
+    assert all(r["error"].startswith("dropped") for r in dropped)
+    assert len(receiver.received) == 20 - len(dropped)  # a dropped callback is never POSTed
+
+    failures = control.failures()  # as if the listener were down past DocuSign's retries
+    assert [(f["envelopeId"], f["connectId"]) for f in failures] == [
+        (r["envelopeId"], r["connectId"]) for r in dropped
+    ]
+    assert {f["error"] for f in failures} == {"Unable to connect to the remote server"}
+    assert {f["configUrl"] for f in failures} == {receiver.url}
+
+    control.reset()  # the sequence starts again from dropSeed
+    api = again()
+    for _ in range(10):
+        api.create()
+    assert [r["outcome"] == "dropped" for r in control.callbacks()] == expected
+
+
+def test_drops_hit_every_configuration_and_never_what_is_not_sent(
+    api: Api, control: SimulatorControl, receiver: Receiver, again: Callable[[], Api]
+) -> None:
+    other = Receiver()
+    try:
+        answer = api.call("POST", "connect", json=connect_configuration(other.url))
+        assert answer.status_code == 201, answer.text
+        control.configure(dropCallbacks=1.0)
+        api.create()
+        assert (receiver.received, other.received) == ([], [])
+        assert {(f["connectId"], f["configUrl"]) for f in control.failures()} == {
+            (str(control.config()["configurationId"]), receiver.url),
+            (answer.json()["connectId"], other.url),
+        }
+
+        control.reset()
+        control.connect_off()  # off wins: nothing is tried, so nothing is dropped or logged
+        again().create()
+        assert {c["outcome"] for c in control.callbacks()} == {"not_sent"}
+        assert control.failures() == []
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5, "lots", float("nan")])
+def test_a_drop_share_outside_nought_to_one_is_refused(control: SimulatorControl, share: object) -> None:
+    with pytest.raises(SimulatorControlError) as refused:
+        control.configure(dropCallbacks=share)
+    assert refused.value.status == 400
+    assert control.config()["dropCallbacks"] == 0.0
+
+
+def connect_configuration(url: str) -> dict[str, Any]:
+    """A second configuration, as dealwire creates its own: JSON SIM, every event."""
+    return {
+        "configurationType": "custom",
+        "urlToPublishTo": url,
+        "name": "second",
+        "allowEnvelopePublish": "true",
+        "allUsers": "true",
+        "deliveryMode": "SIM",
+        "events": ["envelope-sent", "envelope-completed", "recipient-sent", "recipient-completed"],
+        "eventData": {"version": "restv2.1", "format": "json", "includeData": ["recipients"]},
+    }
