@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from infra.docusign_sim import connect
+from infra.docusign_sim import connect, retry_queue
 from infra.docusign_sim.auth import CONSENTED_SCOPES
 from infra.docusign_sim.callback_loss import CallbackDrops, ConnectSwitch
 from infra.docusign_sim.connect import ALL_EVENTS, FORMATS
@@ -28,6 +28,7 @@ from infra.docusign_sim.templates import DEFAULT_TEMPLATE, parse_template
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
+    from infra.docusign_sim.connect import Outbound
     from infra.docusign_sim.connect_config import Configuration
     from infra.docusign_sim.model import Envelope, Event
     from infra.docusign_sim.templates import Template
@@ -213,7 +214,7 @@ class Account:
     _field_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(10923847561))
 
     def __post_init__(self) -> None:
-        self.outbox = Outbox(self.config.callback_timeout, on_failure=self.failures.record)
+        self.outbox = Outbox(self.config.callback_timeout, on_delivered=self.failures.delivered)
         self.drops = CallbackDrops(self.config.drop_seed)
         self.hmac_keys.replace(self.config.hmac_keys, self.clock())
         self.configurations.set_startup(self.config.startup_configuration())
@@ -265,8 +266,17 @@ class Account:
     # --- callbacks -----------------------------------------------------------------------
 
     def _queue(self, envelope: Envelope, events: list[Event]) -> None:
-        """Build the callbacks now (the envelope as it is after the transition), under the lock:
-        one per enabled configuration that subscribes to the event, signed with the keys of now."""
+        """Announce a transition's events: their callbacks go out in order (under the lock)."""
+        if events:
+            envelope.last_event = events[-1]
+        self.outbox.put(self._messages(envelope, events))
+
+    def _messages(
+        self, envelope: Envelope, events: list[Event], *, republish: bool = False
+    ) -> list[Outbound]:
+        """Build the callbacks now (the envelope as it is now), under the lock: one per enabled
+        configuration that subscribes to the event, signed with the keys of now; or a record of
+        the event not sent when nothing publishes (or Connect is off for the envelope)."""
         off = self.connect_switch.why_off(envelope.envelope_id)
         publishing = [
             c for c in self.configurations.all() if off is None and c.publishes_for(self.config.user_id)
@@ -286,6 +296,7 @@ class Account:
                         reason=off or connect.NO_CONFIGURATION,
                     )
                 )
+                messages[-1].republish = republish
             for configuration in publishing:
                 if configuration.subscribes(event):
                     message = connect.build(
@@ -297,8 +308,35 @@ class Account:
                         sequence=sequence,
                     )
                     message.dropped = self.drops.draw(self.config.drop_callbacks)
+                    message.republish = republish
                     messages.append(message)
-        self.outbox.put(messages)
+        return messages
+
+    def republish(self, envelope_ids: list[str], *, synchronous: bool = False) -> dict[str, Any]:
+        """DocuSign's retry queue: each envelope's current state (its last event, built and signed now)
+        to every configuration that publishes and subscribes to it; ConnectFailureResults. Every
+        envelope must exist, or nothing is republished. Delivered before the answer unless
+        ``asyncCallbacks`` (then ``synchronous`` asks for it)."""
+        with self.lock:
+            envelopes = [self.envelope(envelope_id) for envelope_id in envelope_ids]
+            plans: list[tuple[str, list[Outbound], str | None]] = []
+            for envelope in envelopes:
+                if envelope.last_event is None:
+                    plans.append((envelope.envelope_id, [], retry_queue.NO_EVENT))
+                    continue
+                messages = self._messages(envelope, [envelope.last_event], republish=True)
+                reason = None if messages else retry_queue.not_subscribed(envelope.last_event[0])
+                plans.append((envelope.envelope_id, messages, reason))
+            self.outbox.put([message for _, messages, _ in plans for message in messages])
+        if synchronous or not self.config.async_callbacks:
+            self.outbox.drain()  # once it returns, every message put before was delivered (by whoever)
+        return {
+            "retryQueue": [
+                result
+                for envelope_id, messages, reason in plans
+                for result in retry_queue.results(envelope_id, messages, reason)
+            ]
+        }
 
     def flush(self) -> list[dict[str, Any]]:
         """Deliver queued callbacks now, unless a worker thread does it."""

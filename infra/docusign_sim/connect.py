@@ -91,6 +91,8 @@ class Outbound:
     not_sent: str | None = None
     # Lost on purpose (dropCallbacks): never POSTed, logged as a failure.
     dropped: bool = False
+    # Published again by the retry queue (connect/envelopes/.../retry_queue).
+    republish: bool = False
     # Filled in by the outbox once it has been dealt with: the outcome, and the failure log's error.
     outcome: Outcome | None = None
     failure: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from infra.docusign_sim import retry_queue
 from infra.docusign_sim.dates import parse_time
 from infra.docusign_sim.errors import SimError
 
@@ -47,6 +48,11 @@ def route(  # noqa: PLR0911 - one return per route
         case ("DELETE", ["failures", failure_id]):
             account.failures.delete(failure_id)
             return 200, {}
+        case ("PUT", ["envelopes", "retry_queue"]):  # ConnectEvents: retryForEnvelopes
+            envelope_ids, synchronous = retry_queue.requested(body())
+            return 200, account.republish(envelope_ids, synchronous=synchronous)
+        case ("PUT", ["envelopes", envelope_id, "retry_queue"]):  # ConnectEvents: retryForEnvelope
+            return 200, account.republish([envelope_id])
         case ("GET", [connect_id]):
             with account.lock:
                 return 200, account.configurations.results([account.configurations.get(connect_id)])

@@ -1,4 +1,5 @@
-"""Connect's failure log (``connect/failures``): deliveries a listener refused, timed out or never took.
+"""Connect's failure log (``connect/failures``): deliveries a listener refused, timed out or never took,
+until the retry queue publishes the envelope again and the listener takes it.
 
 Written from the delivery thread, outside the account lock, so it has its own lock.
 """
@@ -32,6 +33,36 @@ class ConnectFailures:
     def __init__(self) -> None:
         self._failures: list[Failure] = []
         self._lock = threading.Lock()
+
+    def delivered(self, message: Outbound, error: str | None, when: datetime) -> None:
+        """The log's rule for one delivery tried (``error``: ``None`` when the listener answered 2xx).
+        A failure is logged; a republished envelope's failure updates that envelope's entries for
+        the configuration (``retryCount`` + 1, ``lastTry``, ``error``), or is logged anew when it has
+        none; a republished envelope the listener took leaves the log for that configuration."""
+        if error is None:
+            if message.republish:
+                self.resolve(message.envelope_id, message.connect_id)
+        elif not (message.republish and self._retried(message, error, when)):
+            self.record(message, error, when)
+
+    def resolve(self, envelope_id: str, connect_id: str | None) -> None:
+        with self._lock:
+            self._failures = [f for f in self._failures if not _of(f, envelope_id, connect_id)]
+
+    def _retried(self, message: Outbound, error: str, when: datetime) -> bool:
+        with self._lock:
+            found = False
+            for index, failure in enumerate(self._failures):
+                if _of(failure, message.envelope_id, message.connect_id):
+                    entry = failure.entry | {
+                        "lastTry": rest_time(when),
+                        "retryCount": str(int(failure.entry["retryCount"]) + 1),
+                        "status": message.envelope_status.capitalize(),
+                        "error": error,
+                    }
+                    self._failures[index] = Failure(failure.failure_id, failure.created, entry)
+                    found = True
+            return found
 
     def record(self, message: Outbound, error: str, when: datetime) -> None:
         """One failed delivery of ``message`` to its configuration."""
@@ -83,3 +114,8 @@ class ConnectFailures:
     def clear(self) -> None:
         with self._lock:
             self._failures.clear()
+
+
+def _of(failure: Failure, envelope_id: str, connect_id: str | None) -> bool:
+    entry = failure.entry
+    return bool(entry["envelopeId"] == envelope_id and entry["connectId"] == connect_id)

@@ -183,6 +183,8 @@ class Envelope:
     notification: Notification = field(default_factory=Notification)
     # 0 for a template without documents: such an envelope can be a draft, never be sent.
     document_count: int = 1
+    # The last event it announced: what DocuSign's retry queue publishes again (its current state).
+    last_event: Event | None = None
 
     # --- transitions ---------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Connect delivery: callbacks POSTed one at a time, in order, each outcome recorded; failures told."""
+"""Connect delivery: callbacks POSTed one at a time, in order, each outcome recorded and told."""
 
 from __future__ import annotations
 
@@ -51,11 +51,12 @@ class Outbox:
     """
 
     def __init__(
-        self, timeout: float, on_failure: Callable[[Outbound, str, datetime], None] | None = None
+        self, timeout: float, on_delivered: Callable[[Outbound, str | None, datetime], None] | None = None
     ) -> None:
-        """``on_failure`` is told of each failed delivery: the message, the failure log's error, when."""
+        """``on_delivered`` is told of each delivery tried (or dropped): the message, the failure
+        log's error (``None`` when the listener answered 2xx), when."""
         self.timeout = timeout
-        self._on_failure = on_failure
+        self._on_delivered = on_delivered
         self._pending: deque[Outbound] = deque()
         self._records: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -127,6 +128,7 @@ class Outbox:
             "responseBody": None,
             "error": None,
             "outcome": "not_sent",
+            "republished": message.republish,
             "durationMs": 0.0,
         }
         started = time.monotonic()
@@ -159,8 +161,8 @@ class Outbox:
             )
         record["durationMs"] = round((time.monotonic() - started) * 1000, 1)
         message.outcome, message.failure = record["outcome"], failure
-        if failure is not None and self._on_failure is not None:
-            self._on_failure(message, failure, datetime.now(UTC))
+        if record["outcome"] != "not_sent" and self._on_delivered is not None:
+            self._on_delivered(message, failure, datetime.now(UTC))
         log.info(
             "connect %s %s -> %s", message.event, message.envelope_id, record["status"] or record["error"]
         )

@@ -21,6 +21,7 @@ from docusign_esign import (
     ConnectApi,
     ConnectCustomConfiguration,
     ConnectEventData,
+    ConnectFailureFilter,
     CustomFields,
     Envelope,
     EnvelopeDefinition,
@@ -42,6 +43,7 @@ from docusign_esign.client.auth import oauth
 
 from infra.docusign_sim import Simulator, SimulatorControl
 from tests.docusign_support import INTEGRATION_KEY, USER_ID, closed_port_url, new_private_key, simulator
+from tests.infra.test_docusign_sim import Receiver
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -430,3 +432,61 @@ def test_the_sdk_reads_templates_sends_from_one_in_full_and_finds_the_send_again
     assert unknown_keys(pool.last_json(), "ViewUrl") == []
     assert pool.answers[-1].status == 201
     assert view.url.startswith(f"{sim.url}/sender/")
+
+
+def test_the_sdk_republishes_envelopes_from_the_retry_queue(
+    sim: Simulator, api_client: ApiClient, pool: LoopbackPool, key: rsa.RSAPrivateKey
+) -> None:
+    api_client.host = f"{sign_in(api_client, pool, key)}/restapi"
+    listener = Receiver()
+    try:
+        listener.status = 503
+        connect = ConnectApi(api_client)
+        created = connect.create_configuration(
+            ACCOUNT_ID,
+            connect_custom_configuration=ConnectCustomConfiguration(
+                configuration_type="custom",
+                url_to_publish_to=listener.url,
+                allow_envelope_publish="true",
+                all_users="true",
+                delivery_mode="SIM",
+                events=["envelope-sent", "recipient-sent", "envelope-voided"],
+                event_data=ConnectEventData(version="restv2.1", format="json", include_data=["recipients"]),
+            ),
+        )
+        envelopes = EnvelopesApi(api_client)
+        first, second = (
+            envelopes.create_envelope(
+                ACCOUNT_ID, envelope_definition=envelope_from_template(subject)
+            ).envelope_id
+            for subject in ("Deal 1001", "Deal 1002")
+        )
+        assert {f.envelope_id for f in connect.list_event_failure_logs(ACCOUNT_ID).failures} == {
+            first,
+            second,
+        }
+        listener.status = 200
+
+        one = connect.retry_event_for_envelope(ACCOUNT_ID, first)
+        assert unknown_keys(pool.last_json(), "ConnectFailureResults") == []
+        assert [(r.envelope_id, r.status, r.config_id, r.config_url) for r in one.retry_queue] == [
+            (first, "Sent", created.connect_id, listener.url)
+        ]
+        assert {f.envelope_id for f in connect.list_event_failure_logs(ACCOUNT_ID).failures} == {second}
+
+        envelopes.update(ACCOUNT_ID, second, envelope=Envelope(status="voided", voided_reason="Lost"))
+        both = connect.retry_event_for_envelopes(
+            ACCOUNT_ID, connect_failure_filter=ConnectFailureFilter(envelope_ids=[first, second])
+        )
+        assert unknown_keys(pool.last_json(), "ConnectFailureResults") == []
+        assert [(r.envelope_id, r.status) for r in both.retry_queue] == [(first, "Sent"), (second, "Sent")]
+        assert json.loads(listener.received[-1][1])["event"] == "envelope-voided"  # the state of now
+        assert connect.list_event_failure_logs(ACCOUNT_ID).total_records == "0"
+
+        with pytest.raises(ApiException) as missing:
+            connect.retry_event_for_envelope(ACCOUNT_ID, "00000000-0000-0000-0000-000000000000")
+        error = json.loads(missing.value.body)
+        assert unknown_keys(error, "ErrorDetails") == []
+        assert (missing.value.status, error["errorCode"]) == (404, "ENVELOPE_DOES_NOT_EXIST")
+    finally:
+        listener.close()

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
+from dealwire.webhook.signature import verify
 from infra.docusign_sim import Simulator, SimulatorControl, SimulatorControlError
 from infra.docusign_sim.request_log import MAX_KEPT, RequestLog
 from tests.docusign_support import closed_port_url, new_private_key, simulator
-from tests.infra.test_docusign_sim import HMAC_KEY, Api, Receiver
+from tests.infra.test_docusign_sim import HMAC_KEY, Api, Receiver, parse
 from tests.support import ACCOUNT_ID
 
 if TYPE_CHECKING:
@@ -304,3 +306,169 @@ def connect_configuration(url: str) -> dict[str, Any]:
         "events": ["envelope-sent", "envelope-completed", "recipient-sent", "recipient-completed"],
         "eventData": {"version": "restv2.1", "format": "json", "includeData": ["recipients"]},
     }
+
+
+# --- the retry queue (republish) ---------------------------------------------------------
+
+
+def retry(api: Api, envelope_id: str) -> httpx.Response:
+    return api.call("PUT", f"connect/envelopes/{envelope_id}/retry_queue")
+
+
+def retry_all(api: Api, body: object) -> httpx.Response:
+    return api.call("PUT", "connect/envelopes/retry_queue", json=body)
+
+
+def test_the_retry_queue_republishes_the_current_state_and_clears_the_failure_log(
+    api: Api, control: SimulatorControl, receiver: Receiver
+) -> None:
+    receiver.status = 500
+    envelope_id = api.create()
+    control.sign(envelope_id, "1")
+    assert {f["envelopeId"] for f in control.failures()} == {envelope_id}
+    receiver.status = 200
+    receiver.received.clear()
+    control.clear_callbacks()
+
+    answer = retry(api, envelope_id)
+    assert answer.status_code == 200, answer.text
+    startup = str(control.config()["configurationId"])
+    assert answer.json() == {
+        "retryQueue": [
+            {
+                "envelopeId": envelope_id,
+                "status": "Sent",
+                "statusMessage": "the listener answered 2xx",
+                "configId": startup,
+                "configUrl": receiver.url,
+            }
+        ]
+    }
+    ((headers, body),) = receiver.received  # the envelope's last event, as it is now
+    assert verify(body, headers, [HMAC_KEY]).valid
+    message = parse(headers, body)
+    assert (message.event, message.envelope.status) == ("recipient-sent", "sent")
+    assert [r.status for r in message.recipients] == ["completed", "sent"]
+    (record,) = control.callbacks()
+    assert (record["republished"], record["outcome"]) == (True, "delivered")
+    assert control.failures() == []  # the listener took it: the envelope leaves the failure log
+
+    control.sign(envelope_id, "2")
+    receiver.received.clear()
+    assert retry(api, envelope_id).json()["retryQueue"][0]["status"] == "Sent"  # no failure: sent anyway
+    assert parse(*receiver.received[0]).event == "envelope-completed"
+    assert {c["republished"] for c in control.callbacks()} == {False, True}
+
+
+def test_a_failed_republish_is_counted_in_the_envelopes_failure_entries(
+    api: Api, control: SimulatorControl, receiver: Receiver
+) -> None:
+    receiver.status = 500
+    envelope_id = api.create()
+    before = control.failures()
+    assert [f["retryCount"] for f in before] == ["0", "0"]
+
+    (result,) = retry(api, envelope_id).json()["retryQueue"]
+    assert (result["status"], result["statusMessage"]) == (
+        "Failed",
+        "The remote server returned an error: (500) Internal Server Error.",
+    )
+    after = control.failures()
+    assert [(f["failureId"], f["retryCount"]) for f in after] == [(f["failureId"], "1") for f in before]
+    assert all(a["lastTry"] >= b["lastTry"] for a, b in zip(after, before, strict=True))
+
+    control.configure(dropCallbacks=1.0)  # a dropped republish is a failure like any other
+    (result,) = retry(api, envelope_id).json()["retryQueue"]
+    assert (result["status"], result["statusMessage"]) == ("Failed", "Unable to connect to the remote server")
+    assert {(f["retryCount"], f["error"]) for f in control.failures()} == {
+        ("2", "Unable to connect to the remote server")
+    }
+
+    control.configure(dropCallbacks=0.0)
+    receiver.status = 200
+    control.clear_callbacks()
+    other = api.create()  # no failure entry of its own
+    retry(api, other)
+    assert {f["envelopeId"] for f in control.failures()} == {envelope_id}
+
+
+def test_several_envelopes_are_republished_and_what_is_not_published_says_why(
+    api: Api, control: SimulatorControl, receiver: Receiver
+) -> None:
+    sent, draft, quiet = api.create(), api.create(status="created"), api.create()
+    control.connect_off([quiet])
+    receiver.received.clear()
+    control.clear_callbacks()
+
+    answer = retry_all(api, {"envelopeIds": [sent, draft, quiet, sent]})
+    assert answer.status_code == 200, answer.text
+    assert [(r["envelopeId"], r["status"]) for r in answer.json()["retryQueue"]] == [
+        (sent, "Sent"),
+        (draft, "NotPublished"),
+        (quiet, "NotPublished"),
+    ]
+    _, not_yet, off = answer.json()["retryQueue"]
+    assert not_yet["statusMessage"].startswith("nothing to publish")
+    assert off["statusMessage"].startswith("connect off")
+    assert "configId" not in off
+    assert [parse_id(body) for _, body in receiver.received] == [sent]
+    assert [(c["envelopeId"], c["outcome"]) for c in control.callbacks()] == [
+        (sent, "delivered"),
+        (quiet, "not_sent"),
+    ]
+
+    control.connect_off()
+    (result,) = retry(api, sent).json()["retryQueue"]
+    assert (result["status"], result["statusMessage"]) == (
+        "NotPublished",
+        "connect off for the account (control API): the callback was not sent",
+    )
+    assert control.failures() == []  # nothing was tried
+    control.connect_on()
+    startup = control.config()["configurationId"]
+    control.update_configuration(startup, events=["envelope-completed"])
+    (result,) = retry(api, sent).json()["retryQueue"]
+    assert (result["status"], result["statusMessage"]) == (
+        "NotPublished",
+        "no Connect configuration that publishes subscribes to recipient-sent, the envelope's last event",
+    )
+
+
+def test_the_retry_queue_refuses_unknown_envelopes_and_requests_it_cannot_read(
+    api: Api, control: SimulatorControl, receiver: Receiver
+) -> None:
+    known = api.create()
+    receiver.received.clear()
+    unknown = "00000000-0000-0000-0000-000000000000"
+    for answer in (retry(api, unknown), retry_all(api, {"envelopeIds": [known, unknown]})):
+        assert (answer.status_code, answer.json()["errorCode"]) == (404, "ENVELOPE_DOES_NOT_EXIST")
+    assert receiver.received == []  # refused whole: nothing was republished
+    for body in ({}, {"envelopeIds": []}, {"envelopeIds": "x"}, [known]):
+        refused = retry_all(api, body)
+        assert (refused.status_code, refused.json()["errorCode"]) == (400, "INVALID_REQUEST_PARAMETER")
+
+    control.configure(rateLimit=0)  # the retry queue spends the hourly budget like any call
+    limited = retry(api, known)
+    assert (limited.status_code, limited.json()["errorCode"]) == (429, "HOURLY_APIINVOCATION_LIMIT_EXCEEDED")
+
+
+def test_with_async_callbacks_the_retry_queue_answers_queued_unless_asked_to_wait(
+    api: Api, control: SimulatorControl, receiver: Receiver
+) -> None:
+    control.configure(asyncCallbacks=True)
+    envelope_id = api.create()
+    wait_for(lambda: len(receiver.received) == 2)
+    receiver.delay = 0.3  # the callback thread is still busy when the answer goes
+    (queued,) = retry(api, envelope_id).json()["retryQueue"]
+    assert (queued["status"], queued["configUrl"]) == ("Queued", receiver.url)
+    wait_for(lambda: len(receiver.received) == 3)
+    (waited,) = retry_all(api, {"envelopeIds": [envelope_id], "synchronous": "true"}).json()["retryQueue"]
+    assert waited["status"] == "Sent"
+    assert len(receiver.received) == 4
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
