@@ -471,8 +471,8 @@ class Account:
         the envelopeIds or transactionIds properties), you must set the from_date"). Every filter
         given applies: ``transaction_ids`` (comma-separated), ``custom_field=<name>=<value>``
         (a text custom field; ``%`` around the value matches part of it), the dates, ``status``."""
-        ids = _id_list(query, "envelope_ids")
-        transactions = _id_list(query, "transaction_ids")
+        ids = id_list(query, "envelope_ids")
+        transactions = id_list(query, "transaction_ids")
         if "from_date" not in query and not ids and not transactions:
             raise SimError(
                 400,
@@ -591,7 +591,7 @@ class Account:
             self.drops.reseed(self.config.drop_seed)
 
 
-def _id_list(query: Mapping[str, str], name: str) -> set[str]:
+def id_list(query: Mapping[str, str], name: str) -> set[str]:
     """A comma-separated list of ids; ``request_body`` (ids in a PUT's body) is not simulated."""
     return {i.strip() for i in query.get(name, "").split(",") if i.strip() and i.strip() != "request_body"}
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
 FAULT_KINDS = ("429", "500", "503", "delay", "hourly_limit", "drop_response")
 # Faults that do not answer in the request's place: the request is served (late, or unanswered).
@@ -236,9 +236,10 @@ class ApiBudget:
 
 
 class EnvelopePolling:
-    """DocuSign's per-envelope polling rule: at most ``limit`` GETs of one envelope (itself
-    or anything in it: recipients, documents, custom fields) in any ``window`` seconds; by
-    DocuSign's guideline one per 15 minutes. Refused GETs do not count."""
+    """DocuSign's per-envelope polling rule: at most ``limit`` polls of one envelope in any
+    ``window`` seconds; by DocuSign's guideline one per 15 minutes. A poll is a GET of the
+    envelope (itself or anything in it: recipients, documents, custom fields) or a
+    listStatusChanges naming it in ``envelope_ids``. Refused calls do not count."""
 
     def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.time) -> None:
         self.limit = limit
@@ -247,16 +248,19 @@ class EnvelopePolling:
         self._lock = threading.Lock()
         self._reads: dict[str, deque[float]] = defaultdict(deque)
 
-    def allow(self, envelope_id: str) -> bool:
-        """Count one GET of ``envelope_id``; ``False`` when it is one too many."""
+    def allow(self, envelope_ids: Iterable[str]) -> bool:
+        """Count one poll of each envelope (each once); ``False``, counting none, when any of them
+        is one too many."""
         with self._lock:
             now = self._clock()
-            reads = self._reads[envelope_id]
-            while reads and reads[0] <= now - self.window:
-                reads.popleft()
-            if len(reads) >= self.limit:
+            polled = [self._reads[envelope_id] for envelope_id in dict.fromkeys(envelope_ids)]
+            for reads in polled:
+                while reads and reads[0] <= now - self.window:
+                    reads.popleft()
+            if any(len(reads) >= self.limit for reads in polled):
                 return False
-            reads.append(now)
+            for reads in polled:
+                reads.append(now)
             return True
 
     def set_rule(self, limit: int, window: float) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 from infra.docusign_sim import connect_api
-from infra.docusign_sim.account import Account, SimConfig, check_limits, updated_config
+from infra.docusign_sim.account import Account, SimConfig, check_limits, id_list, updated_config
 from infra.docusign_sim.auth import (
     JWT_BEARER,
     ConsentRedirected,
@@ -290,13 +290,17 @@ class Simulator:
         )
 
 
-def _polled_envelope(method: str, path: str) -> str | None:
-    """The envelope a GET reads, itself or anything in it (its polling limit counts them all)."""
+def _polled_envelopes(method: str, path: str, query: dict[str, str]) -> list[str]:
+    """The envelopes a GET polls: the one it reads (itself or anything in it: its polling limit
+    counts them all), or those a listStatusChanges names in ``envelope_ids``; a listing by date
+    or by ``transaction_ids`` polls none."""
     match = _ACCOUNT_PATH.match(path)
     segments = [s for s in ((match["rest"] or "") if match else "").split("/") if s]
-    if method != "GET" or len(segments) < 2 or segments[0] != "envelopes":
-        return None
-    return segments[1]
+    if method != "GET" or not segments or segments[0] != "envelopes":
+        return []
+    if len(segments) == 1:
+        return sorted(id_list(query, "envelope_ids"))
+    return [segments[1]]
 
 
 def _bearer(header: str | None) -> str | None:
@@ -454,8 +458,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = budget.headers()  # DocuSign's answers carry no Retry-After: X-RateLimit-Reset says when
         if exceeded is not None:
             return Answer(config.rate_limit_status, limit_body(exceeded, budget.limit), headers=headers)
-        polled = _polled_envelope(method, path)
-        if config.envelope_polling and polled is not None and not sim.polling.allow(polled):
+        polled = _polled_envelopes(method, path, query)
+        if config.envelope_polling and polled and not sim.polling.allow(polled):
             return Answer(config.rate_limit_status, limit_body("polling", budget.limit), headers=headers)
         try:
             answer = self._rest_route(method, path, query)

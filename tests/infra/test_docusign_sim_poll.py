@@ -14,7 +14,7 @@ from dealwire.webhook.signature import verify
 from infra.docusign_sim import Simulator, SimulatorControl, SimulatorControlError
 from infra.docusign_sim.request_log import MAX_KEPT, RequestLog
 from tests.docusign_support import closed_port_url, new_private_key, simulator
-from tests.infra.test_docusign_sim import HMAC_KEY, Api, Receiver, parse
+from tests.infra.test_docusign_sim import HMAC_KEY, TOP_OF_AN_HOUR, Api, FakeClock, Receiver, parse
 from tests.support import ACCOUNT_ID
 
 if TYPE_CHECKING:
@@ -472,3 +472,54 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+# --- polling with listStatusChanges ------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(TOP_OF_AN_HOUR)
+
+
+@pytest.fixture
+def timed(key: rsa.RSAPrivateKey, clock: FakeClock) -> Iterator[Simulator]:
+    with simulator(key, clock=clock, envelope_polling=True) as started:
+        yield started
+
+
+def test_list_status_changes_naming_envelopes_polls_each_of_them(
+    timed: Simulator, clock: FakeClock, http: httpx.Client, key: rsa.RSAPrivateKey
+) -> None:
+    api, control = Api(http, timed, key), SimulatorControl(timed.url)
+    first, second, third = api.create(), api.create(), api.create()
+
+    def listing(*ids: str) -> httpx.Response:
+        return api.call("GET", "envelopes", params={"envelope_ids": ",".join(ids)})
+
+    assert listing(first, second).status_code == 200  # one poll of each
+    refused = listing(second, third)  # second is over: the whole call is refused
+    assert (refused.status_code, refused.json()["errorCode"]) == (
+        429,
+        "HOURLY_ENVELOPE_POLLING_LIMIT_EXCEEDED",
+    )
+    assert api.call("GET", f"envelopes/{third}").status_code == 200  # the refused listing counted none
+    assert api.call("GET", f"envelopes/{first}").status_code == 429  # the listing counted first
+
+    by_date = api.call("GET", "envelopes", params={"from_date": "2024-01-01"})
+    by_transaction = api.call("GET", "envelopes", params={"transaction_ids": "t-1"})
+    assert (by_date.status_code, by_transaction.status_code) == (200, 200)
+    fourth = api.create()
+    assert api.call("GET", "envelopes", params={"from_date": "2024-01-01"}).status_code == 200
+    assert api.call("GET", f"envelopes/{fourth}").status_code == 200  # listings by date poll nothing
+
+    control.configure(envelopePollingLimit=2)
+    fifth = api.create()
+    assert listing(fifth, fifth).status_code == 200  # named twice, polled once
+    assert api.call("GET", f"envelopes/{fifth}").status_code == 200
+    assert api.call("GET", f"envelopes/{fifth}").status_code == 429
+
+    clock.now += 900  # DocuSign's 15 minutes
+    assert listing(first, second, third, fourth, fifth).status_code == 200
+    control.configure(envelopePolling=False)
+    assert [listing(first).status_code for _ in range(3)] == [200] * 3
