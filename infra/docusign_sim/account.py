@@ -21,7 +21,7 @@ from infra.docusign_sim.documents import envelope_pdf
 from infra.docusign_sim.errors import SimError
 from infra.docusign_sim.hmac_keys import MAX_KEYS, MAX_SIGNATURES, HmacKeys
 from infra.docusign_sim.limits import LIMIT_STATUSES
-from infra.docusign_sim.model import MonotonicClock, Sender, new_envelope
+from infra.docusign_sim.model import SIGNER, MonotonicClock, Sender, new_envelope
 from infra.docusign_sim.outbox import Outbox
 from infra.docusign_sim.templates import DEFAULT_TEMPLATE, parse_template
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from infra.docusign_sim.templates import Template
 
 MAX_PAGE = 1000
+MAX_BULK = 100_000  # envelopes one POST /_sim/envelopes/bulk makes
 _INCLUDE_ALL = frozenset({"recipients", "tabs", "custom_fields", "documents", "notifications"})
 
 
@@ -212,6 +213,8 @@ class Account:
     outbox: Outbox = field(init=False)
     _sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _field_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(10923847561))
+    # <n> of the bulk envelopes' signers (signer-<n>-<i>@example.test), across calls.
+    _bulk_numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.config.callback_timeout, on_delivered=self.failures.delivered)
@@ -370,6 +373,42 @@ class Account:
             answer = envelope.summary()
         self.flush()
         return answer
+
+    def bulk_create(self, request: object) -> list[str]:
+        """``POST /_sim/envelopes/bulk`` (benches): ``count`` envelopes from ``templateId``, its first
+        ``signers`` signer roles filled with generated names and emails, ``sent`` (or ``created``),
+        with no callback for their creation. All or none: the ids, in creation order."""
+        count, template_id, signers, status = _bulk_request(request)
+        with self.lock:
+            template = self.templates.get(template_id)
+            if template is None:
+                raise SimError(400, "TEMPLATE_ID_INVALID", f"Invalid template ID. {template_id}")
+            roles = [role.role_name for role in template.roles if role.recipient_type == SIGNER]
+            if signers > len(roles):
+                raise ValueError(f"template {template_id} has {len(roles)} signer roles, not {signers}")
+            made = []
+            for _ in range(count):
+                number = next(self._bulk_numbers)
+                given = [
+                    {
+                        "roleName": role,
+                        "name": f"Signer {number}-{i}",
+                        "email": f"signer-{number}-{i}@example.test",
+                    }
+                    for i, role in enumerate(roles[:signers], start=1)
+                ]
+                envelope = new_envelope(
+                    {"templateId": template_id, "templateRoles": given},
+                    self.templates,
+                    self.sender(),
+                    self.clock(),
+                    lambda: str(next(self._field_ids)),
+                )
+                if status == "sent":
+                    envelope.last_event = envelope.send(self.clock)[-1]  # announced to nobody
+                made.append(envelope)
+            self.envelopes |= {envelope.envelope_id: envelope for envelope in made}
+        return [envelope.envelope_id for envelope in made]
 
     def update(self, envelope_id: str, request: object) -> dict[str, Any]:
         """``PUT envelopes/{id}``: void a sent envelope, or send a draft."""
@@ -589,6 +628,21 @@ class Account:
             self.sender_views.clear()
             self.connect_switch.on()
             self.drops.reseed(self.config.drop_seed)
+
+
+def _bulk_request(request: object) -> tuple[int, str, int, str]:
+    """``{"count", "templateId" ("tpl-nda"), "signers" (2), "status" ("sent")}``."""
+    if not isinstance(request, dict):
+        raise ValueError('the body is {"count", "templateId", "signers", "status"}')
+    count, signers = request.get("count"), request.get("signers", 2)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_BULK:
+        raise ValueError(f"count is a whole number of envelopes, 1 to {MAX_BULK}")
+    if not isinstance(signers, int) or isinstance(signers, bool) or signers < 1:
+        raise ValueError("signers is a whole number, at least 1")
+    status = request.get("status", "sent")
+    if status not in ("sent", "created"):
+        raise ValueError(f"status is 'sent' or 'created', not {status!r}")
+    return count, str(request.get("templateId") or DEFAULT_TEMPLATE.template_id), signers, status
 
 
 def id_list(query: Mapping[str, str], name: str) -> set[str]:

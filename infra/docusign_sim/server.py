@@ -560,39 +560,12 @@ class _Handler(BaseHTTPRequestHandler):
             connect = connect_api.control(account, method, segments, query, self._json_body)
             if connect is not None:
                 return Answer(*connect)
+            envelopes = self._envelope_control(method, segments, query)
+            if envelopes is not None:
+                return envelopes
             match (method, segments):
                 case ("GET", ["health"]):
                     return Answer(200, {"ok": True, "url": sim.url, "accountId": account.config.account_id})
-                case ("GET", ["envelopes"]):
-                    return Answer(200, {"envelopes": account.all_envelopes()})
-                case ("GET", ["envelopes", envelope_id]):
-                    return Answer(200, account.envelope_json(envelope_id))
-                case ("POST", ["envelopes", envelope_id, "recipients", recipient_id, action]):
-                    body = self._json_body()
-                    reason = str(body.get("reason", "")) if isinstance(body, dict) else ""
-                    callbacks = account.act(envelope_id, recipient_id, action, reason)
-                    return Answer(
-                        200, {"envelope": account.envelope_json(envelope_id), "callbacks": callbacks}
-                    )
-                case ("POST", ["envelopes", envelope_id, "send"]):
-                    callbacks = account.send_draft(envelope_id)
-                    return Answer(
-                        200, {"envelope": account.envelope_json(envelope_id), "callbacks": callbacks}
-                    )
-                case ("POST", ["envelopes", envelope_id, "void"]):
-                    body = self._json_body()
-                    reason = str(body.get("reason", "")) if isinstance(body, dict) else ""
-                    callbacks = account.void(envelope_id, reason or "Voided (simulated)")
-                    return Answer(
-                        200, {"envelope": account.envelope_json(envelope_id), "callbacks": callbacks}
-                    )
-                case ("GET", ["envelopes", envelope_id, "documents", document_id]):
-                    certificate = query.get("certificate", "true").lower() != "false"
-                    return Answer(
-                        200,
-                        sim.document_bytes(envelope_id, document_id, certificate=certificate),
-                        "application/pdf",
-                    )
                 case ("GET", ["callbacks"]):
                     return Answer(200, {"callbacks": account.outbox.records()})
                 case ("DELETE", ["callbacks"]):
@@ -638,3 +611,38 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, TypeError) as exc:
             return Answer(400, {"error": str(exc)})
         return Answer(404, {"error": f"no control endpoint {method} {path}"})
+
+    def _envelope_control(  # noqa: PLR0911 - one return per route
+        self, method: str, segments: list[str], query: dict[str, str]
+    ) -> Answer | None:
+        """``/_sim/envelopes...``: envelopes as the simulator keeps them, and what recipients and the
+        sender do to them; ``None`` for any other path."""
+        sim, account = self.sim, self.sim.account
+        match (method, segments):
+            case ("GET", ["envelopes"]):
+                return Answer(200, {"envelopes": account.all_envelopes()})
+            case ("GET", ["envelopes", envelope_id]):
+                return Answer(200, account.envelope_json(envelope_id))
+            case ("POST", ["envelopes", "bulk"]):
+                return Answer(201, {"envelopeIds": account.bulk_create(self._json_body())})
+            case ("POST", ["envelopes", envelope_id, "recipients", recipient_id, action]):
+                body = self._json_body()
+                reason = str(body.get("reason", "")) if isinstance(body, dict) else ""
+                callbacks = account.act(envelope_id, recipient_id, action, reason)
+                return Answer(200, {"envelope": account.envelope_json(envelope_id), "callbacks": callbacks})
+            case ("POST", ["envelopes", envelope_id, "send"]):
+                callbacks = account.send_draft(envelope_id)
+                return Answer(200, {"envelope": account.envelope_json(envelope_id), "callbacks": callbacks})
+            case ("POST", ["envelopes", envelope_id, "void"]):
+                body = self._json_body()
+                reason = str(body.get("reason", "")) if isinstance(body, dict) else ""
+                callbacks = account.void(envelope_id, reason or "Voided (simulated)")
+                return Answer(200, {"envelope": account.envelope_json(envelope_id), "callbacks": callbacks})
+            case ("GET", ["envelopes", envelope_id, "documents", document_id]):
+                certificate = query.get("certificate", "true").lower() != "false"
+                return Answer(
+                    200,
+                    sim.document_bytes(envelope_id, document_id, certificate=certificate),
+                    "application/pdf",
+                )
+        return None

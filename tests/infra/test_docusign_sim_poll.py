@@ -523,3 +523,67 @@ def test_list_status_changes_naming_envelopes_polls_each_of_them(
     assert listing(first, second, third, fourth, fifth).status_code == 200
     control.configure(envelopePolling=False)
     assert [listing(first).status_code for _ in range(3)] == [200] * 3
+
+
+# --- bulk envelopes ----------------------------------------------------------------------
+
+
+def test_bulk_envelopes_are_sent_quickly_with_generated_signers_and_no_callbacks(
+    api: Api, control: SimulatorControl, receiver: Receiver
+) -> None:
+    started = time.monotonic()
+    ids = control.bulk_envelopes(10_000)
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.0, f"10,000 envelopes took {elapsed:.2f} s"
+    assert len(set(ids)) == 10_000
+    assert (receiver.received, control.callbacks()) == ([], [])
+
+    first = control.envelope(ids[0])
+    assert (first["status"], first["sentDateTime"] is not None) == ("sent", True)
+    assert [(s["name"], s["email"], s["status"]) for s in first["recipients"]["signers"]] == [
+        ("Signer 1-1", "signer-1-1@example.test", "sent"),
+        ("Signer 1-2", "signer-1-2@example.test", "created"),
+    ]
+    assert control.envelope(ids[-1])["recipients"]["signers"][1]["email"] == "signer-10000-2@example.test"
+    listed = api.call("GET", "envelopes", params={"from_date": "2024-01-01", "count": "5"}).json()
+    assert listed["totalSetSize"] == "10000"
+
+    (more,) = control.bulk_envelopes(1)  # numbers go on across calls
+    assert control.envelope(more)["recipients"]["signers"][0]["email"] == "signer-10001-1@example.test"
+    control.sign(ids[0], "1")  # a bulk envelope is an envelope like any other
+    assert parse_id(receiver.received[0][1]) == ids[0]
+    (result,) = retry(api, ids[1]).json()["retryQueue"]  # its creation is its last event
+    assert (result["status"], parse(*receiver.received[-1]).event) == ("Sent", "recipient-sent")
+
+
+def test_bulk_envelopes_take_a_template_signers_and_a_status_and_refuse_what_they_cannot_make(
+    control: SimulatorControl,
+) -> None:
+    control.register_template(
+        "tpl-one",
+        [
+            {"roleName": "Customer"},
+            {"roleName": "Copy", "type": "carboncopy", "name": "Legal", "email": "legal@example.com"},
+        ],
+    )
+    (draft,) = control.bulk_envelopes(1, template_id="tpl-one", signers=1, status="created")
+    envelope = control.envelope(draft)
+    assert (envelope["status"], envelope["recipients"]["signers"][0]["name"]) == ("created", "Signer 1-1")
+
+    for body, status in (
+        ({"count": 0}, 400),
+        ({"count": 100_001}, 400),
+        ({"count": "10"}, 400),
+        ({"count": 1, "signers": 3}, 400),  # tpl-nda has two signer roles
+        ({"count": 1, "status": "completed"}, 400),
+        ({"count": 1, "templateId": "tpl-missing"}, 400),
+        ({"count": 1, "templateId": "tpl-one", "signers": 0}, 400),
+    ):
+        with pytest.raises(SimulatorControlError) as refused:
+            control._json("POST", "envelopes/bulk", body)
+        assert refused.value.status == status, body
+    control.register_template("tpl-two", [{"roleName": "A"}, {"roleName": "B", "routingOrder": "2"}])
+    with pytest.raises(SimulatorControlError) as unfilled:  # a signer role left empty cannot be sent
+        control.bulk_envelopes(1, template_id="tpl-two", signers=1)
+    assert json.loads(unfilled.value.body)["errorCode"] == "INVALID_EMAIL_ADDRESS_FOR_RECIPIENT"
+    assert len(control.envelopes()) == 1
