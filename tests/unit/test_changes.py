@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -144,10 +145,12 @@ def test_the_in_order_state_is_the_finished_envelope(timeline: Any) -> None:
     assert state[("recipient", "1")]["delivered_at"] < state[("recipient", "1")]["signed_at"]
 
 
-def test_equal_timestamps_are_settled_by_status_rank() -> None:
-    same = "2024-01-01T00:00:00.0000000Z"
-    assert order_key(same, 50, {"a": 1}) > order_key(same, 30, {"a": 1})
-    assert order_key("2024-01-01T00:00:00.0000001Z", 10, {}) > order_key(same, 50, {})
+def test_equal_timestamps_are_settled_by_status_rank_then_by_the_message_time() -> None:
+    same, later = "2024-01-01T00:00:00.0000000Z", "2024-01-01T00:00:00.0000001Z"
+    assert order_key(same, 50, same, {"a": 1}) > order_key(same, 30, later, {"a": 1})
+    assert order_key(later, 10, later, {}) > order_key(same, 50, later, {})
+    # The same change, told by a later message (a callback after a poll's read): the later wins.
+    assert order_key(same, 30, later, {"a": 1}) > order_key(same, 30, same, {"a": 2})
 
 
 def test_a_stale_event_still_fills_a_timestamp_the_item_never_had() -> None:
@@ -194,3 +197,83 @@ def test_a_refresh_from_the_api_clears_the_refresh_request_even_when_stale() -> 
     state, fresh = apply_in_memory(state, envelope_write)
     assert not fresh
     assert state["needs_refresh"] is False
+
+
+def _late(event: ConnectEvent, minutes: int) -> ConnectEvent:
+    """The callback as Connect delivers it: generated some time after the change it reports."""
+    moment = event.generated
+    later = f"{moment[:14]}{int(moment[14:16]) + minutes:02d}{moment[16:]}"
+    return replace(event, generated=later)
+
+
+def _read(event: ConnectEvent) -> ConnectEvent:
+    """A poll's read of the envelope in the state ``event`` reports: no message time of its own."""
+    return replace(
+        event, wire_format="api", event=f"envelope-{event.envelope.status}", generated=event.changed
+    )
+
+
+@st.composite
+def callbacks_and_reads(draw: st.DrawFn) -> tuple[list[ConnectEvent], list[int]]:
+    timeline = snapshot_timeline(draw(st.integers(min_value=1, max_value=3)))
+    lags = draw(
+        st.lists(st.integers(min_value=0, max_value=30), min_size=len(timeline), max_size=len(timeline))
+    )
+    events = [_late(event, lag) for event, lag in zip(timeline, lags, strict=True)]
+    events += [_read(event) for event in timeline]
+    chosen = draw(st.lists(st.integers(min_value=0, max_value=len(events) - 1), min_size=1, max_size=12))
+    # The poll's read of the finished envelope always arrives, somewhere in the order.
+    return events, draw(st.permutations([*chosen, len(events) - 1]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(callbacks_and_reads())
+def test_a_poll_and_late_callbacks_in_any_order_never_undo_a_later_change(
+    case: tuple[list[ConnectEvent], list[int]],
+) -> None:
+    events, order = case
+    state: State = {}
+    finished = False
+    for index in order:
+        for write in plan_writes(events[index], tenant_id="t", archive_key=f"archive/{index}"):
+            key = (write.kind, write.recipient_id)
+            state[key], _ = apply_in_memory(state.get(key), write)
+        status = state[("envelope", "")]["status"]
+        # Once completed, nothing older brings it back: no second envelope.completed, no second document job.
+        assert not (finished and status != "completed")
+        finished = status == "completed"
+    assert state[("envelope", "")]["in_flight"] is False
+
+
+def test_a_callback_about_the_change_a_poll_recorded_is_fresh_but_changes_no_status() -> None:
+    final = snapshot_timeline(2)[-1]
+    read, callback = _read(final), _late(final, 1)
+    state: State = {}
+    fresh = []
+    for event in (read, callback):
+        for write in plan_writes(
+            event, tenant_id="t", archive_key="k", source="poll" if event is read else "connect"
+        ):
+            key = (write.kind, write.recipient_id)
+            state[key], was_fresh = apply_in_memory(state.get(key), write)
+            fresh.append(was_fresh)
+    assert all(fresh)
+    assert state[("envelope", "")]["status"] == "completed"
+    assert state[("envelope", "")]["last_source"] == "connect"
+    # And the other way round: the poll's read of what Connect already told is stale.
+    state = {}
+    for event, source in ((callback, "connect"), (read, "poll")):
+        for write in plan_writes(event, tenant_id="t", archive_key="k", source=source):
+            key = (write.kind, write.recipient_id)
+            state[key], was_fresh = apply_in_memory(state.get(key), write)
+    assert state[("envelope", "")]["last_source"] == "connect"
+    assert not was_fresh
+
+
+def test_the_same_message_replayed_keys_the_same_whatever_brought_it() -> None:
+    event = snapshot_timeline(1)[-1]
+    (connect, *_), (replayed, *_) = (
+        plan_writes(event, tenant_id="t", archive_key="k", source=source) for source in ("connect", "replay")
+    )
+    assert connect.order == replayed.order
+    assert (connect.ordered["last_source"], replayed.ordered["last_source"]) == ("connect", "replay")

@@ -89,7 +89,9 @@ def created_envelope_write(
         "status": state.value,
         "status_changed_at": at,
         "generated": at,
+        "changed_at": at,
         "last_event": "api-created",
+        "last_source": "send",
         "in_flight": state not in ENVELOPE_TERMINAL,
     }
     fill: dict[str, Any] = {
@@ -101,7 +103,7 @@ def created_envelope_write(
         ("sent_at" if state == EnvelopeStatus.SENT else "created_at"): at,
         **extra,
     }
-    key = order_key(at, envelope_rank(state), {**ordered, **fill})
+    key = order_key(at, envelope_rank(state), at, {**ordered, **fill})
     return ItemWrite("envelope", "", key, ordered=ordered, fill=fill)
 
 

@@ -304,6 +304,7 @@ def envelope_state(envelope: JsonEnvelope) -> EnvelopeState:
                     envelope.status_changed_date_time,
                     "statusChangedDateTime",
                 ),
+                "last_modified_at": (envelope.last_modified_date_time, "lastModifiedDateTime"),
                 EXPIRY: (envelope.expire_date_time, "expireDateTime"),
             }
         ),

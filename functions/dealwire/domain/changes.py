@@ -1,11 +1,17 @@
 """What one Connect event writes, and the ordering rule that makes replays harmless.
 
 Every item (the envelope, each recipient) carries an order key
-``<generatedDateTime>|<status rank>|<digest>``: fixed-width, so one string comparison
-orders two events by DocuSign's own clock, then by how far the signing has got, then
-deterministically by content. A write whose key is not greater than the stored one is
-stale; it changes nothing but may still fill a timestamp the item has never had (an
-older "delivered" arriving after a newer "completed"). That keeps one conditional write
+``<changed>|<status rank>|<generated>|<digest>``: fixed-width, so one string comparison
+orders two events by when DocuSign says the envelope changed (``ConnectEvent.changed``:
+the latest time a snapshot reports), then by how far the signing has got, then by when
+the message was made (a later message about the same moment knows more), then
+deterministically by content. Ordering by the change rather than the message keeps a
+poll's read of the envelope (which has no message time) and a late callback about the
+same change harmless in either order; Connect's ``generatedDateTime`` lags the change
+by seconds, so ordered by it a late callback could undo what a poll had found since.
+A write whose key is not greater than the stored one is stale; it changes nothing but
+may still fill a timestamp the item has never had (an older "delivered" arriving after a
+newer "completed"). That keeps one conditional write
 per event on the common path and makes the final state independent of arrival order.
 """
 
@@ -29,7 +35,7 @@ from dealwire.domain.status import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from dealwire.domain.envelope_event import ConnectEvent, RecipientState
+    from dealwire.domain.envelope_event import ChangeSource, ConnectEvent, RecipientState
 
 ItemKind = Literal["envelope", "recipient"]
 AttributeValue = str | int | bool | dict[str, "AttributeValue"] | list["AttributeValue"]
@@ -73,11 +79,11 @@ class ItemWrite:
     always: Mapping[str, AttributeValue] = field(default_factory=dict)
 
 
-def order_key(generated: str, rank: int, content: Mapping[str, AttributeValue]) -> str:
+def order_key(changed: str, rank: int, generated: str, content: Mapping[str, AttributeValue]) -> str:
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[
         :16
     ]
-    return f"{generated}|{rank:03d}|{digest}"
+    return f"{changed}|{rank:03d}|{generated}|{digest}"
 
 
 def _present(values: Mapping[str, AttributeValue | None]) -> dict[str, AttributeValue]:
@@ -91,18 +97,20 @@ def plan_writes(
     archive_key: str,
     documents: Mapping[str, AttributeValue] | None = None,
     refreshed: bool = False,
+    source: ChangeSource = "connect",
 ) -> list[ItemWrite]:
     """The item writes that record ``event``: the envelope first, then its recipients.
 
     ``refreshed``: the event is the envelope as read from the API, answering a refresh
-    request, which it clears.
+    request, which it clears. ``source``: what brought it, recorded with the change it
+    makes (``last_source``: "poll" on an envelope means Connect did not bring it first).
     """
     identity = {
         "tenant_id": tenant_id,
         "account_id": event.account_id,
         "envelope_id": event.envelope_id,
     }
-    writes = [_envelope_write(event, identity, archive_key, documents, refreshed=refreshed)]
+    writes = [_envelope_write(event, identity, archive_key, documents, refreshed=refreshed, source=source)]
     writes.extend(_recipient_writes(event, tenant_id))
     return writes
 
@@ -114,6 +122,7 @@ def _envelope_write(
     documents: Mapping[str, AttributeValue] | None,
     *,
     refreshed: bool,
+    source: ChangeSource,
 ) -> ItemWrite:
     envelope = event.envelope
     # A snapshot's own status decides; one DocuSign never sends orders nothing, whatever
@@ -144,7 +153,9 @@ def _envelope_write(
             "status": status,
             "status_changed_at": envelope.timestamps.get("status_changed_at", event.generated),
             "generated": event.generated,
+            "changed_at": event.changed,
             "last_event": event.event,
+            "last_source": source,
             "archive_key": archive_key,
             "subject": envelope.subject,
             "sender_name": envelope.sender_name,
@@ -157,7 +168,9 @@ def _envelope_write(
             or None,
         }
     )
-    key = order_key(event.generated, envelope_rank(status), {**ordered, **fill, **always})
+    # What brought the news is not news: the same message replayed, or read again, keys the same.
+    content = {name: value for name, value in {**ordered, **fill, **always}.items() if name != "last_source"}
+    key = order_key(event.changed, envelope_rank(status), event.generated, content)
     return ItemWrite("envelope", "", key, ordered=ordered, fill=fill, always=always)
 
 
@@ -194,7 +207,7 @@ def _recipient_writes(event: ConnectEvent, tenant_id: str) -> Iterable[ItemWrite
                 "decline_reason": recipient.decline_reason,
             }
         )
-        key = order_key(event.generated, recipient_rank(status), {**ordered, **fill})
+        key = order_key(event.changed, recipient_rank(status), event.generated, {**ordered, **fill})
         yield ItemWrite("recipient", recipient.recipient_id, key, ordered=ordered, fill=fill)
 
 

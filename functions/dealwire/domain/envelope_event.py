@@ -14,8 +14,11 @@ from typing import TYPE_CHECKING, Final, Literal
 if TYPE_CHECKING:
     from dealwire.domain.status import EnvelopeStatus, RecipientStatus
 
-# "api": the envelope as the REST API returned it (a refresh), shaped like "aggregate".
+# "api": the envelope as the REST API returned it (a refresh, a poll), shaped like "aggregate".
 ConnectFormat = Literal["sim", "aggregate", "xml", "api"]
+# What brought the news: a Connect message, a read after a minimal one, the status poller,
+# or the operator's replay of the archive. Recorded on the envelope with the change.
+ChangeSource = Literal["connect", "refresh", "poll", "replay"]
 
 # The envelope custom field that ties an envelope to a CRM deal; stage_trigger sets it.
 DEAL_ID_FIELD: Final = "dealwire_deal_id"
@@ -125,3 +128,18 @@ class ConnectEvent:
     recipient_id: str | None = None
     retry_count: int | None = None
     configuration_id: str | None = None
+
+    @property
+    def changed(self) -> str:
+        """When DocuSign says the envelope last changed, as far as this message tells: the
+        latest moment it reports (the envelope's times, its recipients'), never later than the
+        message itself. What orders it: a poll that read the same change, whose only clock is
+        these times, then compares equal in time with the callback, in whichever order the two
+        arrive. A minimal message reports no times: its own is all there is."""
+        if not self.snapshot:
+            return self.generated
+        happened = [stamp for name, stamp in self.envelope.timestamps.items() if name != EXPIRY]
+        for recipient in self.recipients:
+            happened.extend(recipient.timestamps.values())
+        latest = max(happened, default=self.generated)
+        return min(latest, self.generated)

@@ -144,7 +144,8 @@ def build_update(
             expression.set("write_id", write_id)
         in_flight = write.ordered.get("in_flight")
         if write.kind == "envelope" and in_flight is True:
-            changed = write.ordered.get("status_changed_at", write.ordered.get("generated"))
+            # Oldest change first: the poller's sweep asks about what has been quiet longest.
+            changed = write.ordered.get("changed_at", write.ordered.get("generated"))
             expression.set(IN_FLIGHT.pk, table.in_flight(tenant_id))
             expression.set(IN_FLIGHT.sk, table.in_flight_sort(str(changed), envelope_id))
         elif write.kind == "envelope" and in_flight is False:
@@ -305,11 +306,30 @@ class EnvelopeStore(TableStore):
             table.deal_envelopes(tenant_id, deal_id), index=BY_DEAL, limit=limit, cursor=cursor, newest=True
         )
 
-    def in_flight(self, tenant_id: str, *, limit: int = 100, cursor: str | None = None) -> Page:
-        """Envelopes not yet terminal, oldest change first: the poller's sparse sweep."""
+    def in_flight(
+        self, tenant_id: str, *, limit: int = 100, cursor: str | None = None, quiet_since: str | None = None
+    ) -> Page:
+        """Envelopes not yet terminal, oldest change first: the poller's sparse sweep.
+
+        ``quiet_since`` (a canonical timestamp): only those whose last change is older.
+        """
         return self._query_page(
-            table.in_flight(tenant_id), index=IN_FLIGHT, limit=limit, cursor=cursor, newest=False
+            table.in_flight(tenant_id),
+            index=IN_FLIGHT,
+            limit=limit,
+            cursor=cursor,
+            newest=False,
+            sk_below=table.in_flight_sort(quiet_since, "") if quiet_since else None,
         )
+
+    def settled(self, tenant_id: str, envelope_ids: Sequence[str]) -> set[str]:
+        """Which of ``envelope_ids`` dealwire has recorded as finished (completed, declined,
+        voided...): one BatchGetItem per 100."""
+        items = self._batch_get(
+            [table.envelope_key(tenant_id, envelope_id) for envelope_id in envelope_ids],
+            projection="envelope_id, in_flight",
+        )
+        return {str(item["envelope_id"]) for item in items if item.get("in_flight") is False}
 
     def envelope(self, tenant_id: str, envelope_id: str) -> dict[str, Any] | None:
         """The envelope item alone (no recipients): one GetItem."""
