@@ -51,8 +51,9 @@ from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import api_settings
 from dealwire.store.archive import Archive
 from dealwire.store.automation import AutomationStore, RuleStore
+from dealwire.store.budget import BudgetLedger, BudgetStore
 from dealwire.store.crm import CrmProjection
-from dealwire.store.docusign_app import docusign_client_factory
+from dealwire.store.docusign_app import DocuSignAccess
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.mail import MailStore
 from dealwire.store.tenants import TenantDirectory
@@ -98,12 +99,20 @@ def tenants() -> TenantDirectory:
 
 
 @cache
-def docusign() -> Callable[[TenantConfig], DocuSignClient]:
-    """One DocuSign client per tenant for every route (so one token, one API budget)."""
+def docusign_access() -> DocuSignAccess:
+    """One DocuSign client per tenant for every route (so one token); what the routes spend goes
+    in the tenant's hourly budget."""
     settings = api_settings()
-    return docusign_client_factory(
-        settings.docusign_app_secret, settings.docusign_auth_host, settings.docusign_base_uri or None
+    return DocuSignAccess(
+        settings.docusign_app_secret,
+        settings.docusign_auth_host,
+        settings.docusign_base_uri or None,
+        ledger=BudgetLedger(BudgetStore(settings.table_name), "api"),
     )
+
+
+def docusign() -> Callable[[TenantConfig], DocuSignClient]:
+    return docusign_access().for_tenant
 
 
 @cache
@@ -480,4 +489,8 @@ def template(template_id: TemplateId) -> TemplateView:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return json_body_refusal(event) or app.resolve(event, context)
+    try:
+        return json_body_refusal(event) or app.resolve(event, context)
+    finally:
+        for problem in docusign_access().settle():
+            logger.warning("the API budget was not recorded", extra={"problem": problem})

@@ -12,7 +12,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import document_fetch_settings
 from dealwire.store.archive import Archive
-from dealwire.store.docusign_app import docusign_client_factory
+from dealwire.store.budget import BudgetLedger, BudgetStore
+from dealwire.store.docusign_app import DocuSignAccess
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.tenants import TenantDirectory
 
@@ -36,9 +37,19 @@ def envelope_jobs() -> EnvelopeJobs:
         tenants=TenantDirectory(settings.tenant_secret_prefix, settings.tenant_cache_seconds),
         archive=Archive(settings.documents_bucket),
         envelopes=EnvelopeStore(settings.table_name),
-        docusign=docusign_client_factory(
-            settings.docusign_app_secret, settings.docusign_auth_host, settings.docusign_base_uri or None
-        ),
+        docusign=docusign_access().for_tenant,
+    )
+
+
+@cache
+def docusign_access() -> DocuSignAccess:
+    """The jobs' DocuSign clients; what they spend goes in each tenant's hourly budget."""
+    settings = document_fetch_settings()
+    return DocuSignAccess(
+        settings.docusign_app_secret,
+        settings.docusign_auth_host,
+        settings.docusign_base_uri or None,
+        ledger=BudgetLedger(BudgetStore(settings.table_name), "documents"),
     )
 
 
@@ -55,7 +66,11 @@ def run_job(record: SQSRecord, lambda_context: LambdaContext) -> None:
     def remaining() -> float:
         return lambda_context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
 
-    done = envelope_jobs().run(document, remaining=remaining)
+    try:
+        done = envelope_jobs().run(document, remaining=remaining)
+    finally:
+        for problem in docusign_access().settle():
+            logger.warning("the API budget was not recorded", extra={"problem": problem})
     metrics.add_metric(name="DocumentDownloads", unit=MetricUnit.Count, value=done.downloads)
     metrics.add_metric(name="JobsDone", unit=MetricUnit.Count, value=1)
     logger.info("job done", extra={"kind": done.kind, "downloads": done.downloads, **done.details})

@@ -18,6 +18,7 @@ from dealwire.contracts.crm import DealStageChanged  # noqa: TC001 - pydantic re
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import stage_trigger_settings
 from dealwire.store.automation import AutomationStore, RuleStore
+from dealwire.store.budget import BudgetLedger, BudgetStore
 from dealwire.store.docusign_app import DocuSignAccess
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.tenants import TenantDirectory
@@ -49,9 +50,19 @@ def trigger() -> StageTrigger:
         automation=AutomationStore(settings.table_name),
         envelopes=EnvelopeStore(settings.table_name),
         tenants=TenantDirectory(settings.tenant_secret_prefix, settings.tenant_cache_seconds),
-        access=DocuSignAccess(
-            settings.docusign_app_secret, settings.docusign_auth_host, settings.docusign_base_uri or None
-        ),
+        access=docusign_access(),
+    )
+
+
+@cache
+def docusign_access() -> DocuSignAccess:
+    """The senders' DocuSign clients; what they spend goes in each tenant's hourly budget."""
+    settings = stage_trigger_settings()
+    return DocuSignAccess(
+        settings.docusign_app_secret,
+        settings.docusign_auth_host,
+        settings.docusign_base_uri or None,
+        ledger=BudgetLedger(BudgetStore(settings.table_name), "send"),
     )
 
 
@@ -66,7 +77,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     parsed = StageChangedEvent.model_validate(event)
     change = parsed.detail
     logger.append_keys(tenant_id=change.tenant_id, deal_id=change.deal_id, stage_id=change.to_stage_id)
-    outcomes = trigger().handle(parsed.id, change)
+    try:
+        outcomes = trigger().handle(parsed.id, change)
+    finally:
+        for problem in docusign_access().settle():
+            logger.warning("the API budget was not recorded", extra={"problem": problem})
     for outcome in outcomes:
         if outcome.result in _METRICS:
             metrics.add_metric(name=_METRICS[outcome.result], unit=MetricUnit.Count, value=1)

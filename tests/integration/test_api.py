@@ -14,7 +14,8 @@ import requests
 
 from dealwire.api.envelopes import Envelopes
 from dealwire.store.archive import Archive
-from dealwire.store.docusign_app import docusign_client_factory
+from dealwire.store.budget import BudgetLedger, BudgetStore
+from dealwire.store.docusign_app import DocuSignAccess
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.tenants import TenantDirectory
 from infra.docusign_sim import SimulatorControl
@@ -46,7 +47,13 @@ def crm_api(
     env = aws.function_environment("ApiFunction")
     put_app_secret(env["DEALWIRE_DOCUSIGN_APP_SECRET"], private_key)
     seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY], docusign_user_id=USER_ID)
-    factory = docusign_client_factory(env["DEALWIRE_DOCUSIGN_APP_SECRET"], sim.url, None)
+    access = DocuSignAccess(
+        env["DEALWIRE_DOCUSIGN_APP_SECRET"],
+        sim.url,
+        None,
+        ledger=BudgetLedger(BudgetStore(table(aws)), "api"),
+    )
+    factory = access.for_tenant
     service = Envelopes(
         envelopes=EnvelopeStore(table(aws)),
         documents=Archive(bucket(aws)),
@@ -55,7 +62,7 @@ def crm_api(
         link_seconds=300,
     )
     monkeypatch.setattr(app, "envelopes", lambda: service)
-    monkeypatch.setattr(app, "docusign", lambda: factory)  # templates and sends too
+    monkeypatch.setattr(app, "docusign_access", lambda: access)  # templates and sends too
     seed_crm(aws)
     seed_other_tenants_user()
     return SimulatorControl(sim.url)

@@ -16,7 +16,8 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from dealwire.contracts.events import FetchDocumentsJob, RefreshEnvelopeJob
 from dealwire.envelope_jobs import EnvelopeJobs
 from dealwire.store.archive import Archive
-from dealwire.store.docusign_app import docusign_client_factory
+from dealwire.store.budget import BudgetLedger, BudgetStore
+from dealwire.store.docusign_app import DocuSignAccess
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.tenants import TenantDirectory
 from infra.docusign_sim import SimulatorControl
@@ -43,14 +44,21 @@ def document_fetch(
     env = aws.function_environment("DocumentFetchFunction")
     put_app_secret(env["DEALWIRE_DOCUSIGN_APP_SECRET"], private_key)
     seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY], docusign_user_id=USER_ID)
+    # The deployment points this at DocuSign; here at the simulator. Calls go in the budget.
+    access = DocuSignAccess(
+        env["DEALWIRE_DOCUSIGN_APP_SECRET"],
+        sim.url,
+        None,
+        ledger=BudgetLedger(BudgetStore(table(aws)), "documents"),
+    )
     jobs = EnvelopeJobs(
         tenants=TenantDirectory(env["DEALWIRE_TENANT_SECRET_PREFIX"], 0),
         archive=Archive(bucket(aws)),
         envelopes=EnvelopeStore(table(aws)),
-        # The deployment points this at DocuSign; here at the simulator.
-        docusign=docusign_client_factory(env["DEALWIRE_DOCUSIGN_APP_SECRET"], sim.url, None),
+        docusign=access.for_tenant,
     )
     monkeypatch.setattr(app, "envelope_jobs", lambda: jobs)
+    monkeypatch.setattr(app, "docusign_access", lambda: access)
     return app
 
 
@@ -110,6 +118,12 @@ def test_a_completed_envelope_has_its_signed_pdf_and_certificate_in_s3(
         assert head["ContentType"] == "application/pdf"
     downloads = {(d["envelopeId"], d["documentId"]) for d in control.downloads()}
     assert downloads == {(envelope_id, "combined"), (envelope_id, "certificate")}
+    # The two downloads are in the account's hourly budget, with what DocuSign said is left.
+    budget = BudgetStore(table(aws)).current(TENANT_ID)
+    assert budget.calls == 2
+    assert budget.remaining == int(control.config()["rateLimit"]) - len(
+        [r for r in control.requests() if "/restapi/" in r["path"]]
+    )
 
     # A redelivered job finds the documents and downloads nothing.
     again = document_fetch.lambda_handler(sqs_event(aws, jobs), FakeContext(function_name="document_fetch"))

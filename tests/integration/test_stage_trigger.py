@@ -19,6 +19,7 @@ from dealwire.automation.plan import send_id
 from dealwire.automation.rules import RuleDefinition
 from dealwire.automation.trigger import StageTrigger
 from dealwire.store.automation import AutomationStore, RuleStore
+from dealwire.store.budget import BudgetLedger, BudgetStore
 from dealwire.store.docusign_app import DocuSignAccess
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.tenants import TenantDirectory
@@ -134,14 +135,22 @@ def automation(
     env = aws.function_environment("StageTriggerFunction")
     put_app_secret(env["DEALWIRE_DOCUSIGN_APP_SECRET"], private_key)
     seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY], docusign_user_id=USER_ID)
+    # DocuSign is the simulator; what the sends spend goes in the tenant's budget, as deployed.
+    access = DocuSignAccess(
+        env["DEALWIRE_DOCUSIGN_APP_SECRET"],
+        sim.url,
+        None,
+        ledger=BudgetLedger(BudgetStore(table(aws)), "send"),
+    )
     trigger = StageTrigger(
         rules=RuleStore(table(aws)),
         automation=AutomationStore(table(aws)),
         envelopes=EnvelopeStore(table(aws)),
         tenants=TenantDirectory(env["DEALWIRE_TENANT_SECRET_PREFIX"], 0),
-        access=DocuSignAccess(env["DEALWIRE_DOCUSIGN_APP_SECRET"], sim.url, None),
+        access=access,
     )
     monkeypatch.setattr(app, "trigger", lambda: trigger)
+    monkeypatch.setattr(app, "docusign_access", lambda: access)
     return Automation(aws, sim, private_key)
 
 

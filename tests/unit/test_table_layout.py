@@ -42,6 +42,8 @@ def test_every_kind_has_one_layout_and_every_layout_a_builder_that_puts_the_tena
         ItemKind.DEAL_STAGE: table.deal_stage_key("acme", "d"),
         ItemKind.AUTOMATION: table.automation_key("acme", "d", "r"),
         ItemKind.IDEMPOTENCY: table.idempotency_key("acme", "api.send#0123abcd"),
+        ItemKind.POLL_STATE: table.poll_state_key("acme"),
+        ItemKind.API_BUDGET: table.api_budget_key("acme", "2026-12-02T10"),
     }
     assert set(keys) == set(ItemKind)
     for kind, key in keys.items():

@@ -294,7 +294,9 @@ class StageTrigger:
 
     def _client(self, tenant: TenantConfig, rule: RuleDefinition) -> DocuSignClient:
         user = rule.sender_user_id or tenant.docusign_user_id or ""
-        return self._access.client(user, tenant.docusign_account_id, tenant.docusign_base_uri)
+        return self._access.client(
+            user, tenant.docusign_account_id, tenant.docusign_base_uri, tenant_id=tenant.tenant_id
+        )
 
     def _template(
         self, sender: EnvelopeSender, tenant: TenantConfig, template_id: str

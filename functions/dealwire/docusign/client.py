@@ -32,6 +32,7 @@ from dealwire.docusign.errors import (
     DocuSignUnavailable,
     RateLimitExceeded,
 )
+from dealwire.domain.polling import ENVELOPE_IDS_PER_CALL
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -53,7 +54,8 @@ HOUR = 3600
 RESET_SLACK_SECONDS = 1.0
 # An X-RateLimit-Reset below this (2001-09-09) is not a Unix time but seconds from now.
 EPOCH_FLOOR = 1_000_000_000
-ENVELOPE_IDS_PER_CALL = 100
+# The part of a URL that says a call is to the eSignature REST API (what the budget counts).
+_ACCOUNT_PATH = "/v2.1/accounts/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,15 @@ class EnvelopeCreated(BaseModel):
     uri: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ChangesPage:
+    """One page of listStatusChanges: its envelopes, the size of the whole set, whether more follow."""
+
+    envelopes: list[dict[str, Any]]
+    total: int
+    more: bool
+
+
 @dataclass(slots=True)
 class RateLimitState:
     """The account's API budget as DocuSign last reported it."""
@@ -214,7 +225,10 @@ class DocuSignClient:
         self._request_reserve = request_reserve
         self._remaining: Callable[[], float] | None = None
         self.rate_limit = RateLimitState()
+        # Every HTTP request; ``api_requests``: those the account's hourly budget counts (REST,
+        # not the OAuth server's token and userinfo).
         self.requests = 0
+        self.api_requests = 0
 
     # -- authentication -------------------------------------------------------------
 
@@ -363,6 +377,8 @@ class DocuSignClient:
             request = self._http.build_request(method, url, timeout=self._request_timeout(), **kwargs)
             try:
                 self.requests += 1
+                if _ACCOUNT_PATH in url:
+                    self.api_requests += 1
                 answer = self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
                 failures += 1
@@ -507,24 +523,49 @@ class DocuSignClient:
         ] or [()]
         found: list[dict[str, Any]] = []
         for batch in batches:
-            params: dict[str, Any] = {
-                "from_date": from_date.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "include": "recipients",
-            }
-            if batch:
-                params["envelope_ids"] = ",".join(batch)
-            if statuses:
-                params["status"] = ",".join(statuses)
             start = 0
             while True:
-                page = self.request("GET", "envelopes", params={**params, "start_position": start}).json()
-                envelopes = page.get("envelopes") or []
-                found.extend(envelopes)
-                total = int(page.get("totalSetSize", len(envelopes)) or 0)
-                start += len(envelopes)
-                if not envelopes or start >= total or not page.get("nextUri"):
+                page = self.status_changes_page(
+                    from_date=from_date, envelope_ids=batch, statuses=statuses, start=start
+                )
+                found.extend(page.envelopes)
+                start += len(page.envelopes)
+                if not page.envelopes or start >= page.total or not page.more:
                     break
         return found
+
+    def status_changes_page(
+        self,
+        *,
+        from_date: datetime | None = None,
+        to_date: datetime | None = None,
+        envelope_ids: Sequence[str] = (),
+        statuses: Sequence[str] = (),
+        start: int = 0,
+        count: int | None = None,
+        include: str = "recipients",
+    ) -> ChangesPage:
+        """One page of listStatusChanges: envelopes changed in ``[from_date, to_date]`` (or those of
+        ``envelope_ids``, at most 100), from ``start``; one call."""
+        if len(envelope_ids) > ENVELOPE_IDS_PER_CALL:
+            raise ValueError(f"listStatusChanges takes at most {ENVELOPE_IDS_PER_CALL} envelope ids")
+        params: dict[str, Any] = {"include": include, "start_position": start}
+        if from_date is not None:
+            params["from_date"] = _rest_time(from_date)
+        if to_date is not None:
+            params["to_date"] = _rest_time(to_date)
+        if envelope_ids:
+            params["envelope_ids"] = ",".join(envelope_ids)
+        if statuses:
+            params["status"] = ",".join(statuses)
+        if count is not None:
+            params["count"] = count
+        page = self.request("GET", "envelopes", params=params).json()
+        envelopes = [e for e in page.get("envelopes") or [] if isinstance(e, dict)]
+        total = _int(str(page.get("totalSetSize", ""))) or 0
+        return ChangesPage(
+            envelopes=envelopes, total=max(total, start + len(envelopes)), more=bool(page.get("nextUri"))
+        )
 
     def list_documents(self, envelope_id: str) -> list[dict[str, Any]]:
         documents: list[dict[str, Any]] = (
@@ -572,6 +613,10 @@ class DocuSignClient:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _rest_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _refusal(answer: httpx.Response) -> DocuSignError:

@@ -25,3 +25,5 @@ class ItemKind(StrEnum):
     DEAL_STAGE = "deal_stage"
     AUTOMATION = "deal_automation"
     IDEMPOTENCY = "idempotency_record"
+    POLL_STATE = "poll_state"
+    API_BUDGET = "api_budget"

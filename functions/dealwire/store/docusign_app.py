@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from dealwire.docusign.client import DocuSignClient
+    from dealwire.store.budget import BudgetLedger
     from dealwire.store.tenants import TenantConfig
 
 SECRET_MAX_AGE = 300
@@ -55,18 +57,30 @@ class DocuSignAccess:
         auth_host: str,
         base_uri: str | None,
         fetch: Callable[[str, int], str | None] = fetch_secret,
+        ledger: BudgetLedger | None = None,
     ) -> None:
         self._secret_name = secret_name
         self.auth_host = auth_host
         self._base_uri = base_uri or None
         self._fetch = fetch
         self._made: dict[tuple[str, str, str, str], DocuSignClient] = {}
+        self._ledger = ledger
+        # The clients handed out since the last settle, by the tenant they served.
+        self._used: dict[str, dict[int, DocuSignClient]] = {}
 
     def app(self) -> DocuSignAppSecret:
         return load_app_secret(self._fetch(self._secret_name, SECRET_MAX_AGE), self._secret_name)
 
-    def client(self, user_id: str, account_id: str, account_base_uri: str | None = None) -> DocuSignClient:
-        """``account_base_uri``: the account's base URI as ``/oauth/userinfo`` gives it (no ``/restapi``)."""
+    def client(
+        self,
+        user_id: str,
+        account_id: str,
+        account_base_uri: str | None = None,
+        *,
+        tenant_id: str | None = None,
+    ) -> DocuSignClient:
+        """``account_base_uri``: the account's base URI as ``/oauth/userinfo`` gives it (no ``/restapi``);
+        ``tenant_id``: whose hourly budget the calls spend (recorded by ``settle``)."""
         from dealwire.docusign.client import DocuSignApp, DocuSignClient  # noqa: PLC0415 - httpx, pyjwt
 
         app = self.app()
@@ -84,11 +98,32 @@ class DocuSignAccess:
                     base_uri=rest_root,
                 )
             )
-        return self._made[key]
+        client = self._made[key]
+        if tenant_id is not None:
+            self._used.setdefault(tenant_id, {})[id(client)] = client
+        return client
 
     def for_tenant(self, tenant: TenantConfig) -> DocuSignClient:
         user = tenant.docusign_user_id or ""
-        return self.client(user, tenant.docusign_account_id, tenant.docusign_base_uri)
+        return self.client(
+            user, tenant.docusign_account_id, tenant.docusign_base_uri, tenant_id=tenant.tenant_id
+        )
+
+    def settle(self) -> list[str]:
+        """Record in each tenant's hourly budget what this invocation's calls spent (one write per
+        tenant served). Bookkeeping: a failure is given back to be logged, never raised, so it
+        cannot fail the work the calls did."""
+        used, self._used = self._used, {}
+        if self._ledger is None:
+            return []
+        problems = []
+        for tenant_id, clients in used.items():
+            for client in clients.values():
+                try:
+                    self._ledger.settle(tenant_id, client)
+                except (ClientError, BotoCoreError) as exc:
+                    problems.append(f"tenant {tenant_id}: {exc}")
+        return problems
 
 
 def docusign_client_factory(

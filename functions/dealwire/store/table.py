@@ -179,6 +179,18 @@ IDEMPOTENCY: Final = Layout(
     "{key}",
     "Powertools idempotency: a CRM's Idempotency-Key and the first answer to it (24-hour TTL)",
 )
+POLL_STATE: Final = Layout(
+    ItemKind.POLL_STATE,
+    _T + "POLL",
+    "STATE",
+    "the status poller's watermark, an unfinished listing, the sweep's place, its lease, the last cycle",
+)
+API_BUDGET: Final = Layout(
+    ItemKind.API_BUDGET,
+    _T + "BUDGET",
+    "HOUR#{hour}",
+    "the DocuSign account's hourly API budget as last reported, and dealwire's calls that hour (2-day TTL)",
+)
 
 # The table's TimeToLiveSpecification (template.yaml): a Number of epoch seconds past which
 # DynamoDB deletes the item. Only items meant to expire carry it.
@@ -204,6 +216,8 @@ LAYOUT: Final[tuple[Layout, ...]] = (
     DEAL_STAGE,
     AUTOMATION,
     IDEMPOTENCY,
+    POLL_STATE,
+    API_BUDGET,
 )
 _PATTERNS: Final = tuple((layout.kind, layout.pattern()) for layout in LAYOUT)
 
@@ -336,6 +350,15 @@ def idempotency_partition(tenant_id: str) -> str:
 
 def idempotency_key(tenant_id: str, key: str) -> Key:
     return IDEMPOTENCY.key(tenant=tenant_id, key=key)
+
+
+def poll_state_key(tenant_id: str) -> Key:
+    return POLL_STATE.key(tenant=tenant_id)
+
+
+def api_budget_key(tenant_id: str, hour: str) -> Key:
+    """``hour``: the UTC hour of DocuSign's window, ``YYYY-MM-DDTHH``."""
+    return API_BUDGET.key(tenant=tenant_id, hour=hour)
 
 
 def item_kind(item: Mapping[str, Any]) -> ItemKind | None:
@@ -530,9 +553,11 @@ class TableStore:
         cursor: str | None,
         newest: bool,
         sk_prefix: str | None = None,
+        sk_below: str | None = None,
         max_limit: int = 1000,
     ) -> Page:
-        """One page of a partition (of the table or an index), with an opaque cursor for the next."""
+        """One page of a partition (of the table or an index), with an opaque cursor for the next;
+        ``sk_below``: only sort keys that compare lower."""
         attribute = index.pk if index else "pk"
         kwargs: dict[str, Any] = {
             "TableName": self._table,
@@ -548,6 +573,10 @@ class TableStore:
             kwargs["KeyConditionExpression"] += " AND begins_with(#s, :s)"
             kwargs["ExpressionAttributeNames"]["#s"] = index.sk if index else "sk"
             kwargs["ExpressionAttributeValues"][":s"] = {"S": sk_prefix}
+        if sk_below:
+            kwargs["KeyConditionExpression"] += " AND #b < :b"
+            kwargs["ExpressionAttributeNames"]["#b"] = index.sk if index else "sk"
+            kwargs["ExpressionAttributeValues"][":b"] = {"S": sk_below}
         if cursor:
             kwargs["ExclusiveStartKey"] = decode_cursor(cursor, partition, attribute)
         answer = self.client.query(**kwargs)
