@@ -37,6 +37,8 @@ for _function in (
     "ApiFunction",
     "IntegrationsFunction",
     "StageTriggerFunction",
+    "StatusPollFunction",
+    "ConnectReplayFunction",
 ):
     os.environ.update(TEST_STACK.function_environment(_function))
 os.environ["POWERTOOLS_SERVICE_NAME"] = "dealwire-tests"

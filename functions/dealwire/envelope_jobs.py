@@ -7,15 +7,13 @@ document per hour); a repeated refresh is an ordinary, ordered state write.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from dealwire.contracts.connect_json import parse_envelope_document
 from dealwire.contracts.events import JOB_KINDS, FetchDocumentsJob, RefreshEnvelopeJob
 from dealwire.docusign.errors import COMBINED_PDF_DOWNLOAD_NOT_ALLOWED, DocuSignError
-from dealwire.domain.changes import plan_writes
-from dealwire.store.archive import body_digest, connect_key, signed_document_key
+from dealwire.envelope_reads import EnvelopeReads
+from dealwire.store.archive import signed_document_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -170,16 +168,15 @@ class EnvelopeJobs:
         tenant = self._tenant(job.tenant_id)
         with self._docusign(tenant).deadline(remaining) as client:
             document = client.get_envelope(job.envelope_id)
-        body = json.dumps(document, sort_keys=True).encode()
-        event = parse_envelope_document(document, tenant.docusign_account_id)
-        archive_key = connect_key(
+        recorded = EnvelopeReads(self._archive, self._envelopes).record(
             tenant.tenant_id,
-            event.envelope_id,
-            generated=event.generated,
-            event="api-refresh",
-            digest=body_digest(body),
-            ext="json",
+            tenant.docusign_account_id,
+            document,
+            source="refresh",
+            metadata={"job": job.job_id},
         )
-        self._archive.put(archive_key, body, "application/json", {"source": "api", "job": job.job_id})
-        writes = plan_writes(event, tenant_id=tenant.tenant_id, archive_key=archive_key, refreshed=True)
-        return self._envelopes.apply(tenant.tenant_id, event.envelope_id, writes)
+        if recorded.result is None:
+            raise JobFailed(
+                f"the read of {job.envelope_id} cannot be recorded ({recorded.refused}); it is archived"
+            )
+        return recorded.result

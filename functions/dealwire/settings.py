@@ -146,6 +146,33 @@ class StageTriggerSettings(_Settings):
     docusign_base_uri: str = Field(alias="DEALWIRE_DOCUSIGN_BASE_URI", default="")
 
 
+class StatusPollSettings(_Settings):
+    """status_poll: the scheduled fan-out over tenants and one reconciliation cycle per tenant."""
+
+    table_name: str = Field(alias="DEALWIRE_TABLE_NAME", pattern=_NAME)
+    documents_bucket: str = Field(alias="DEALWIRE_DOCUMENTS_BUCKET", pattern=_NAME)
+    tenant_secret_prefix: str = Field(alias="DEALWIRE_TENANT_SECRET_PREFIX", min_length=1)
+    tenant_cache_seconds: int = Field(alias="DEALWIRE_TENANT_CACHE_SECONDS", default=300, ge=0, le=3600)
+    docusign_app_secret: str = Field(alias="DEALWIRE_DOCUSIGN_APP_SECRET", min_length=1)
+    docusign_auth_host: str = Field(alias="DEALWIRE_DOCUSIGN_AUTH_HOST", min_length=1)
+    docusign_base_uri: str = Field(alias="DEALWIRE_DOCUSIGN_BASE_URI", default="")
+    # Where the fan-out puts one cycle request per tenant (the cycles' queue).
+    poll_queue_url: str = Field(alias="DEALWIRE_POLL_QUEUE_URL", min_length=1)
+    # listStatusChanges' page (DocuSign's count).
+    page_size: int = Field(alias="DEALWIRE_POLL_PAGE_SIZE", default=100, ge=1, le=1000)
+    # What the poller leaves of the account's hourly budget for sends, voids and documents.
+    reserve_share: float = Field(alias="DEALWIRE_POLL_BUDGET_RESERVE", default=0.2, ge=0.0, lt=1.0)
+    # The most calls one cycle makes, whatever is left.
+    cycle_cap: int = Field(alias="DEALWIRE_POLL_MAX_CALLS_PER_CYCLE", default=500, ge=1, le=3000)
+    # A new tenant's first listing looks back this far.
+    first_lookback_hours: int = Field(alias="DEALWIRE_POLL_FIRST_LOOKBACK_HOURS", default=24, ge=1, le=720)
+    # The sweep asks about envelopes in flight with no change for this long, a pass this often.
+    sweep_quiet_minutes: int = Field(alias="DEALWIRE_POLL_SWEEP_QUIET_MINUTES", default=60, ge=15)
+    sweep_every_minutes: int = Field(alias="DEALWIRE_POLL_SWEEP_EVERY_MINUTES", default=360, ge=15)
+    # Connect's failure log is read this often.
+    failures_every_minutes: int = Field(alias="DEALWIRE_POLL_FAILURES_EVERY_MINUTES", default=60, ge=1)
+
+
 _S = TypeVar("_S", bound=_Settings)
 
 
@@ -199,3 +226,8 @@ def integrations_settings() -> IntegrationsSettings:
 @cache
 def stage_trigger_settings() -> StageTriggerSettings:
     return load_settings(StageTriggerSettings)
+
+
+@cache
+def status_poll_settings() -> StatusPollSettings:
+    return load_settings(StatusPollSettings)

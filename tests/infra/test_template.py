@@ -82,7 +82,10 @@ def test_only_the_integrations_function_may_write_secrets_and_only_tenants() -> 
         if r["Type"] != "AWS::Serverless::Function":
             continue
         for statement in statements(logical):
-            written = _secret_actions(statement) - {"secretsmanager:GetSecretValue"}
+            written = _secret_actions(statement) - {
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:ListSecrets",
+            }
             if written:
                 where = STACK.resolve(statement["Resource"])
                 writers.setdefault(logical, []).append((sorted(written), where))
@@ -134,12 +137,19 @@ def test_failed_mail_and_crm_events_end_in_alarmed_queues() -> None:
     ):
         config = resource(function)["EventInvokeConfig"]
         assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue, "Arn"]}
-    alarmed = {
-        TEMPLATE["Resources"][name]["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
-        for name, r in TEMPLATE["Resources"].items()
-        if r["Type"] == "AWS::CloudWatch::Alarm"
-    }
-    assert {"MailFailureQueue", "CrmEventFailureQueue"} <= alarmed
+    assert {"MailFailureQueue", "CrmEventFailureQueue"} <= alarmed_queues()
+
+
+def alarmed_queues() -> set[str]:
+    """The queues an alarm watches (alarms on a function's own metrics name no queue)."""
+    found = set()
+    for r in TEMPLATE["Resources"].values():
+        if r["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        value = r["Properties"]["Dimensions"][0]["Value"]
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            found.add(value["Fn::GetAtt"][0])
+    return found
 
 
 def test_the_webhook_may_only_write_state_put_archives_and_read_tenant_secrets() -> None:
@@ -198,3 +208,31 @@ def test_the_committed_openapi_document_is_the_api_functions() -> None:
     from infra.local.api_docs import OPENAPI, generate, render
 
     assert OPENAPI.read_text() == render(generate()), "docs/openapi.json is out of date: run `make openapi`"
+
+
+def test_the_poller_runs_on_a_schedule_one_cycle_per_tenant_and_what_fails_is_kept_and_alarmed() -> None:
+    (schedule,) = resource("StatusPollScheduleFunction")["Events"].values()
+    assert schedule["Type"] == "ScheduleV2"
+    assert schedule["Properties"]["ScheduleExpression"] == {"Ref": "StatusPollSchedule"}
+    assert TEMPLATE["Parameters"]["StatusPollSchedule"]["Default"] == "rate(15 minutes)"
+    assert schedule["Properties"]["DeadLetterConfig"] == {
+        "Arn": {"Fn::GetAtt": ["StatusPollDeadLetterQueue", "Arn"]}
+    }
+    ((_, queue, properties),) = [m for m in STACK.queue_mappings() if m[0] == "StatusPollFunction"]
+    assert (queue, properties["BatchSize"], properties["FunctionResponseTypes"]) == (
+        "StatusPollQueue",
+        1,
+        ["ReportBatchItemFailures"],
+    )
+    redrive = resource("StatusPollQueue")["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["StatusPollDeadLetterQueue", "Arn"]}
+    # SQS's advice: the queue hides a message six times as long as the function may take.
+    assert resource("StatusPollQueue")["VisibilityTimeout"] >= 6 * resource("StatusPollFunction")["Timeout"]
+    assert "StatusPollDeadLetterQueue" in alarmed_queues()
+    alarm = resource("PolledOnlyChangesAlarm")
+    assert (alarm["MetricName"], alarm["Threshold"]) == (
+        "ChangesSeenOnlyByPolling",
+        {"Ref": "PolledOnlyChangesAlarmThreshold"},
+    )
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "status_poll"}]
+    assert STACK.function_environment("StatusPollFunction")["POWERTOOLS_SERVICE_NAME"] == "status_poll"

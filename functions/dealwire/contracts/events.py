@@ -38,6 +38,10 @@ class EnvelopeStatusChanged(_Contract):
     changed_at: str
     docusign_event: str | None = None
     subject: str | None = None
+    source: str | None = Field(
+        default=None,
+        description="what brought the change: connect, poll (Connect had not), refresh, replay, send",
+    )
 
 
 class EnvelopeCompleted(_Contract):
@@ -50,6 +54,9 @@ class EnvelopeCompleted(_Contract):
     deal_id: str | None = None
     completed_at: str
     subject: str | None = None
+    source: str | None = Field(
+        default=None, description="what brought the completion (as envelope.status_changed)"
+    )
 
 
 class EnvelopeDocumentsStored(_Contract):
@@ -223,6 +230,16 @@ DETAIL_TYPES: dict[str, type[_Contract]] = {
     "automation.failed": AutomationFailed,
     "automation.skipped": AutomationSkipped,
 }
+
+
+class PollCycleRequest(_Contract):
+    """A message on the poll queue: run one reconciliation cycle for the tenant (the fan-out queues them)."""
+
+    kind: Literal["poll_cycle"] = "poll_cycle"
+    tenant_id: str
+    scheduled_at: str = Field(description="when the schedule fired (or the operator asked)")
+
+
 JOB_KINDS: dict[str, type[_Contract]] = {
     "fetch_documents": FetchDocumentsJob,
     "refresh_envelope": RefreshEnvelopeJob,

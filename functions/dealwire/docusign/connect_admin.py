@@ -18,6 +18,8 @@ from pydantic.alias_generators import to_camel
 from dealwire.docusign.errors import DocuSignError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dealwire.docusign.client import DocuSignClient
 
 _SECRET_FIELDS: Final = ("secret", "secretKey", "hmacSecret", "key", "value")
@@ -109,6 +111,10 @@ class ConnectFailure(BaseModel):
     error: str | None = None
 
 
+# Envelopes named in one retry request (DocuSign documents no limit; listStatusChanges' own).
+REPUBLISH_PER_CALL = 100
+
+
 class ConnectAdmin:
     """The account's Connect settings, through one tenant's client (its budget, its retries)."""
 
@@ -165,6 +171,18 @@ class ConnectAdmin:
             except ValidationError:
                 continue  # one unreadable entry does not hide the others
         return found
+
+    def republish(self, envelope_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Ask DocuSign to deliver the envelopes' Connect messages again (retryEventForEnvelopes):
+        one call per 100 envelopes; DocuSign's answer per envelope (``retryQueue``)."""
+        queued: list[dict[str, Any]] = []
+        for start in range(0, len(envelope_ids), REPUBLISH_PER_CALL):
+            batch = list(envelope_ids[start : start + REPUBLISH_PER_CALL])
+            answer = self._client.request("PUT", "connect/envelopes/retry_queue", json={"envelopeIds": batch})
+            document = answer.json() if answer.content else {}
+            entries = document.get("retryQueue") if isinstance(document, dict) else None
+            queued.extend(entry for entry in entries or [] if isinstance(entry, dict))
+        return queued
 
 
 def _configuration(document: Any) -> ConnectConfiguration:  # noqa: ANN401 - DocuSign's JSON

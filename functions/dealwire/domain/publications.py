@@ -179,6 +179,7 @@ def _envelope(old: Mapping[str, Any], new: Mapping[str, Any]) -> Derived:
                     changed_at=new.get("status_changed_at") or new.get("generated", ""),
                     docusign_event=new.get("last_event"),
                     subject=new.get("subject"),
+                    source=new.get("last_source"),
                     **common,
                 ),
             )
@@ -193,6 +194,7 @@ def _envelope(old: Mapping[str, Any], new: Mapping[str, Any]) -> Derived:
                     deal_id=new.get("deal_id"),
                     completed_at=completed_at,
                     subject=new.get("subject"),
+                    source=new.get("last_source"),
                     **common,
                 ),
             )

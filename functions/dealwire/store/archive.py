@@ -46,6 +46,16 @@ def connect_key(
     )
 
 
+def connect_prefix(tenant_id: str, envelope_id: str | None = None) -> str:
+    """Where a tenant's (or one envelope's) archived messages are: ``connect_key``'s folders."""
+    base = f"connect/{safe_token(tenant_id)}/"
+    return base + f"{safe_token(envelope_id)}/" if envelope_id else base
+
+
+def rejected_prefix(tenant_id: str) -> str:
+    return f"connect-rejected/{safe_token(tenant_id)}/"
+
+
 def rejected_key(tenant_id: str, received: str, digest: str, ext: str) -> str:
     return f"connect-rejected/{safe_token(tenant_id)}/{received[:10]}/{compact(received)}_{digest[:16]}.{ext}"
 
@@ -75,6 +85,14 @@ def document_key(tenant_id: str, envelope_id: str, document: ConnectDocument) ->
         f"documents/{safe_token(tenant_id)}/{safe_token(envelope_id)}/connect/"
         f"{safe_token(document.document_id, 40)}.pdf"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedObject:
+    key: str
+    body: bytes
+    content_type: str
+    metadata: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +162,27 @@ class Archive:
                 return False
             raise
         return True
+
+    def keys(self, prefix: str, *, start_after: str | None = None) -> Iterator[str]:
+        """Every key under ``prefix``, in key order (ListObjectsV2, 1,000 a page)."""
+        kwargs: dict[str, str] = {"Bucket": self._bucket, "Prefix": prefix}
+        if start_after:
+            kwargs["StartAfter"] = start_after
+        for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):  # type: ignore[arg-type]
+            for entry in page.get("Contents", []):
+                yield str(entry["Key"])
+
+    def get(self, key: str, *, max_bytes: int) -> ArchivedObject:
+        """One archived object whole (a Connect message: bounded by the webhook's own limit)."""
+        answer = self.client.get_object(Bucket=self._bucket, Key=key)
+        body = answer["Body"]
+        try:
+            data = body.read(max_bytes + 1)
+        finally:
+            body.close()
+        if len(data) > max_bytes:
+            raise ValueError(f"{key} is over {max_bytes} bytes: not a message the webhook would have taken")
+        return ArchivedObject(key, data, str(answer.get("ContentType", "")), dict(answer.get("Metadata", {})))
 
     def exists(self, key: str) -> bool:
         try:

@@ -32,7 +32,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from dealwire.domain.ids import TENANT_ID_PATTERN
+from dealwire.domain.ids import TENANT_ID_PATTERN, is_tenant_id
 from dealwire.store import clients
 
 if TYPE_CHECKING:
@@ -208,6 +208,23 @@ def fetch_secret(name: str, max_age: int, force: bool = False) -> str | None:
             return None
         raise
     return value if isinstance(value, str) else None
+
+
+def tenant_ids(secret_prefix: str) -> list[str]:
+    """Every tenant with a secret under ``secret_prefix``: ListSecrets by name prefix, 100 a
+    page (the tenants are their secrets; nothing else lists them). Names that are no tenant
+    id (a secret filed there by hand) are left out."""
+    found: list[str] = []
+    pages = clients.secretsmanager().get_paginator("list_secrets")
+    for page in pages.paginate(
+        Filters=[{"Key": "name", "Values": [secret_prefix]}], PaginationConfig={"PageSize": 100}
+    ):
+        for entry in page.get("SecretList", []):
+            name = str(entry.get("Name", ""))
+            # The name filter matches a prefix of any word of the name: check the whole prefix.
+            if name.startswith(secret_prefix) and is_tenant_id(name[len(secret_prefix) :]):
+                found.append(name[len(secret_prefix) :])
+    return sorted(set(found))
 
 
 def reset() -> None:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from dealwire.domain.changes import AttributeValue, ItemWrite
-    from dealwire.domain.envelope_event import ConnectEvent
+    from dealwire.domain.envelope_event import ChangeSource, ConnectEvent
     from dealwire.store.archive import Archive
     from dealwire.store.envelopes import EnvelopeStore
     from dealwire.store.integrations import CallbackHeartbeat
@@ -161,7 +161,50 @@ class ConnectReceiver:
             return "new_key_verified"
         return "written" if written else "skipped"
 
-    def _plan(self, request: WebhookRequest, tenant: TenantConfig) -> _Plan:
+    def replay(
+        self, tenant_id: str, body: bytes, content_type: str | None, *, received_at: str, archived_as: str
+    ) -> Recorded:
+        """Apply an archived body again, as the webhook applied (or refused) it: the same parse,
+        checks and writes, marked ``replay``; harmless any number of times (the ordering rule).
+
+        The body was authentic when it was archived (nothing is archived before its
+        signature is checked), so none is asked for. A body refused then (``connect-rejected/``)
+        that reads now is archived beside the others; one still refused raises the refusal.
+        """
+        tenant = self._tenant(tenant_id)
+        request = WebhookRequest(
+            tenant_id, body, {"content-type": content_type} if content_type else {}, received_at
+        )
+        plan = self._planned(request, tenant, source="replay")
+        if plan.archive_key != archived_as:
+            event = plan.event
+            self._archive.put(
+                plan.archive_key,
+                body,
+                media_type(content_type) or "application/octet-stream",
+                {
+                    "event": event.event,
+                    "generated": event.generated,
+                    "received": received_at,
+                    "replayed": "true",
+                },
+            )
+        self._store_documents(tenant.tenant_id, plan.event)
+        result = self._envelopes.apply(tenant.tenant_id, plan.event.envelope_id, plan.writes)
+        event = plan.event
+        return Recorded(
+            heartbeat="off",
+            envelope_id=event.envelope_id,
+            event=event.event,
+            wire_format=event.wire_format,
+            archive_key=plan.archive_key,
+            fresh=result.fresh,
+            stale=result.stale,
+            documents=len(plan.documents),
+            dynamodb_requests=result.requests,
+        )
+
+    def _plan(self, request: WebhookRequest, tenant: TenantConfig, source: ChangeSource = "connect") -> _Plan:
         """Parse and check the message and plan its writes: nothing stored yet."""
         content_type = request.headers.get("content-type")
         event = parse_connect_message(
@@ -177,14 +220,19 @@ class ConnectReceiver:
             ext="xml" if event.wire_format == "xml" else "json",
         )
         documents = _document_records(tenant.tenant_id, event)
-        writes = plan_writes(event, tenant_id=tenant.tenant_id, archive_key=archive_key, documents=documents)
+        writes = plan_writes(
+            event, tenant_id=tenant.tenant_id, archive_key=archive_key, documents=documents, source=source
+        )
         self._envelopes.check_fits(tenant.tenant_id, event.envelope_id, writes)
         return _Plan(event, archive_key, documents, writes)
 
-    def _planned(self, request: WebhookRequest, tenant: TenantConfig) -> _Plan:
-        """``_plan``, with whatever makes an authentic body unrecordable archived and refused."""
+    def _planned(
+        self, request: WebhookRequest, tenant: TenantConfig, source: ChangeSource = "connect"
+    ) -> _Plan:
+        """``_plan``, with whatever makes an authentic body unrecordable raised as a refusal
+        (archived with its reason, unless it is the archive's own body being replayed)."""
         try:
-            return self._plan(request, tenant)
+            return self._plan(request, tenant, source)
         except ConnectRefusal as refused:
             refusal = refused
         except ItemTooLarge as exc:
@@ -194,6 +242,8 @@ class ConnectReceiver:
                 "the message could not be read; it is kept for a replay once this is fixed",
                 detail=f"{type(exc).__name__}: {str(exc)[:300]}",
             )
+        if source == "replay":
+            raise refusal
         raise self._refused(request, refusal)
 
     def _refused(self, request: WebhookRequest, refusal: ConnectRefusal) -> ConnectRefusal:

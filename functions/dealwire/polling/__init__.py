@@ -1,0 +1,1 @@
+"""The status poller: reconciling envelopes whose Connect callbacks were lost."""
