@@ -43,6 +43,8 @@ HANDLER_MODULES = (
     "api.app",
     "integrations.app",
     "stage_trigger.app",
+    "status_poll.app",
+    "connect_replay.app",
 )
 
 
