@@ -26,6 +26,7 @@ from infra.local.jwt_issuer import JWKS_PATH, Issuer, JwtAuthorizer, load_or_cre
 from infra.local.offline import go_offline
 from infra.local.queues import QueuePoller, start_queue_pollers, start_rule_routes
 from infra.local.resources import create_resources
+from infra.local.schedules import Scheduler
 from infra.local.smtp import SmtpEdge
 from infra.local.streams import start_pollers
 from infra.local.template import ROOT, Stack, load_template
@@ -182,6 +183,7 @@ class LocalStack:
         self.issuer: Issuer | None = None
         self.simulator: Any = None
         self.queue_pollers: list[QueuePoller] = []
+        self.scheduler: Scheduler | None = None
         self.stop = threading.Event()
         self.workers: dict[str, FunctionWorker] = {}
         self.pollers: list[StreamPoller] = []
@@ -243,6 +245,8 @@ class LocalStack:
         )
         self.queue_pollers = start_queue_pollers(stack, invokers, self.endpoint_url, self.stop)
         self.queue_pollers += start_rule_routes(stack, invokers, self.endpoint_url, bus_name, self.stop)
+        self.scheduler = Scheduler(stack, invokers, self.stop)
+        self.scheduler.start()
         self._seed_crm(tenant_id)
         hmac_keys = self._connect_tenant(tenant_id)
         rule_id = self._seed_rule(tenant_id)
@@ -430,6 +434,8 @@ class LocalStack:
         ]
         return {
             "stack_name": stack.name,
+            # What `python -m infra.local.tick` needs to resolve the template as this stack did.
+            "stack_parameters": dict(stack.parameters),
             "pid": os.getpid(),
             "http_url": gateway.url,
             "api_url": f"{gateway.url}/v1",
@@ -474,6 +480,8 @@ class LocalStack:
             poller.join(10)
         for queue_poller in self.queue_pollers:
             queue_poller.join(10)
+        if self.scheduler is not None:
+            self.scheduler.join(10)
         if self.simulator is not None:
             self.simulator.stop()
         if self.gateway is not None:
@@ -494,6 +502,7 @@ def _banner(state: dict[str, Any]) -> Iterator[str]:
     yield "  state        " + str(state["state_file"])
     yield "Sign a body with the key and POST it: see the README's curl example."
     yield "Then: python -m infra.local.show envelope <envelopeId>   |   python -m infra.local.show events"
+    yield "Reconcile now (the poller runs every 15 minutes by itself): python -m infra.local.tick status_poll"
     yield "Ctrl-C stops everything."
 
 

@@ -62,7 +62,10 @@ class PollRules:
     """How a cycle behaves; the function's settings fill it."""
 
     page_size: int = 100
-    settle: timedelta = timedelta(seconds=60)
+    # How far back of now a listing ends, and how far before the watermark the next begins:
+    # the overlap re-reads the last minute each cycle (harmless: stale), so a change DocuSign
+    # indexed late, or stamped by a clock a little behind ours, is still seen.
+    settle: timedelta = timedelta(0)
     overlap: timedelta = timedelta(seconds=60)
     first_lookback: timedelta = timedelta(days=1)
     sweep_every: timedelta = timedelta(hours=6)
