@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from dealwire.contracts.events import PollCycleRequest
+from dealwire.domain.ids import TENANT_ID_PATTERN
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import status_poll_settings
 from dealwire.store.job_queue import JobQueue
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from dealwire.polling.cycle import CycleReport, StatusPoll
 
 processor = BatchProcessor(event_type=EventType.SQS)
+TenantId = Annotated[str, Field(pattern=TENANT_ID_PATTERN)]
 # A cycle's lease outlives the function's timeout (template.yaml: 300 s) by this much.
 LEASE_MARGIN_SECONDS = 60
 
@@ -41,7 +43,9 @@ class ScheduledPoll(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    tenant_ids: list[str] = Field(default_factory=list, max_length=1000)
+    tenant_ids: list[Annotated[str, Field(pattern=TENANT_ID_PATTERN)]] = Field(
+        default_factory=list, max_length=1000
+    )
 
 
 @cache

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from pydantic import ValidationError
 
 from dealwire.envelope_reads import EnvelopeReads
 from dealwire.polling.cycle import PollRules, StatusPoll
@@ -327,3 +328,76 @@ def test_no_envelope_is_polled_twice_in_15_minutes_and_the_reserve_is_never_spen
     reported = [remaining for remaining in left if remaining is not None]
     assert len(reported) > len(left) / 2
     assert min(reported) >= 20 * 0.25
+
+
+class Polling:
+    """The status_poll function with DocuSign pointed at the simulator, on the tests' clock."""
+
+    def __init__(self, app: Any, clock: Clock) -> None:
+        self.app = app
+        self.clock = clock
+
+
+@pytest.fixture
+def polling(
+    aws: Stack, sim: Simulator, private_key: rsa.RSAPrivateKey, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> Polling:
+    from status_poll import app
+
+    put_app_secret(
+        aws.function_environment("StatusPollFunction")["DEALWIRE_DOCUSIGN_APP_SECRET"], private_key
+    )
+    seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY], docusign_user_id=USER_ID)
+    poll = make_poller(aws, sim, clock, PollRules(settle=timedelta(0), failures_every=timedelta(0)))
+    monkeypatch.setattr(app, "status_poll", lambda: poll)
+    return Polling(app, clock)
+
+
+def test_the_schedule_queues_one_cycle_per_tenant_and_the_worker_runs_them(
+    aws: Stack, api: Api, control: SimulatorControl, polling: Polling
+) -> None:
+    seed_tenant(aws, "acme", account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY])  # no DocuSign user yet
+    envelope_id = api.create()
+    control.connect_off()
+    sign_all(control, envelope_id)
+
+    queued = polling.app.schedule_handler({"source": "dealwire.status_poll"}, FakeContext())
+
+    assert queued["queued"] == 2
+    requests = drain(aws.ref("StatusPollQueue"))
+    assert sorted(r["tenantId"] for r in requests) == ["acme", TENANT_ID]
+    answer = polling.app.lambda_handler(sqs_event(aws, requests), FakeContext(function_name="status_poll"))
+    assert answer == {"batchItemFailures": []}
+    assert statuses(aws, envelope_id)[0] == "completed"
+    acme = PollStateStore(table(aws)).state("acme")
+    assert acme is None  # not connected: nothing to poll, nothing held
+    named = polling.app.schedule_handler({"tenantIds": ["acme"]}, FakeContext())
+    assert named["queued"] == 1
+    with pytest.raises(ValidationError, match="tenantIds"):
+        polling.app.schedule_handler({"tenantIds": ["../other"]}, FakeContext())
+
+
+def test_docusign_down_fails_the_record_for_a_retry_and_keeps_what_was_applied(
+    aws: Stack, api: Api, control: SimulatorControl, polling: Polling
+) -> None:
+    from dealwire.contracts.events import PollCycleRequest
+
+    control.connect_off()
+    sign_all(control, api.create())
+    control.add_fault("503", count=50, path_prefix="/restapi/")
+    request = PollCycleRequest(tenant_id=TENANT_ID, scheduled_at="2026-12-02T10:00:00Z")
+    event = sqs_event(aws, [request.model_dump(by_alias=True)])
+    with pytest.raises(Exception, match="All records failed"):
+        polling.app.lambda_handler(event, FakeContext(function_name="status_poll"))
+    state = PollStateStore(table(aws)).state(TENANT_ID)
+    assert state is not None
+    assert state.last_cycle is not None
+    assert state.last_cycle["outcome"] == "docusign_unavailable"
+    assert state.watermark is None
+    control.clear_faults()
+    assert polling.app.lambda_handler(event, FakeContext(function_name="status_poll")) == {
+        "batchItemFailures": []
+    }
+    state = PollStateStore(table(aws)).state(TENANT_ID)
+    assert state is not None
+    assert state.watermark is not None

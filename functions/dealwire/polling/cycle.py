@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dealwire.docusign.errors import DocuSignError, DocuSignUnavailable, RateLimitExceeded
+from dealwire.domain.ids import is_tenant_id
 from dealwire.domain.polling import (
     ENVELOPE_IDS_PER_CALL,
     MAX_MOVED,
@@ -180,7 +181,7 @@ class StatusPoll:
         unavailable), after keeping what was applied; everything else is in the report."""
         now = self._clock()
         report = CycleReport(tenant_id, started_at=canonical(datetime.fromtimestamp(now, UTC)))
-        tenant = self._tenants.get(tenant_id)
+        tenant = self._tenants.get(tenant_id) if is_tenant_id(tenant_id) else None
         if tenant is None or not tenant.docusign_user_id:
             report.outcome, report.detail = "not_connected", "the tenant has no DocuSign user to impersonate"
             return report
