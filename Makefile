@@ -58,11 +58,12 @@ unit: $(VENV)/.synced  ## unit tests only (no AWS, no sockets)
 run: $(VENV)/.synced  ## the whole system locally: moto server, HTTP gateway, stream routing
 	$(BIN)/python -m infra.local.run
 
-bench: $(VENV)/.synced  ## per-event cost (CPU, AWS requests, cold start); document job and mail memory; a local burst
+bench: $(VENV)/.synced  ## per-event cost (CPU, AWS requests, cold start); document job and mail memory; poll cycles; a local burst
 	$(BIN)/python -m bench.webhook
 	$(BIN)/python -m bench.documents
 	$(BIN)/python -m bench.mail
 	$(BIN)/python -m bench.automation
+	$(BIN)/python -m bench.polling
 	$(BIN)/python -m bench.local_burst --own-stack --markdown bench/results-local-burst.md
 
 openapi: $(VENV)/.synced  ## regenerate docs/openapi.json from the HTTP API's functions' routes
