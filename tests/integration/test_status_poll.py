@@ -401,3 +401,21 @@ def test_docusign_down_fails_the_record_for_a_retry_and_keeps_what_was_applied(
     state = PollStateStore(table(aws)).state(TENANT_ID)
     assert state is not None
     assert state.watermark is not None
+
+
+def test_a_user_who_may_not_read_connects_failure_log_still_has_the_changes_listed(
+    aws: Stack, api: Api, control: SimulatorControl, polling: Polling
+) -> None:
+    control.connect_off()
+    envelope_id = api.create()
+    control.add_fault(
+        "500",
+        path_prefix=f"/restapi/v2.1/accounts/{ACCOUNT_ID}/connect/failures",
+        status=400,
+        body={"errorCode": "USER_LACKS_PERMISSIONS", "message": "This user lacks sufficient permissions."},
+    )
+    report = polling.app.status_poll().run(TENANT_ID)
+    assert report.outcome == "done", report.detail
+    assert "USER_LACKS_PERMISSIONS" in report.detail
+    assert report.listed == 1  # Connect never told dealwire of it: the listing did
+    assert statuses(aws, envelope_id)[0] == "sent"

@@ -266,15 +266,22 @@ class StatusPoll:
         cycle.may_call()
         since = parse_canonical(checked) if checked else moment - self._rules.first_lookback
         admin = ConnectAdmin(cycle.client)
-        failures = admin.failures(since)
-        cycle.report.connect_failures = len(failures)
-        failed = list(dict.fromkeys(f.envelope_id for f in failures if f.envelope_id))
-        settled = self._envelopes.settled(cycle.tenant.tenant_id, failed) if failed else set()
-        wanted = [envelope_id for envelope_id in failed if envelope_id not in settled]
-        if wanted:
-            cycle.may_call()
-            admin.republish(wanted)
-            cycle.report.republished = len(wanted)
+        try:
+            failures = admin.failures(since)
+            cycle.report.connect_failures = len(failures)
+            failed = list(dict.fromkeys(f.envelope_id for f in failures if f.envelope_id))
+            settled = self._envelopes.settled(cycle.tenant.tenant_id, failed) if failed else set()
+            wanted = [envelope_id for envelope_id in failed if envelope_id not in settled]
+            if wanted:
+                cycle.may_call()
+                admin.republish(wanted)
+                cycle.report.republished = len(wanted)
+        except (DocuSignUnavailable, RateLimitExceeded):
+            raise
+        except DocuSignError as exc:
+            # The log and the retry queue need an account admin; without them the changes are
+            # still listed: the failure log only says why they were needed.
+            cycle.report.detail = f"Connect's failure log: {exc}"
         progress.state = replace(progress.state, failures_checked_at=canonical(moment))
 
     # -- 2. the changes since the watermark --------------------------------------------------
