@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from dealwire.contracts.connect_message import media_type, parse_connect_message
@@ -106,22 +106,32 @@ class ConnectReceiver:
         if not verdict.valid:
             raise SignatureRejected("signature verification failed", detail=verdict.problem)
         plan = self._planned(request, tenant)
+        result = self._store(request, tenant, plan, archive=True)
+        return replace(result, heartbeat=self._heartbeat_after(tenant, verdict, request.received_at))
+
+    def _store(
+        self, request: WebhookRequest, tenant: TenantConfig, plan: _Plan, *, archive: bool
+    ) -> Recorded:
+        """Archive the body (unless it is the archive's own), store its documents, then record it."""
         event = plan.event
-        self._archive.put(
-            plan.archive_key,
-            request.body,
-            media_type(request.headers.get("content-type")) or "application/octet-stream",
-            {"event": event.event, "generated": event.generated, "received": request.received_at},
-        )
+        if archive:
+            metadata = {"event": event.event, "generated": event.generated, "received": request.received_at}
+            self._archive.put(
+                plan.archive_key,
+                request.body,
+                media_type(request.headers.get("content-type")) or "application/octet-stream",
+                metadata,
+            )
         self._store_documents(tenant.tenant_id, event)
         try:
             result = self._envelopes.apply(tenant.tenant_id, event.envelope_id, plan.writes)
         except ItemTooLarge as exc:
             # DynamoDB said so after all: refused as if planning had found it. Anything else
             # (throttling, a timeout) is a 5xx that DocuSign retries.
-            raise self._refused(request, TooLargeToRecord(f"the message cannot be recorded: {exc}")) from exc
+            refusal = TooLargeToRecord(f"the message cannot be recorded: {exc}")
+            raise (self._refused(request, refusal) if archive else refusal) from exc
         return Recorded(
-            heartbeat=self._heartbeat_after(tenant, verdict, request.received_at),
+            heartbeat="off",
             envelope_id=event.envelope_id,
             event=event.event,
             wire_format=event.wire_format,
@@ -176,33 +186,8 @@ class ConnectReceiver:
             tenant_id, body, {"content-type": content_type} if content_type else {}, received_at
         )
         plan = self._planned(request, tenant, source="replay")
-        if plan.archive_key != archived_as:
-            event = plan.event
-            self._archive.put(
-                plan.archive_key,
-                body,
-                media_type(content_type) or "application/octet-stream",
-                {
-                    "event": event.event,
-                    "generated": event.generated,
-                    "received": received_at,
-                    "replayed": "true",
-                },
-            )
-        self._store_documents(tenant.tenant_id, plan.event)
-        result = self._envelopes.apply(tenant.tenant_id, plan.event.envelope_id, plan.writes)
-        event = plan.event
-        return Recorded(
-            heartbeat="off",
-            envelope_id=event.envelope_id,
-            event=event.event,
-            wire_format=event.wire_format,
-            archive_key=plan.archive_key,
-            fresh=result.fresh,
-            stale=result.stale,
-            documents=len(plan.documents),
-            dynamodb_requests=result.requests,
-        )
+        # A body the webhook refused, readable now, goes beside the accepted ones.
+        return self._store(request, tenant, plan, archive=plan.archive_key != archived_as)
 
     def _plan(self, request: WebhookRequest, tenant: TenantConfig, source: ChangeSource = "connect") -> _Plan:
         """Parse and check the message and plan its writes: nothing stored yet."""
