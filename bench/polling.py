@@ -60,7 +60,7 @@ def main() -> int:  # noqa: PLR0915 - one bench, set up and run in order
         from infra.local.resources import create_resources, seed_tenant
         from tests.docusign_support import USER_ID, put_app_secret, simulator
         from tests.infra.test_docusign_sim import Api
-        from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID
+        from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID, ManualClock
 
         moto_dynamodb.install()
         create_resources(TEST_STACK)
@@ -72,7 +72,7 @@ def main() -> int:  # noqa: PLR0915 - one bench, set up and run in order
         )
         table, bucket = env["DEALWIRE_TABLE_NAME"], env["DEALWIRE_DOCUMENTS_BUCKET"]
         aws: Counter[str] = Counter()
-        clock = _Clock()
+        clock = ManualClock()
         # Limits raised so the naive poller can be counted to the end (DocuSign would stop it: 10,000
         # GETs an hour are over 3,000, and 500 in 30 s over the burst limit).
         with simulator(key, clock=clock, rate_limit=1_000_000, burst_limit=1_000_000) as sim:
@@ -189,19 +189,6 @@ def _track(table: str, tenant_id: str, account_id: str, envelope_ids: list[str],
                 table: [{"PutRequest": {"Item": layout.serialize(i)}} for i in items[start : start + 25]]
             }
         )
-
-
-class _Clock:
-    """Unix time, moved on by hand: the poller's schedule and the simulator's windows share it."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, **delta: float) -> None:
-        self.offset += timedelta(**delta).total_seconds()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +135,17 @@ def http_event(
         "body": base64.b64encode(body).decode() if base64_body else body.decode("utf-8", "surrogateescape"),
         "isBase64Encoded": base64_body,
     }
+
+
+class ManualClock:
+    """Unix time, moved on by hand (``advance(minutes=15)``): a poller's schedule and the
+    simulator's limits share it, while DocuSign's timestamps keep real time."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta).total_seconds()

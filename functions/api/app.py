@@ -51,9 +51,8 @@ from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import api_settings
 from dealwire.store.archive import Archive
 from dealwire.store.automation import AutomationStore, RuleStore
-from dealwire.store.budget import BudgetLedger, BudgetStore
 from dealwire.store.crm import CrmProjection
-from dealwire.store.docusign_app import DocuSignAccess
+from dealwire.store.docusign_app import DocuSignAccess, spending_access
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.mail import MailStore
 from dealwire.store.tenants import TenantDirectory
@@ -102,13 +101,7 @@ def tenants() -> TenantDirectory:
 def docusign_access() -> DocuSignAccess:
     """One DocuSign client per tenant for every route (so one token); what the routes spend goes
     in the tenant's hourly budget."""
-    settings = api_settings()
-    return DocuSignAccess(
-        settings.docusign_app_secret,
-        settings.docusign_auth_host,
-        settings.docusign_base_uri or None,
-        ledger=BudgetLedger(BudgetStore(settings.table_name), "api"),
-    )
+    return spending_access(api_settings(), "api")
 
 
 def docusign() -> Callable[[TenantConfig], DocuSignClient]:

@@ -40,11 +40,11 @@ class WebhookSettings(_Settings):
     tenant_cache_seconds: int = Field(alias="DEALWIRE_TENANT_CACHE_SECONDS", default=300, ge=0, le=3600)
 
 
-class DocumentFetchSettings(_Settings):
-    """document_fetch: the job queue's worker, the only function that calls DocuSign."""
+class DocuSignCallerSettings(_Settings):
+    """What every function that calls DocuSign for a tenant needs: the table (its API budget is
+    recorded there), the tenants' secrets, and the integration's own."""
 
     table_name: str = Field(alias="DEALWIRE_TABLE_NAME", pattern=_NAME)
-    documents_bucket: str = Field(alias="DEALWIRE_DOCUMENTS_BUCKET", pattern=_NAME)
     tenant_secret_prefix: str = Field(alias="DEALWIRE_TENANT_SECRET_PREFIX", min_length=1)
     tenant_cache_seconds: int = Field(alias="DEALWIRE_TENANT_CACHE_SECONDS", default=300, ge=0, le=3600)
     # The integration's own secret: {"integrationKey": ..., "privateKey": "-----BEGIN RSA PRIVATE KEY..."}.
@@ -53,6 +53,12 @@ class DocumentFetchSettings(_Settings):
     docusign_auth_host: str = Field(alias="DEALWIRE_DOCUSIGN_AUTH_HOST", min_length=1)
     # Empty: the account's base URI from /oauth/userinfo.
     docusign_base_uri: str = Field(alias="DEALWIRE_DOCUSIGN_BASE_URI", default="")
+
+
+class DocumentFetchSettings(DocuSignCallerSettings):
+    """document_fetch: the job queue's worker (signed documents, refreshes)."""
+
+    documents_bucket: str = Field(alias="DEALWIRE_DOCUMENTS_BUCKET", pattern=_NAME)
 
 
 class StreamPublisherSettings(_Settings):
@@ -93,10 +99,10 @@ class CrmProjectionSettings(_Settings):
     table_name: str = Field(alias="DEALWIRE_TABLE_NAME", pattern=_NAME)
 
 
-class ApiSettings(_Settings):
-    """api: the CRM's HTTP API; API Gateway's JWT authorizer has checked the token already."""
+class ApiSettings(DocuSignCallerSettings):
+    """api: the CRM's HTTP API; API Gateway's JWT authorizer has checked the token already.
+    Voids, original documents, templates and sends go through DocuSign."""
 
-    table_name: str = Field(alias="DEALWIRE_TABLE_NAME", pattern=_NAME)
     documents_bucket: str = Field(alias="DEALWIRE_DOCUMENTS_BUCKET", pattern=_NAME)
     mail_bucket: str = Field(alias="DEALWIRE_MAIL_BUCKET", pattern=_NAME)
     tenant_claim: str = Field(alias="DEALWIRE_TENANT_CLAIM", default="dealwire:tenant", min_length=1)
@@ -106,12 +112,6 @@ class ApiSettings(_Settings):
     admin_role: str = Field(alias="DEALWIRE_ADMIN_ROLE", default="admin", min_length=1)
     # How long a document or attachment link the API hands out stays valid.
     link_seconds: int = Field(alias="DEALWIRE_LINK_SECONDS", default=300, ge=30, le=3600)
-    # Voids and original documents go through DocuSign, as the document job's calls do.
-    tenant_secret_prefix: str = Field(alias="DEALWIRE_TENANT_SECRET_PREFIX", min_length=1)
-    tenant_cache_seconds: int = Field(alias="DEALWIRE_TENANT_CACHE_SECONDS", default=300, ge=0, le=3600)
-    docusign_app_secret: str = Field(alias="DEALWIRE_DOCUSIGN_APP_SECRET", min_length=1)
-    docusign_auth_host: str = Field(alias="DEALWIRE_DOCUSIGN_AUTH_HOST", min_length=1)
-    docusign_base_uri: str = Field(alias="DEALWIRE_DOCUSIGN_BASE_URI", default="")
 
 
 class IntegrationsSettings(_Settings):
@@ -135,27 +135,14 @@ class IntegrationsSettings(_Settings):
     webhook_base_url: str = Field(alias="DEALWIRE_WEBHOOK_BASE_URL", default="", pattern=r"^$|^https?://\S+$")
 
 
-class StageTriggerSettings(_Settings):
+class StageTriggerSettings(DocuSignCallerSettings):
     """stage_trigger: a deal's stage change sends what the tenant's automation rules say."""
 
-    table_name: str = Field(alias="DEALWIRE_TABLE_NAME", pattern=_NAME)
-    tenant_secret_prefix: str = Field(alias="DEALWIRE_TENANT_SECRET_PREFIX", min_length=1)
-    tenant_cache_seconds: int = Field(alias="DEALWIRE_TENANT_CACHE_SECONDS", default=300, ge=0, le=3600)
-    docusign_app_secret: str = Field(alias="DEALWIRE_DOCUSIGN_APP_SECRET", min_length=1)
-    docusign_auth_host: str = Field(alias="DEALWIRE_DOCUSIGN_AUTH_HOST", min_length=1)
-    docusign_base_uri: str = Field(alias="DEALWIRE_DOCUSIGN_BASE_URI", default="")
 
-
-class StatusPollSettings(_Settings):
+class StatusPollSettings(DocuSignCallerSettings):
     """status_poll: the scheduled fan-out over tenants and one reconciliation cycle per tenant."""
 
-    table_name: str = Field(alias="DEALWIRE_TABLE_NAME", pattern=_NAME)
     documents_bucket: str = Field(alias="DEALWIRE_DOCUMENTS_BUCKET", pattern=_NAME)
-    tenant_secret_prefix: str = Field(alias="DEALWIRE_TENANT_SECRET_PREFIX", min_length=1)
-    tenant_cache_seconds: int = Field(alias="DEALWIRE_TENANT_CACHE_SECONDS", default=300, ge=0, le=3600)
-    docusign_app_secret: str = Field(alias="DEALWIRE_DOCUSIGN_APP_SECRET", min_length=1)
-    docusign_auth_host: str = Field(alias="DEALWIRE_DOCUSIGN_AUTH_HOST", min_length=1)
-    docusign_base_uri: str = Field(alias="DEALWIRE_DOCUSIGN_BASE_URI", default="")
     # Where the fan-out puts one cycle request per tenant (the cycles' queue).
     poll_queue_url: str = Field(alias="DEALWIRE_POLL_QUEUE_URL", min_length=1)
     # listStatusChanges' page (DocuSign's count).

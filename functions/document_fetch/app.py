@@ -12,8 +12,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import document_fetch_settings
 from dealwire.store.archive import Archive
-from dealwire.store.budget import BudgetLedger, BudgetStore
-from dealwire.store.docusign_app import DocuSignAccess
+from dealwire.store.docusign_app import DocuSignAccess, spending_access
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.tenants import TenantDirectory
 
@@ -44,13 +43,7 @@ def envelope_jobs() -> EnvelopeJobs:
 @cache
 def docusign_access() -> DocuSignAccess:
     """The jobs' DocuSign clients; what they spend goes in each tenant's hourly budget."""
-    settings = document_fetch_settings()
-    return DocuSignAccess(
-        settings.docusign_app_secret,
-        settings.docusign_auth_host,
-        settings.docusign_base_uri or None,
-        ledger=BudgetLedger(BudgetStore(settings.table_name), "documents"),
-    )
+    return spending_access(document_fetch_settings(), "documents")
 
 
 # Kept back from DocuSign for what follows its last call: the S3 writes and the record.

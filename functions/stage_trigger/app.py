@@ -18,8 +18,7 @@ from dealwire.contracts.crm import DealStageChanged  # noqa: TC001 - pydantic re
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import stage_trigger_settings
 from dealwire.store.automation import AutomationStore, RuleStore
-from dealwire.store.budget import BudgetLedger, BudgetStore
-from dealwire.store.docusign_app import DocuSignAccess
+from dealwire.store.docusign_app import DocuSignAccess, spending_access
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.tenants import TenantDirectory
 
@@ -57,13 +56,7 @@ def trigger() -> StageTrigger:
 @cache
 def docusign_access() -> DocuSignAccess:
     """The senders' DocuSign clients; what they spend goes in each tenant's hourly budget."""
-    settings = stage_trigger_settings()
-    return DocuSignAccess(
-        settings.docusign_app_secret,
-        settings.docusign_auth_host,
-        settings.docusign_base_uri or None,
-        ledger=BudgetLedger(BudgetStore(settings.table_name), "send"),
-    )
+    return spending_access(stage_trigger_settings(), "send")
 
 
 @logger.inject_lambda_context(clear_state=True, correlation_id_path="id")

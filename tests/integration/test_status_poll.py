@@ -8,7 +8,6 @@ DocuSign would count it: at the simulator.
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +28,7 @@ from tests.docusign_support import USER_ID, closed_port_url, put_app_secret, sim
 from tests.integration.helpers import bucket, table
 from tests.integration.test_document_job_end_to_end import document_fetch, sqs_event  # noqa: F401 - a fixture
 from tests.integration.test_stream_publisher import drain, publish_all, tap
-from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID, FakeContext, http_event
+from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID, FakeContext, ManualClock, http_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -45,26 +44,13 @@ if TYPE_CHECKING:
 RULES = PollRules(settle=timedelta(0), page_size=100, failures_every=timedelta(days=1))
 
 
-class Clock:
-    """Unix time, moved on by hand: the poller's and the simulator's limits share it."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, **delta: float) -> None:
-        self.offset += timedelta(**delta).total_seconds()
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sim(gateway: Gateway, private_key: rsa.RSAPrivateKey, clock: Clock) -> Iterator[Simulator]:
+def sim(gateway: Gateway, private_key: rsa.RSAPrivateKey, clock: ManualClock) -> Iterator[Simulator]:
     """The simulator on the tests' clock (its limits' windows move with it)."""
     with simulator(
         private_key, webhook_url=f"{gateway.url}/webhooks/docusign", hmac_keys=[HMAC_KEY], clock=clock
@@ -96,7 +82,7 @@ def make_poller(
 
 
 @pytest.fixture
-def poller(aws: Stack, sim: Simulator, private_key: rsa.RSAPrivateKey, clock: Clock) -> StatusPoll:
+def poller(aws: Stack, sim: Simulator, private_key: rsa.RSAPrivateKey, clock: ManualClock) -> StatusPoll:
     put_app_secret(
         aws.function_environment("StatusPollFunction")["DEALWIRE_DOCUSIGN_APP_SECRET"], private_key
     )
@@ -222,7 +208,7 @@ def test_a_crash_between_pages_repeats_the_page_and_skips_none(  # noqa: PLR0917
     api: Api,
     control: SimulatorControl,
     poller: StatusPoll,
-    clock: Clock,
+    clock: ManualClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     control.connect_off()
@@ -256,7 +242,7 @@ def test_a_crash_between_pages_repeats_the_page_and_skips_none(  # noqa: PLR0917
 
 
 def test_two_overlapping_cycles_do_one_cycles_work(  # noqa: PLR0917 - fixtures
-    aws: Stack, sim: Simulator, api: Api, control: SimulatorControl, poller: StatusPoll, clock: Clock
+    aws: Stack, sim: Simulator, api: Api, control: SimulatorControl, poller: StatusPoll, clock: ManualClock
 ) -> None:
     control.connect_off()
     for _ in range(3):
@@ -282,9 +268,9 @@ def test_two_overlapping_cycles_do_one_cycles_work(  # noqa: PLR0917 - fixtures
 
 
 def test_no_envelope_is_polled_twice_in_15_minutes_and_the_reserve_is_never_spent(
-    aws: Stack, sim: Simulator, control: SimulatorControl, private_key: rsa.RSAPrivateKey, clock: Clock
+    aws: Stack, sim: Simulator, control: SimulatorControl, private_key: rsa.RSAPrivateKey, clock: ManualClock
 ) -> None:
-    """Four hours of 5-minute cycles over 120 open envelopes that DocuSign never calls back about,
+    """Three hours of 5-minute cycles over 110 open envelopes that DocuSign never calls back about,
     on an account allowed 20 calls an hour: counted at the simulator."""
     put_app_secret(
         aws.function_environment("StatusPollFunction")["DEALWIRE_DOCUSIGN_APP_SECRET"], private_key
@@ -302,11 +288,11 @@ def test_no_envelope_is_polled_twice_in_15_minutes_and_the_reserve_is_never_spen
         failures_every=timedelta(days=1),
     )
     poller = make_poller(aws, sim, clock, rules)
-    control.bulk_envelopes(120)
+    control.bulk_envelopes(110)
     control.clear_requests()
     budgets = BudgetStore(table(aws))
     outcomes, left = [], []
-    for _ in range(12 * 4):
+    for _ in range(12 * 3):
         outcomes.append(poller.run(TENANT_ID).outcome)
         # What DocuSign said was left this hour, as the table keeps it for every function.
         left.append(budgets.current(TENANT_ID, clock()).remaining)
@@ -322,7 +308,7 @@ def test_no_envelope_is_polled_twice_in_15_minutes_and_the_reserve_is_never_spen
     for request in requests:
         for envelope_id in filter(None, request["query"].get("envelope_ids", "").split(",")):
             asked.setdefault(envelope_id, []).append(request["at"])
-    assert len(asked) == 120
+    assert len(asked) == 110
     assert min(len(times) for times in asked.values()) >= 2
     # The hourly budget, as recorded after every cycle: never under the reserve.
     reported = [remaining for remaining in left if remaining is not None]
@@ -333,14 +319,18 @@ def test_no_envelope_is_polled_twice_in_15_minutes_and_the_reserve_is_never_spen
 class Polling:
     """The status_poll function with DocuSign pointed at the simulator, on the tests' clock."""
 
-    def __init__(self, app: Any, clock: Clock) -> None:
+    def __init__(self, app: Any, clock: ManualClock) -> None:
         self.app = app
         self.clock = clock
 
 
 @pytest.fixture
 def polling(
-    aws: Stack, sim: Simulator, private_key: rsa.RSAPrivateKey, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    aws: Stack,
+    sim: Simulator,
+    private_key: rsa.RSAPrivateKey,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Polling:
     from status_poll import app
 
@@ -384,7 +374,7 @@ def test_docusign_down_fails_the_record_for_a_retry_and_keeps_what_was_applied(
 
     control.connect_off()
     sign_all(control, api.create())
-    control.add_fault("503", count=50, path_prefix="/restapi/")
+    control.add_fault("503", count=50, path_prefix="/restapi/", retry_after=0)
     request = PollCycleRequest(tenant_id=TENANT_ID, scheduled_at="2026-12-02T10:00:00Z")
     event = sqs_event(aws, [request.model_dump(by_alias=True)])
     with pytest.raises(Exception, match="All records failed"):

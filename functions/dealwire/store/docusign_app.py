@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from dealwire.docusign.client import DocuSignClient
-    from dealwire.store.budget import BudgetLedger
+    from dealwire.settings import DocuSignCallerSettings
+    from dealwire.store.budget import BudgetLedger, Spender
     from dealwire.store.tenants import TenantConfig
 
 SECRET_MAX_AGE = 300
@@ -124,6 +125,19 @@ class DocuSignAccess:
                 except (ClientError, BotoCoreError) as exc:
                     problems.append(f"tenant {tenant_id}: {exc}")
         return problems
+
+
+def spending_access(settings: DocuSignCallerSettings, by: Spender) -> DocuSignAccess:
+    """The function's DocuSign access as its settings name it; what its calls spend goes in each
+    tenant's hourly budget, as ``by``'s."""
+    from dealwire.store.budget import BudgetLedger, BudgetStore  # noqa: PLC0415
+
+    return DocuSignAccess(
+        settings.docusign_app_secret,
+        settings.docusign_auth_host,
+        settings.docusign_base_uri or None,
+        ledger=BudgetLedger(BudgetStore(settings.table_name), by),
+    )
 
 
 def docusign_client_factory(

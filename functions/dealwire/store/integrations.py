@@ -131,17 +131,7 @@ class IntegrationStore(TableStore):
         return True
 
     def release(self, tenant_id: str, owner: str) -> None:
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=table.integration_key(tenant_id).item(),
-                UpdateExpression="REMOVE lease_owner, lease_until",
-                ConditionExpression="lease_owner = :owner",
-                ExpressionAttributeValues=serialize({":owner": owner}),
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
+        self._release_lease(table.integration_key(tenant_id), owner)
 
     # -- consents in progress ----------------------------------------------------------------
 

@@ -101,17 +101,7 @@ class PollStateStore(TableStore):
 
     def release(self, tenant_id: str, owner: str) -> None:
         """Let the lease go without moving anything (a cycle that failed)."""
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=table.poll_state_key(tenant_id).item(),
-                UpdateExpression="REMOVE lease_owner, lease_until",
-                ConditionExpression="lease_owner = :owner",
-                ExpressionAttributeValues=serialize({":owner": owner}),
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
+        self._release_lease(table.poll_state_key(tenant_id), owner)
 
     def state(self, tenant_id: str) -> PollState | None:
         """Where the last cycle stopped (for the operator and the health check): one GetItem."""

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 from dealwire.domain.items import ItemKind
 from dealwire.store import clients
@@ -28,7 +29,6 @@ from dealwire.store import clients
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-    from botocore.exceptions import ClientError
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
@@ -626,6 +626,21 @@ class TableStore:
             else:
                 raise Throttled(f"DynamoDB left keys unprocessed after {BATCH_GET_ATTEMPTS} attempts")
         return found
+
+    def _release_lease(self, key: Key, owner: str) -> None:
+        """Let go of the lease an item holds for ``owner`` (``lease_owner``/``lease_until``);
+        nothing when another holds it now (it ran out, and was taken)."""
+        try:
+            self.client.update_item(
+                TableName=self._table,
+                Key=key.item(),
+                UpdateExpression="REMOVE lease_owner, lease_until",
+                ConditionExpression="lease_owner = :owner",
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
 
     def _transact(self, items: Sequence[TransactWriteItemTypeDef]) -> None:
         """One transaction, with its own idempotency token.
