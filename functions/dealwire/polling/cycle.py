@@ -38,7 +38,6 @@ from dealwire.domain.polling import (
 )
 from dealwire.store.budget import BudgetLedger
 from dealwire.store.polling import LeaseLost, PollState
-from dealwire.store.table import IN_FLIGHT
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -324,17 +323,17 @@ class StatusPoll:
         )
         while sweep is not None and not sweep.done:
             cycle.may_call()
-            page = self._envelopes.in_flight(
+            quiet, cursor = self._envelopes.quiet_in_flight(
                 cycle.tenant.tenant_id,
                 limit=ENVELOPE_IDS_PER_CALL,
                 cursor=sweep.cursor,
                 quiet_since=sweep.quiet_since,
             )
-            # What dealwire last recorded of each: the index's sort key is "<changed>#<envelope>".
+            # Each with the last change dealwire has of it: a read of nothing later is skipped.
             known = {
-                str(item["envelope_id"]): str(item.get(IN_FLIGHT.sk, "")).rsplit("#", 1)[0]
-                for item in page.items
-                if item.get("envelope_id") and str(item["envelope_id"]) not in sweep.moved
+                envelope_id: changed
+                for envelope_id, changed in quiet.items()
+                if envelope_id not in sweep.moved
             }
             moved = sweep.moved
             if known:
@@ -342,7 +341,7 @@ class StatusPoll:
                 cycle.report.swept += len(known)
                 changed = self._apply(cycle, found.envelopes, known)
                 moved = frozenset(list(moved | changed)[:MAX_MOVED])
-            sweep = replace(sweep, cursor=page.cursor, done=page.cursor is None, moved=moved)
+            sweep = replace(sweep, cursor=cursor, done=cursor is None, moved=moved)
             progress.state = replace(progress.state, sweep=sweep)
 
     # -- applying what DocuSign said -------------------------------------------------------

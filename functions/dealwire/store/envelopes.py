@@ -322,6 +322,19 @@ class EnvelopeStore(TableStore):
             sk_below=table.in_flight_sort(quiet_since, "") if quiet_since else None,
         )
 
+    def quiet_in_flight(
+        self, tenant_id: str, *, quiet_since: str, limit: int = 100, cursor: str | None = None
+    ) -> tuple[dict[str, str], str | None]:
+        """The envelopes in flight whose last change is older than ``quiet_since``, oldest first,
+        each with that change's time (read off the index's sort key); and the next page's cursor."""
+        page = self.in_flight(tenant_id, limit=limit, cursor=cursor, quiet_since=quiet_since)
+        found = {
+            str(item["envelope_id"]): str(item.get(IN_FLIGHT.sk, "")).rsplit("#", 1)[0]
+            for item in page.items
+            if item.get("envelope_id")
+        }
+        return found, page.cursor
+
     def settled(self, tenant_id: str, envelope_ids: Sequence[str]) -> set[str]:
         """Which of ``envelope_ids`` dealwire has recorded as finished (completed, declined,
         voided...): one BatchGetItem per 100."""
