@@ -20,6 +20,7 @@ from dealwire.settings import integrations_settings
 from dealwire.store.docusign_app import DocuSignAccess
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.integrations import IntegrationStore
+from dealwire.store.polling import PollState, PollStateStore
 from dealwire.store.tenant_secrets import TenantSecrets
 from infra.docusign_sim import SimulatorControl
 from infra.local.queues import eventbridge_event
@@ -119,6 +120,7 @@ def connecting(
             secrets_store=TenantSecrets(env["DEALWIRE_TENANT_SECRET_PREFIX"]),
             store=IntegrationStore(table(aws)),
             redirect_uri=REDIRECT_URI,
+            polls=PollStateStore(table(aws)),
         )
         monkeypatch.setattr(app, "connection", lambda: service)
         yield Connecting(aws, sim, private_key)
@@ -313,6 +315,33 @@ def test_a_complete_body_is_validated(connecting: Connecting) -> None:
     status, refused = integrations("POST", f"{ROUTE}/complete", {"state": "short", "userId": "not-a-guid"})
     assert status == 400
     assert "userId" in refused["error"]["message"]
+
+
+def test_the_health_check_shows_the_pollers_last_cycle_and_what_it_says_of_connect(
+    connecting: Connecting,
+) -> None:
+    started = connecting.consent()
+    status, _ = integrations("POST", f"{ROUTE}/complete", {"state": started["state"], "userId": USER_ID})
+    assert status == 200
+    connecting.send_envelope()
+    polls = PollStateStore(table(connecting.stack))
+    assert polls.acquire(TENANT_ID, "cycle-1", seconds=60) is not None
+    last = {"outcome": "done", "started_at": "2026-12-02T10:00:00.0000000Z", "calls": 1, "reconciled": 2}
+    polls.finish(TENANT_ID, "cycle-1", PollState(watermark=last["started_at"], last_cycle=last))
+
+    status, health = integrations("GET")
+
+    assert status == 200
+    assert health["lastPoll"] == {
+        "outcome": "done",
+        "startedAt": "2026-12-02T10:00:00.0000000Z",
+        "calls": 1,
+        "reconciled": 2,
+        "budgetRemaining": None,
+        "detail": "",
+    }
+    assert [f["code"] for f in health["findings"]] == ["changes_seen_only_by_polling"]
+    assert health["state"] == "connected"  # a warning: the poller keeps the envelopes up to date
 
 
 def test_before_connecting_the_health_check_says_to_connect(connecting: Connecting) -> None:

@@ -242,3 +242,19 @@ def test_an_unreadable_failure_entry_does_not_hide_the_others() -> None:
     )
     assert [f.envelope_id for f in connect.failures(NOW)] == ["e1"]
     assert client.requests[0][2]["params"] == {"from_date": "2026-12-02T12:00:00Z"}
+
+
+def test_the_pollers_last_cycle_tells_of_lost_callbacks_and_of_a_cycle_cut_short() -> None:
+    calm = {"outcome": "done", "started_at": "2026-12-02T11:45:00.0000000Z", "calls": 1, "reconciled": 0}
+    assert health.findings(observed(last_poll=calm)) == []
+    lost = health.findings(observed(last_poll={**calm, "reconciled": 3}))
+    assert codes(lost) == ["changes_seen_only_by_polling"]
+    assert "3 envelope change(s)" in lost[0].message
+    short = health.findings(
+        observed(last_poll={**calm, "outcome": "docusign_refused", "detail": "DocuSign 400 X"})
+    )
+    assert codes(short) == ["poll_cycle_unfinished"]
+    assert short[0].severity == "warning"
+    assert "(DocuSign 400 X)" in short[0].message
+    budget = health.findings(observed(last_poll={**calm, "outcome": "budget_low"}))
+    assert [(f.code, f.severity) for f in budget] == [("poll_cycle_unfinished", "info")]

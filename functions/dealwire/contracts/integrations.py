@@ -73,6 +73,19 @@ class FailureView(Body):
     retry_count: str | None = None
 
 
+class PollView(Body):
+    """The status poller's last cycle for the account (docs: README, Reconciliation)."""
+
+    outcome: str = Field(
+        description="done, budget_low, out_of_time, busy, docusign_refused, docusign_unavailable"
+    )
+    started_at: str
+    calls: int = Field(description="DocuSign calls the cycle made")
+    reconciled: int = Field(description="Envelope changes it found that no Connect callback had brought")
+    budget_remaining: int | None = None
+    detail: str = ""
+
+
 class IntegrationStatus(Body):
     """``GET /v1/integrations/docusign``: the health check a settings page shows."""
 
@@ -90,6 +103,7 @@ class IntegrationStatus(Body):
     rotation: RotationView | None = None
     api_budget: BudgetView | None = None
     recent_failures: list[FailureView] = Field(default_factory=list)
+    last_poll: PollView | None = None
     findings: list[Finding] = Field(default_factory=list)
 
 

@@ -31,6 +31,7 @@ from dealwire.contracts.integrations import (
     FailureView,
     Finding,
     IntegrationStatus,
+    PollView,
     RotationStarted,
     RotationView,
 )
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from dealwire.settings import IntegrationsSettings
     from dealwire.store.docusign_app import DocuSignAccess
     from dealwire.store.integrations import IntegrationStore
+    from dealwire.store.polling import PollStateStore
     from dealwire.store.tenant_secrets import TenantSecrets
 
 LEASE_SECONDS: Final = 60
@@ -69,7 +71,9 @@ class DocuSignConnection:
         clock: Callable[[], float] = time.time,
         new_state: Callable[[], str] = lambda: secrets.token_urlsafe(24),
         admin: Callable[[DocuSignClient], ConnectAdmin] | None = None,
+        polls: PollStateStore | None = None,
     ) -> None:
+        """``polls``: where the status poller keeps its last cycle, shown by the health check."""
         self._access = access
         self._secrets = secrets_store
         self._store = store
@@ -77,12 +81,14 @@ class DocuSignConnection:
         self._clock = clock
         self._new_state = new_state
         self._admin = admin or _connect_admin
+        self._polls = polls
 
     @classmethod
     def from_settings(cls, settings: IntegrationsSettings) -> DocuSignConnection:
         """As the integrations function and the operator's CLI both configure it."""
         from dealwire.store.docusign_app import DocuSignAccess  # noqa: PLC0415 - boto3, on first use
         from dealwire.store.integrations import IntegrationStore  # noqa: PLC0415
+        from dealwire.store.polling import PollStateStore  # noqa: PLC0415
         from dealwire.store.tenant_secrets import TenantSecrets  # noqa: PLC0415
 
         return cls(
@@ -92,6 +98,7 @@ class DocuSignConnection:
             secrets_store=TenantSecrets(settings.tenant_secret_prefix),
             store=IntegrationStore(settings.table_name),
             redirect_uri=settings.consent_redirect_uri,
+            polls=PollStateStore(settings.table_name),
         )
 
     # -- connecting ------------------------------------------------------------------------
@@ -239,6 +246,7 @@ class DocuSignConnection:
             )
             if observed.budget_limit is not None
             else None,
+            last_poll=PollView.model_validate(observed.last_poll) if observed.last_poll else None,
             recent_failures=[
                 FailureView(
                     envelope_id=f.envelope_id, created=f.created, error=f.error, retry_count=f.retry_count
@@ -255,12 +263,14 @@ class DocuSignConnection:
     ) -> health.Observed:
         from dealwire.docusign.errors import ConsentRequired, DocuSignError  # noqa: PLC0415
 
+        polled = self._polls.state(tenant_id) if self._polls is not None else None
         observed = health.Observed(
             keys=_keys(document),
             connect_id=document.get("connectConfigurationId"),
             webhook_url=webhook_url,
             integration=integration,
             now=datetime.fromtimestamp(self._clock(), UTC),
+            last_poll=polled.last_cycle if polled else None,
         )
         client = self._access.client(
             str(document["docusignUserId"]),

@@ -40,6 +40,8 @@ class Observed:
     budget_limit: int | None = None
     budget_remaining: int | None = None
     budget_reset_at: str | None = None
+    # The status poller's last cycle (its poll state's ``last_cycle``), if it has run.
+    last_poll: Mapping[str, Any] | None = None
     problems: list[Finding] = field(default_factory=list)
 
 
@@ -72,6 +74,7 @@ def findings(observed: Observed) -> list[Finding]:
                 action="check the webhook's logs for refusals; DocuSign retries each failed delivery",
             )
         )
+    found += _poll(observed.last_poll)
     if (
         observed.budget_limit
         and observed.budget_remaining is not None
@@ -85,6 +88,47 @@ def findings(observed: Observed) -> list[Finding]:
                 "this hour are left",
                 action="calls wait for the next hour once it is spent; look for another integration "
                 "using the same account",
+            )
+        )
+    return found
+
+
+# A cycle that stopped before the end: the next one goes on, but say why.
+_UNFINISHED: Final = {
+    "budget_low": "the account's hourly API budget was down to the reserve for sends and documents",
+    "out_of_time": "the cycle ran out of time",
+    "docusign_refused": "DocuSign refused a call",
+    "docusign_unavailable": "DocuSign did not answer",
+}
+
+
+def _poll(last: Mapping[str, Any] | None) -> list[Finding]:
+    """What the status poller's last cycle says of Connect's health."""
+    if not last:
+        return []
+    found = []
+    reconciled = int(last.get("reconciled", 0) or 0)
+    if reconciled:
+        found.append(
+            Finding(
+                code="changes_seen_only_by_polling",
+                severity="warning",
+                message=f"the last poll cycle found {reconciled} envelope change(s) no Connect callback had "
+                "brought: Connect is not delivering every callback",
+                action="look at recent_failures and the webhook's logs; the poller keeps the envelopes up "
+                "to date meanwhile",
+            )
+        )
+    outcome = str(last.get("outcome", ""))
+    if outcome in _UNFINISHED:
+        detail = str(last.get("detail") or "")
+        found.append(
+            Finding(
+                code="poll_cycle_unfinished",
+                severity="warning" if outcome != "budget_low" else "info",
+                message=f"the last poll cycle stopped early: {_UNFINISHED[outcome]}"
+                + (f" ({detail[:200]})" if detail else ""),
+                action="nothing, if it passes: the next cycle goes on from where this one stopped",
             )
         )
     return found
