@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -139,7 +140,15 @@ def test_misuse_is_told_apart_from_refusals(aws: Stack, capsys: pytest.CaptureFi
     assert cli.main(["--tenant", TENANT_ID, "--since", "yesterday"]) == cli.EXIT_USAGE
     assert "ISO 8601" in capsys.readouterr().err
     assert cli.main(["--tenant", TENANT_ID], environ={}) == cli.EXIT_USAGE
-    assert "not configured" in capsys.readouterr().err
+    assert "not configured: DEALWIRE_TABLE_NAME" in capsys.readouterr().err
+    # As the README runs it: the webhook's names, no Powertools setting.
+    names = (
+        "DEALWIRE_TABLE_NAME",
+        "DEALWIRE_DOCUMENTS_BUCKET",
+        "DEALWIRE_TENANT_SECRET_PREFIX",
+        "DEALWIRE_DEFAULT_TENANT_ID",
+    )
+    assert cli.main(["--tenant", TENANT_ID], environ={name: os.environ[name] for name in names}) == 0
 
 
 def test_the_one_off_invocation_answers_the_report_or_a_refusal(aws: Stack) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -38,8 +39,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     parser.add_argument("--since", default=None, help="only messages made at or after this ISO 8601 time")
     parser.add_argument("--rejected", action="store_true", help="also the bodies the webhook refused")
     args = parser.parse_args(argv)
+    source = dict(os.environ if environ is None else environ)
+    # The webhook's metrics namespace is Lambda's business; the tool emits none.
+    source.setdefault("POWERTOOLS_METRICS_NAMESPACE", "dealwire")
     try:
-        settings = load_settings(WebhookSettings, environ)
+        settings = load_settings(WebhookSettings, source)
     except SettingsError as exc:
         sys.stderr.write(f"replay: {exc}\n")
         return EXIT_USAGE
