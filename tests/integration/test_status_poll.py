@@ -409,3 +409,20 @@ def test_a_user_who_may_not_read_connects_failure_log_still_has_the_changes_list
     assert "USER_LACKS_PERMISSIONS" in report.detail
     assert report.listed == 1  # Connect never told dealwire of it: the listing did
     assert statuses(aws, envelope_id)[0] == "sent"
+
+
+def test_a_budget_that_cannot_be_recorded_does_not_fail_the_cycle(
+    aws: Stack, api: Api, control: SimulatorControl, poller: StatusPoll, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    control.connect_off()
+    sign_all(control, api.create())
+
+    def throttled(*_: Any, **__: Any) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "UpdateItem")
+
+    monkeypatch.setattr(BudgetStore, "record", throttled)
+    report = poller.run(TENANT_ID)
+    assert (report.outcome, report.reconciled) == ("done", 1)
+    assert "the API budget was not recorded" in report.detail

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from dealwire.docusign.errors import DocuSignError, DocuSignUnavailable, RateLimitExceeded
 from dealwire.domain.ids import is_tenant_id
 from dealwire.domain.polling import (
@@ -250,7 +252,11 @@ class StatusPoll:
             report.calls = cycle.spent()
             if client.rate_limit.remaining is not None:
                 report.budget_remaining = client.rate_limit.remaining
-            self._ledger.settle(tenant.tenant_id, client)
+            try:
+                self._ledger.settle(tenant.tenant_id, client)
+            except (ClientError, BotoCoreError) as exc:
+                # Bookkeeping: the next call's X-RateLimit-Remaining is still checked.
+                report.detail = (report.detail + f"; the API budget was not recorded: {exc}").lstrip("; ")
         report.watermark = progress.state.watermark
         return progress.state, failure
 
