@@ -110,8 +110,11 @@ def plan_writes(
         "account_id": event.account_id,
         "envelope_id": event.envelope_id,
     }
-    writes = [_envelope_write(event, identity, archive_key, documents, refreshed=refreshed, source=source)]
-    writes.extend(_recipient_writes(event, tenant_id))
+    changed = event.changed  # computed once: it looks at every timestamp the event carries
+    writes = [
+        _envelope_write(event, identity, archive_key, documents, changed, refreshed=refreshed, source=source)
+    ]
+    writes.extend(_recipient_writes(event, tenant_id, changed))
     return writes
 
 
@@ -120,6 +123,7 @@ def _envelope_write(
     identity: Mapping[str, str],
     archive_key: str,
     documents: Mapping[str, AttributeValue] | None,
+    changed: str,
     *,
     refreshed: bool,
     source: ChangeSource,
@@ -153,7 +157,7 @@ def _envelope_write(
             "status": status,
             "status_changed_at": envelope.timestamps.get("status_changed_at", event.generated),
             "generated": event.generated,
-            "changed_at": event.changed,
+            "changed_at": changed,
             "last_event": event.event,
             "last_source": source,
             "archive_key": archive_key,
@@ -170,11 +174,11 @@ def _envelope_write(
     )
     # What brought the news is not news: the same message replayed, or read again, keys the same.
     content = {name: value for name, value in {**ordered, **fill, **always}.items() if name != "last_source"}
-    key = order_key(event.changed, envelope_rank(status), event.generated, content)
+    key = order_key(changed, envelope_rank(status), event.generated, content)
     return ItemWrite("envelope", "", key, ordered=ordered, fill=fill, always=always)
 
 
-def _recipient_writes(event: ConnectEvent, tenant_id: str) -> Iterable[ItemWrite]:
+def _recipient_writes(event: ConnectEvent, tenant_id: str, changed: str) -> Iterable[ItemWrite]:
     recipients: tuple[RecipientState, ...] = event.recipients
     for recipient in recipients:
         status = recipient.status
@@ -207,7 +211,7 @@ def _recipient_writes(event: ConnectEvent, tenant_id: str) -> Iterable[ItemWrite
                 "decline_reason": recipient.decline_reason,
             }
         )
-        key = order_key(event.changed, recipient_rank(status), event.generated, {**ordered, **fill})
+        key = order_key(changed, recipient_rank(status), event.generated, {**ordered, **fill})
         yield ItemWrite("recipient", recipient.recipient_id, key, ordered=ordered, fill=fill)
 
 
