@@ -115,6 +115,21 @@ def test_a_sweep_pass_begins_no_sooner_than_its_interval_and_never_within_15_min
     assert Sweep.from_item(moved.as_item()) == moved
 
 
+def test_the_next_pass_waits_from_the_end_of_the_last_not_its_start() -> None:
+    """A pass that took 14 minutes (the budget let it ask 100 envelopes a cycle) asked its last
+    envelopes 14 minutes in: a pass 15 minutes after its start would ask them again at once."""
+    long = Sweep(
+        started_at=canonical(NOW),
+        quiet_since=canonical(NOW - timedelta(hours=1)),
+        done=True,
+        finished_at=canonical(NOW + timedelta(minutes=14)),
+    )
+    every = timedelta(minutes=15)
+    assert sweep_to_run(long, NOW + timedelta(minutes=15), every=every, quiet_for=timedelta(0)) is None
+    assert sweep_to_run(long, NOW + timedelta(minutes=29), every=every, quiet_for=timedelta(0)) is not None
+    assert Sweep.from_item(long.as_item()) == long
+
+
 def test_the_poller_takes_what_the_hour_leaves_above_the_reserve() -> None:
     assert BudgetView("h").allowance(0.2, cap=500) == 500  # nothing known: DocuSign's default 3,000
     assert BudgetView("h", limit=3000, remaining=700).allowance(0.2, cap=500) == 100

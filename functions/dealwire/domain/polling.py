@@ -112,10 +112,11 @@ def next_listing(
 class Sweep:
     """One pass over the envelopes dealwire believes are in flight and quiet for long.
 
-    A pass begins no sooner than ``every`` after the last began (never under 15 minutes), so no
-    envelope is asked about twice within DocuSign's interval; one whose read moved it ahead
-    of the pass's place (its last change was later than dealwire knew) is remembered and not
-    asked again in the same pass.
+    A pass begins no sooner than ``every`` after the last one ended (never under 15 minutes):
+    each envelope is asked about once in a pass, so none is asked twice within DocuSign's
+    interval, however many cycles a pass spans. One whose read moved it ahead of the pass's
+    place (its last change was later than dealwire knew) is remembered and not asked again
+    in the same pass.
     """
 
     started_at: str
@@ -123,6 +124,8 @@ class Sweep:
     cursor: str | None = None
     done: bool = False
     moved: frozenset[str] = frozenset()
+    # When its last call was made (a done pass): the next may begin ``every`` after it.
+    finished_at: str | None = None
 
     def as_item(self) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -132,6 +135,8 @@ class Sweep:
         }
         if self.cursor:
             item["cursor"] = self.cursor
+        if self.finished_at:
+            item["finished_at"] = self.finished_at
         if self.moved and not self.done:
             item["moved"] = sorted(self.moved)
         return item
@@ -146,6 +151,7 @@ class Sweep:
             cursor=str(item["cursor"]) if item.get("cursor") else None,
             done=bool(item.get("done", False)),
             moved=frozenset(str(e) for e in item.get("moved") or ()),
+            finished_at=str(item["finished_at"]) if item.get("finished_at") else None,
         )
 
 
@@ -156,7 +162,7 @@ def sweep_to_run(
     if last is not None and not last.done:
         return last
     interval = max(every, ENVELOPE_POLL_INTERVAL)
-    if last is not None and now - parse_canonical(last.started_at) < interval:
+    if last is not None and now - parse_canonical(last.finished_at or last.started_at) < interval:
         return None
     return Sweep(
         started_at=canonical(now), quiet_since=canonical(now - max(quiet_for, ENVELOPE_POLL_INTERVAL))

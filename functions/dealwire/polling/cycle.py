@@ -347,7 +347,8 @@ class StatusPoll:
                 cycle.report.swept += len(known)
                 changed = self._apply(cycle, found.envelopes, known)
                 moved = frozenset(list(moved | changed)[:MAX_MOVED])
-            sweep = replace(sweep, cursor=cursor, done=cursor is None, moved=moved)
+            finished = None if cursor else canonical(datetime.fromtimestamp(self._clock(), UTC))
+            sweep = replace(sweep, cursor=cursor, done=cursor is None, moved=moved, finished_at=finished)
             progress.state = replace(progress.state, sweep=sweep)
 
     # -- applying what DocuSign said -------------------------------------------------------
