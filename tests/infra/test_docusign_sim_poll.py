@@ -13,8 +13,9 @@ import pytest
 from dealwire.webhook.signature import verify
 from infra.docusign_sim import Simulator, SimulatorControl, SimulatorControlError
 from infra.docusign_sim.request_log import MAX_KEPT, RequestLog
-from tests.docusign_support import closed_port_url, new_private_key, simulator
+from tests.docusign_support import closed_port_url, simulator
 from tests.infra.test_docusign_sim import HMAC_KEY, TOP_OF_AN_HOUR, Api, FakeClock, Receiver, parse
+from tests.infra.test_docusign_sim_sending import api, control, http, key, receiver, sim
 from tests.support import ACCOUNT_ID
 
 if TYPE_CHECKING:
@@ -22,41 +23,8 @@ if TYPE_CHECKING:
 
     from cryptography.hazmat.primitives.asymmetric import rsa
 
+__all__ = ["api", "control", "http", "key", "receiver", "sim"]  # the simulator's fixtures, used by name
 ENVELOPES = f"/restapi/v2.1/accounts/{ACCOUNT_ID}/envelopes"
-
-
-@pytest.fixture(scope="module")
-def key() -> rsa.RSAPrivateKey:
-    return new_private_key()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    yield found
-    found.close()
-
-
-@pytest.fixture
-def sim(key: rsa.RSAPrivateKey, receiver: Receiver) -> Iterator[Simulator]:
-    with simulator(key, webhook_url=receiver.url, hmac_keys=[HMAC_KEY]) as started:
-        yield started
-
-
-@pytest.fixture
-def control(sim: Simulator) -> SimulatorControl:
-    return SimulatorControl(sim.url)
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(trust_env=False, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def api(http: httpx.Client, sim: Simulator, key: rsa.RSAPrivateKey) -> Api:
-    return Api(http, sim, key)
 
 
 @pytest.fixture
