@@ -68,20 +68,8 @@ class EnvelopeReads:
         envelope_id = str(document.get("envelopeId", ""))
         try:
             event = parse_envelope_document(dict(document), account_id)
-            check_fits(tenant_id, event.envelope_id, plan_writes(event, tenant_id=tenant_id, archive_key=""))
-        except (ConnectRefusal, ItemTooLarge) as exc:
-            refused = exc if isinstance(exc, ConnectRefusal) else TooLargeToRecord(str(exc))
-            key = connect_key(
-                tenant_id,
-                envelope_id or "unknown",
-                generated="",
-                event=f"api-{source}-unreadable",
-                digest=body_digest(body),
-                ext="json",
-            )
-            if archive:
-                self._archive.put(key, body, "application/json", {"source": "api", "reason": refused.reason})
-            return ReadRecorded(envelope_id, None, None, refused=f"{refused.reason}: {refused}")
+        except ConnectRefusal as refused:
+            return self._unreadable(tenant_id, envelope_id, body, source, refused, archive=archive)
         if known_change is not None and event.changed <= known_change:
             return ReadRecorded(event.envelope_id, event.envelope.status, None)
         archive_key = connect_key(
@@ -92,11 +80,39 @@ class EnvelopeReads:
             digest=body_digest(body),
             ext="json",
         )
-        if archive:
-            self._archive.put(archive_key, body, "application/json", {"source": "api", **(metadata or {})})
         # A whole read of the envelope answers a pending refresh too, whoever made it.
         writes = plan_writes(
             event, tenant_id=tenant_id, archive_key=archive_key, refreshed=True, source=source
         )
+        try:
+            check_fits(tenant_id, event.envelope_id, writes)
+        except ItemTooLarge as exc:
+            too_large = TooLargeToRecord(f"the read cannot be recorded: {exc}")
+            return self._unreadable(tenant_id, envelope_id, body, source, too_large, archive=archive)
+        if archive:
+            self._archive.put(archive_key, body, "application/json", {"source": "api", **(metadata or {})})
         result = self._envelopes.apply(tenant_id, event.envelope_id, writes)
         return ReadRecorded(event.envelope_id, event.envelope.status, result)
+
+    def _unreadable(
+        self,
+        tenant_id: str,
+        envelope_id: str,
+        body: bytes,
+        source: ChangeSource,
+        refused: ConnectRefusal,
+        *,
+        archive: bool,
+    ) -> ReadRecorded:
+        """Kept for a replay once whatever refused it is fixed; reported, not raised."""
+        if archive:
+            key = connect_key(
+                tenant_id,
+                envelope_id or "unknown",
+                generated="",
+                event=f"api-{source}-unreadable",
+                digest=body_digest(body),
+                ext="json",
+            )
+            self._archive.put(key, body, "application/json", {"source": "api", "reason": refused.reason})
+        return ReadRecorded(envelope_id, None, None, refused=f"{refused.reason}: {refused}")

@@ -158,3 +158,24 @@ def test_the_one_off_invocation_answers_the_report_or_a_refusal(aws: Stack) -> N
     assert app.lambda_handler({"tenantId": TENANT_ID}, FakeContext())["replayed"] == 1
     assert app.lambda_handler({"tenantId": "../x"}, FakeContext())["error"] == "invalid_request"
     assert app.lambda_handler({"tenantId": "nobody"}, FakeContext())["error"] == "refused"
+
+
+def test_a_read_dealwire_cannot_record_is_kept_and_reported_not_raised(
+    aws: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dealwire.envelope_reads import EnvelopeReads
+    from dealwire.store.archive import Archive
+    from tests.integration.helpers import bucket
+
+    reads = EnvelopeReads(Archive(bucket(aws)), EnvelopeStore(table(aws)))
+    recorded = reads.record(
+        TENANT_ID, ACCOUNT_ID, {"envelopeId": ENVELOPE_ID, "status": "sent"}, source="poll"
+    )
+    assert recorded.result is None
+    assert recorded.refused is not None
+    assert recorded.refused.startswith("schema_violation")  # no timestamp to order it by
+    (kept,) = object_keys(aws, f"connect/{TENANT_ID}/{ENVELOPE_ID}/")
+    assert "_api-poll-unreadable_" in kept
+    assert EnvelopeStore(table(aws)).envelope(TENANT_ID, ENVELOPE_ID) is None
+    code, report = run(capsys)
+    assert (code, report["refused"]) == (cli.EXIT_REFUSED, 1)  # replayed, and still refused
