@@ -71,6 +71,7 @@ def test_one_tick_reconciles_an_envelope_signed_while_connect_was_off(local_stac
         assert cycle["cycle"]["reconciled"] >= 1
         tracker = get(local_stack, f"/envelopes/{envelope_id}").json()
         assert (tracker["status"], tracker["progress"]) == ("completed", "2/2 signed")
+        assert tracker["lastChangeSource"] == "poll"  # marked: Connect had not brought it
 
         # The document job follows from the stream, as after a callback.
         def combined_available() -> bool:

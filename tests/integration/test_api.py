@@ -104,6 +104,7 @@ def test_the_tracker_shows_who_signed_in_routing_order_and_what_can_be_downloade
     status, view = _api("GET", f"/v1/envelopes/{envelope_id}")
     assert status == 200
     assert (view["status"], view["progress"], view["signed"], view["signers"]) == ("sent", "1/2 signed", 1, 2)
+    assert view["lastChangeSource"] == "connect"  # a callback brought it, not the poller
     assert view["dealId"] == "deal-1001"
     assert view["subject"] == "Please DocuSign: Deal 1001"
     assert [(r["routingOrder"], r["status"]) for r in view["recipients"]] == [(1, "completed"), (2, "sent")]

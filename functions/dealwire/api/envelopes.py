@@ -261,4 +261,5 @@ def _view(tracker: Tracker) -> EnvelopeView:
         ],
         documents=_availability(envelope),
         void_requested=requested,
+        last_change_source=envelope.get("last_source"),
     )

@@ -104,6 +104,11 @@ class EnvelopeView(EnvelopeSummary):
     recipients: list[RecipientView]
     documents: list[DocumentAvailability]
     void_requested: VoidRequested | None = None
+    last_change_source: str | None = Field(
+        default=None,
+        description="What brought the last change dealwire recorded: connect (a callback), poll (the status "
+        "poller found it: Connect had not delivered it), refresh, replay, send",
+    )
 
 
 class EnvelopePage(Body):
