@@ -562,10 +562,11 @@ class DocuSignClient:
             params["count"] = count
         page = self.request("GET", "envelopes", params=params).json()
         envelopes = [e for e in page.get("envelopes") or [] if isinstance(e, dict)]
-        total = _int(str(page.get("totalSetSize", ""))) or 0
-        return ChangesPage(
-            envelopes=envelopes, total=max(total, start + len(envelopes)), more=bool(page.get("nextUri"))
-        )
+        more = bool(page.get("nextUri"))
+        reported = _int(str(page.get("totalSetSize", "")))
+        # DocuSign documents totalSetSize; without it, nextUri says whether at least one more follows.
+        total = reported if reported is not None else start + len(envelopes) + (1 if more else 0)
+        return ChangesPage(envelopes=envelopes, total=max(total, start + len(envelopes)), more=more)
 
     def list_documents(self, envelope_id: str) -> list[dict[str, Any]]:
         documents: list[dict[str, Any]] = (
