@@ -472,31 +472,18 @@ def test_the_envelope_polling_limit_is_not_retried(
     assert clock.sleeps == []
 
 
-def test_a_changes_page_without_its_set_size_is_followed_by_its_next_uri(key: rsa.RSAPrivateKey) -> None:
-    app = DocuSignApp(
-        integration_key=INTEGRATION_KEY,
-        user_id=USER_ID,
-        private_key_pem=private_pem(key),
-        auth_host="account-d.docusign.com",
-        account_id=ACCOUNT_ID,
-        base_uri="https://demo.docusign.net/restapi",
+def test_a_changes_page_without_its_set_size_is_followed_by_its_next_uri(
+    demo: DocuSignClient, docusign_api: respx.MockRouter
+) -> None:
+    docusign_api.get(f"{DEMO_API}/envelopes").mock(
+        side_effect=[
+            httpx.Response(
+                200, json={"envelopes": [{"envelopeId": "a"}], "nextUri": "/envelopes?start_position=1"}
+            ),
+            httpx.Response(200, json={"envelopes": [{"envelopeId": "b"}]}),
+        ]
     )
-    listing = f"https://demo.docusign.net/restapi/v2.1/accounts/{ACCOUNT_ID}/envelopes"
-    with respx.mock(assert_all_called=True) as router:
-        router.post("https://account-d.docusign.com/oauth/token").mock(
-            return_value=httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
-        )
-        router.get(listing).mock(
-            side_effect=[
-                httpx.Response(
-                    200, json={"envelopes": [{"envelopeId": "a"}], "nextUri": "/envelopes?start_position=1"}
-                ),
-                httpx.Response(200, json={"envelopes": [{"envelopeId": "b"}]}),
-            ]
-        )
-        client = DocuSignClient(app)
-        first = client.status_changes_page(from_date=datetime.now(UTC), start=0, count=1)
-        assert (first.total, first.more) == (2, True)  # at least one more
-        last = client.status_changes_page(from_date=datetime.now(UTC), start=1, count=1)
-        assert (last.total, last.more) == (2, False)
-    client_module._TOKENS.clear()
+    first = demo.status_changes_page(from_date=datetime.now(UTC), start=0, count=1)
+    assert (first.total, first.more) == (2, True)  # at least one more
+    last = demo.status_changes_page(from_date=datetime.now(UTC), start=1, count=1)
+    assert (last.total, last.more) == (2, False)
