@@ -10,11 +10,20 @@ import boto3
 from botocore.exceptions import ClientError
 
 from dealwire.store import clients
+from dealwire.store.docusign_app import spending_access
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from dealwire.settings import DocuSignCallerSettings
+    from dealwire.store.budget import Spender
+    from dealwire.store.docusign_app import DocuSignAccess
     from infra.local.template import Stack
+
+
+def simulated_access(settings: DocuSignCallerSettings, sim_url: str, by: Spender) -> DocuSignAccess:
+    """The function's own DocuSign access (its calls recorded in the budget), with DocuSign the simulator."""
+    return spending_access(settings.model_copy(update={"docusign_auth_host": sim_url}), by)
 
 
 def bucket(stack: Stack) -> str:

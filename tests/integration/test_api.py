@@ -13,16 +13,15 @@ import pytest
 import requests
 
 from dealwire.api.envelopes import Envelopes
+from dealwire.settings import api_settings
 from dealwire.store.archive import Archive
-from dealwire.store.budget import BudgetLedger, BudgetStore
-from dealwire.store.docusign_app import DocuSignAccess
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.tenants import TenantDirectory
 from infra.docusign_sim import SimulatorControl
 from infra.local.resources import seed_tenant
 from tests.docusign_support import USER_ID, put_app_secret
 from tests.integration.api_support import OTHER, SAM, ULLA, api, call, filed, seed_other_tenants_user
-from tests.integration.helpers import bucket, table
+from tests.integration.helpers import bucket, simulated_access, table
 from tests.integration.test_document_job_end_to_end import document_fetch, signed_and_queued, sqs_event
 from tests.mail_support import BOB, bcc_mail, ingest, put_raw, seed_crm, ses_event
 from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID, FakeContext
@@ -47,12 +46,7 @@ def crm_api(
     env = aws.function_environment("ApiFunction")
     put_app_secret(env["DEALWIRE_DOCUSIGN_APP_SECRET"], private_key)
     seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY], docusign_user_id=USER_ID)
-    access = DocuSignAccess(
-        env["DEALWIRE_DOCUSIGN_APP_SECRET"],
-        sim.url,
-        None,
-        ledger=BudgetLedger(BudgetStore(table(aws)), "api"),
-    )
+    access = simulated_access(api_settings(), sim.url, "api")
     factory = access.for_tenant
     service = Envelopes(
         envelopes=EnvelopeStore(table(aws)),

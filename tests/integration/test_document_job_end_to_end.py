@@ -15,15 +15,15 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from dealwire.contracts.events import FetchDocumentsJob, RefreshEnvelopeJob
 from dealwire.envelope_jobs import EnvelopeJobs
+from dealwire.settings import document_fetch_settings
 from dealwire.store.archive import Archive
-from dealwire.store.budget import BudgetLedger, BudgetStore
-from dealwire.store.docusign_app import DocuSignAccess
+from dealwire.store.budget import BudgetStore
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.tenants import TenantDirectory
 from infra.docusign_sim import SimulatorControl
 from infra.local.resources import seed_tenant
 from tests.docusign_support import USER_ID, put_app_secret
-from tests.integration.helpers import bucket, read_object, table
+from tests.integration.helpers import bucket, read_object, simulated_access, table
 from tests.integration.test_stream_publisher import drain, stream_event
 from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID, FakeContext
 
@@ -45,12 +45,7 @@ def document_fetch(
     put_app_secret(env["DEALWIRE_DOCUSIGN_APP_SECRET"], private_key)
     seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY], docusign_user_id=USER_ID)
     # The deployment points this at DocuSign; here at the simulator. Calls go in the budget.
-    access = DocuSignAccess(
-        env["DEALWIRE_DOCUSIGN_APP_SECRET"],
-        sim.url,
-        None,
-        ledger=BudgetLedger(BudgetStore(table(aws)), "documents"),
-    )
+    access = simulated_access(document_fetch_settings(), sim.url, "documents")
     jobs = EnvelopeJobs(
         tenants=TenantDirectory(env["DEALWIRE_TENANT_SECRET_PREFIX"], 0),
         archive=Archive(bucket(aws)),

@@ -18,9 +18,8 @@ from hypothesis import strategies as st
 from dealwire.automation.plan import send_id
 from dealwire.automation.rules import RuleDefinition
 from dealwire.automation.trigger import StageTrigger
+from dealwire.settings import stage_trigger_settings
 from dealwire.store.automation import AutomationStore, RuleStore
-from dealwire.store.budget import BudgetLedger, BudgetStore
-from dealwire.store.docusign_app import DocuSignAccess
 from dealwire.store.envelopes import EnvelopeStore
 from dealwire.store.tenants import TenantDirectory
 from infra.docusign_sim import SimulatorControl
@@ -28,7 +27,7 @@ from infra.local.queues import eventbridge_event
 from infra.local.resources import seed_tenant
 from tests.docusign_support import USER_ID, envelopes_of_deal, put_app_secret
 from tests.infra.test_docusign_sim import Api
-from tests.integration.helpers import table
+from tests.integration.helpers import simulated_access, table
 from tests.integration.test_stream_publisher import drain, publish_all, tap
 from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID, FakeContext
 
@@ -136,12 +135,7 @@ def automation(
     put_app_secret(env["DEALWIRE_DOCUSIGN_APP_SECRET"], private_key)
     seed_tenant(aws, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY], docusign_user_id=USER_ID)
     # DocuSign is the simulator; what the sends spend goes in the tenant's budget, as deployed.
-    access = DocuSignAccess(
-        env["DEALWIRE_DOCUSIGN_APP_SECRET"],
-        sim.url,
-        None,
-        ledger=BudgetLedger(BudgetStore(table(aws)), "send"),
-    )
+    access = simulated_access(stage_trigger_settings(), sim.url, "send")
     trigger = StageTrigger(
         rules=RuleStore(table(aws)),
         automation=AutomationStore(table(aws)),
