@@ -185,7 +185,7 @@ class BudgetView:
 
     def reserve(self, share: float) -> int:
         """What the poller leaves for sends, voids and document downloads."""
-        return int((self.limit or DEFAULT_HOURLY_LIMIT) * share)
+        return reserve(self.limit, share)
 
     def allowance(self, share: float, cap: int) -> int:
         """What one cycle may spend: what is left above the reserve, at most ``cap``."""
@@ -194,8 +194,11 @@ class BudgetView:
         return max(0, min(cap, left - self.reserve(share)))
 
 
+def reserve(limit: int | None, share: float) -> int:
+    """The calls of an hourly ``limit`` (DocuSign's default when unknown) kept back from the poller."""
+    return int((limit or DEFAULT_HOURLY_LIMIT) * share)
+
+
 def over_reserve(remaining: int | None, limit: int | None, share: float) -> bool:
     """Whether a call may still be made, by DocuSign's latest answer (True when it gave none)."""
-    if remaining is None:
-        return True
-    return remaining > int((limit or DEFAULT_HOURLY_LIMIT) * share)
+    return remaining is None or remaining > reserve(limit, share)
