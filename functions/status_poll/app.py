@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 
 processor = BatchProcessor(event_type=EventType.SQS)
 TenantId = Annotated[str, Field(pattern=TENANT_ID_PATTERN)]
-# A cycle's lease outlives the function's timeout (template.yaml: 300 s) by this much.
-LEASE_MARGIN_SECONDS = 60
 
 
 class ScheduledPoll(BaseModel):
@@ -79,15 +77,8 @@ def status_poll() -> StatusPoll:
             reserve_share=settings.reserve_share,
             cycle_cap=settings.cycle_cap,
             failures_every=timedelta(minutes=settings.failures_every_minutes),
-            lease_seconds=_timeout_seconds() + LEASE_MARGIN_SECONDS,
         ),
     )
-
-
-def _timeout_seconds() -> int:
-    import os  # noqa: PLC0415 - Lambda's own variable, not a setting
-
-    return int(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "300"))
 
 
 @logger.inject_lambda_context(clear_state=True)

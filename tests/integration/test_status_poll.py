@@ -426,3 +426,21 @@ def test_a_budget_that_cannot_be_recorded_does_not_fail_the_cycle(
     report = poller.run(TENANT_ID)
     assert (report.outcome, report.reconciled) == ("done", 1)
     assert "the API budget was not recorded" in report.detail
+
+
+def test_a_cycle_holds_its_lease_for_the_invocations_time_left_and_a_minute(
+    poller: StatusPoll, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held: list[int] = []
+    real = PollStateStore.acquire
+
+    def acquire(
+        self: PollStateStore, tenant_id: str, owner: str, *, seconds: int, now: float | None = None
+    ) -> Any:
+        held.append(seconds)
+        return real(self, tenant_id, owner, seconds=seconds, now=now)
+
+    monkeypatch.setattr(PollStateStore, "acquire", acquire)
+    assert poller.run(TENANT_ID, remaining=lambda: 299.4).outcome == "done"
+    assert poller.run(TENANT_ID).outcome == "done"  # no deadline: the rules' lease
+    assert held == [299 + 60, RULES.lease_seconds]

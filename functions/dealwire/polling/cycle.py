@@ -75,7 +75,9 @@ class PollRules:
     reserve_share: float = 0.2
     cycle_cap: int = 500
     failures_every: timedelta = timedelta(hours=1)
+    # A cycle's lease: the invocation's time left and this margin (a cycle without a deadline: the default).
     lease_seconds: int = 360
+    lease_margin_seconds: int = 60
 
 
 @dataclass(slots=True)
@@ -187,7 +189,11 @@ class StatusPoll:
             report.outcome, report.detail = "not_connected", "the tenant has no DocuSign user to impersonate"
             return report
         owner = uuid.uuid4().hex
-        state = self._states.acquire(tenant_id, owner, seconds=self._rules.lease_seconds, now=now)
+        # Held past the invocation's end, so a cycle Lambda kills is not overtaken before it stops.
+        lease = (
+            int(remaining()) + self._rules.lease_margin_seconds if remaining else self._rules.lease_seconds
+        )
+        state = self._states.acquire(tenant_id, owner, seconds=lease, now=now)
         if state is None:
             report.outcome, report.detail = "busy", "another cycle holds this tenant's poll"
             return report
