@@ -35,7 +35,7 @@ def load_state(path: Path) -> dict[str, Any]:
     return state
 
 
-def _point_at_stack(state: dict[str, Any]) -> None:
+def point_at_stack(state: dict[str, Any]) -> None:
     """Every boto3 client made from here on talks to the stack's moto server, with fake credentials."""
     os.environ.update(
         {
@@ -62,7 +62,7 @@ def _plain(value: Any) -> Any:  # noqa: ANN401 - JSON's default hook
 
 def envelope(state: dict[str, Any], envelope_id: str, tenant_id: str | None) -> dict[str, Any]:
     """The tracker view of one envelope, as the CRM would read it."""
-    _point_at_stack(state)
+    point_at_stack(state)
     # Imported only now: functions/ is on the path from here (the module is not part of infra).
     store = importlib.import_module("dealwire.store.envelopes")
     tenant = tenant_id or state["tenant_id"]
@@ -81,7 +81,7 @@ def envelope(state: dict[str, Any], envelope_id: str, tenant_id: str | None) -> 
 
 def drain_events(state: dict[str, Any]) -> list[dict[str, Any]]:
     """Every event waiting on the bus tap queue, oldest first; they are removed from the queue."""
-    _point_at_stack(state)
+    point_at_stack(state)
     sqs = boto3.client("sqs")
     url = state["bus_tap_queue_url"]
     drained: list[dict[str, Any]] = []

@@ -18,11 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
-
-from infra.local.offline import go_offline
 from infra.local.schedules import Schedule, fire, schedules
-from infra.local.show import DEFAULT_STATE_FILE, ShowError, load_state
+from infra.local.show import DEFAULT_STATE_FILE, ShowError, load_state, point_at_stack
 from infra.local.template import Stack, load_template
 from infra.local.worker import FunctionWorker, InvocationError, function_settings, lambda_environment
 
@@ -50,22 +47,16 @@ def chosen(stack: Stack, name: str) -> Schedule:
     raise SystemExit(f"tick: no schedule for {name!r} in template.yaml (there are: {known or 'none'})")
 
 
-def _cycle_after(state: dict[str, Any], tenant_id: str, since: datetime) -> dict[str, Any] | None:
-    """The tenant's last poll cycle, if it started after ``since``."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
-    from dealwire.store import table  # noqa: PLC0415 - the functions' code root, added above
+def _cycle_after(stack_state: dict[str, Any], tenant_id: str, since: datetime) -> dict[str, Any] | None:
+    """The tenant's last poll cycle, if it started after ``since`` (after ``point_at_stack``)."""
+    from dealwire.store.polling import PollStateStore  # noqa: PLC0415 - functions/ is on the path now
 
-    dynamodb = boto3.client("dynamodb", region_name=state["region"], endpoint_url=state["aws_endpoint_url"])
-    item = dynamodb.get_item(
-        TableName=state["table_name"], Key=table.poll_state_key(tenant_id).item(), ConsistentRead=True
-    ).get("Item")
-    if not item:
-        return None
-    last = table.deserialize(item).get("last_cycle") or {}
-    started = str(last.get("started_at", ""))
+    polled = PollStateStore(stack_state["table_name"]).state(tenant_id)
+    last = polled.last_cycle if polled else None
+    started = str((last or {}).get("started_at", ""))
     if not started or datetime.fromisoformat(started[:26] + "+00:00") < since:
         return None
-    return dict(last)
+    return last
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ShowError as exc:
         sys.stderr.write(f"tick: {exc}\n")
         return 2
-    go_offline()
+    point_at_stack(state)  # this process reads the poll state from the stack's moto
     stack = stack_of(state)
     schedule = chosen(stack, args.function)
     timeout, _ = function_settings(stack, schedule.function)
