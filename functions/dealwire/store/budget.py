@@ -104,9 +104,11 @@ class BudgetLedger:
         self._counted: dict[int, int] = {}
 
     def settle(self, tenant_id: str, client: DocuSignClient) -> int:
-        """Record the calls ``client`` made since the last settle; gives their number."""
+        """Record the calls ``client`` made since the last settle; gives their number. None made:
+        nothing is written (what DocuSign last said was recorded with the calls that learnt it)."""
         before = self._counted.get(id(client), 0)
         calls = client.api_requests - before
         self._counted[id(client)] = client.api_requests
-        self._store.record(tenant_id, calls=calls, by=self._by, client=client)
+        if calls > 0:
+            self._store.record(tenant_id, calls=calls, by=self._by, client=client)
         return calls
