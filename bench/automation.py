@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
-from infra.local.offline import go_offline
+from bench.moto_stack import connected_stack
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,38 +38,20 @@ def _counting(call: Callable[[str, dict[str, Any]], Any], counter: Counter[str])
 
 
 def main() -> int:  # noqa: PLR0915 - one bench, set up and run in order
-    go_offline()
-    os.environ.update({"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"})
-    import moto
-
-    import tests.conftest  # noqa: F401 - the functions' settings, as in the tests
-    from tests.conftest import TEST_STACK
-
-    with moto.mock_aws():
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
+    with connected_stack("StageTriggerFunction") as (env, key):
         from dealwire.automation.rules import RuleDefinition
         from dealwire.automation.trigger import StageTrigger
+        from dealwire.settings import stage_trigger_settings
         from dealwire.store import clients
         from dealwire.store.automation import AutomationStore, RuleStore
-        from dealwire.store.docusign_app import DocuSignAccess
         from dealwire.store.envelopes import EnvelopeStore
         from dealwire.store.tenants import TenantDirectory
         from infra.docusign_sim import SimulatorControl
-        from infra.local import moto_dynamodb
         from infra.local.queues import eventbridge_event
-        from infra.local.resources import create_resources, seed_tenant
-        from tests.docusign_support import USER_ID, put_app_secret, simulator
-        from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID
+        from tests.docusign_support import USER_ID, simulator
+        from tests.integration.helpers import simulated_access
+        from tests.support import ACCOUNT_ID, TENANT_ID
 
-        moto_dynamodb.install()
-        create_resources(TEST_STACK)
-        env = TEST_STACK.function_environment("StageTriggerFunction")
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        put_app_secret(env["DEALWIRE_DOCUSIGN_APP_SECRET"], key)
-        seed_tenant(
-            TEST_STACK, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY], docusign_user_id=USER_ID
-        )
         table = env["DEALWIRE_TABLE_NAME"]
         rule = RuleDefinition.model_validate(
             {
@@ -96,7 +78,8 @@ def main() -> int:  # noqa: PLR0915 - one bench, set up and run in order
                 automation=AutomationStore(table),
                 envelopes=EnvelopeStore(table),
                 tenants=TenantDirectory(env["DEALWIRE_TENANT_SECRET_PREFIX"], 300),
-                access=DocuSignAccess(env["DEALWIRE_DOCUSIGN_APP_SECRET"], sim.url, None),
+                # As the handler has it: what each send spends is recorded in the tenant's budget.
+                access=simulated_access(stage_trigger_settings(), sim.url, "send"),
             )
             client = trigger._access.client(USER_ID, ACCOUNT_ID)
 
@@ -121,6 +104,7 @@ def main() -> int:  # noqa: PLR0915 - one bench, set up and run in order
                 started = time.perf_counter()
                 for _ in range(runs):
                     run()
+                    trigger._access.settle()  # the handler's last step
                 elapsed = (time.perf_counter() - started) / runs
                 calls = (client.requests - docusign_before) / runs
                 per = ", ".join(f"{op} {n / runs:g}" for op, n in sorted(aws.items()))
@@ -140,6 +124,7 @@ def main() -> int:  # noqa: PLR0915 - one bench, set up and run in order
             rows.append(measure("send, warm container (template cached)", fresh_send))
             repeated = event("deal-repeat")
             trigger.handle(*repeated)
+            trigger._access.settle()
             rows.append(measure("the same event again (a redelivery)", lambda: trigger.handle(*repeated)))
             later = (f"2026-12-02T11:{n // 60:02d}:{n % 60:02d}Z" for n in range(3600))
             rows.append(
@@ -154,7 +139,6 @@ def main() -> int:  # noqa: PLR0915 - one bench, set up and run in order
                 fresh_send()
 
             rows.append(measure("create whose answer was lost (found by transactionId)", dropped))
-        moto_dynamodb.uninstall()
     table_md = [
         "| scenario (per stage event) | DocuSign calls | AWS requests "
         "| wall time (moto + loopback simulator) |",

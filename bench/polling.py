@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from infra.local.offline import go_offline
+from bench.moto_stack import connected_stack
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,16 +35,7 @@ CYCLES_PER_HOUR = 4  # the schedule's default: every 15 minutes
 
 
 def main() -> int:  # noqa: PLR0915 - one bench, set up and run in order
-    go_offline()
-    os.environ.update({"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"})
-    import moto
-
-    import tests.conftest  # noqa: F401 - the functions' settings, as in the tests
-    from tests.conftest import TEST_STACK
-
-    with moto.mock_aws():
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
+    with connected_stack("StatusPollFunction") as (env, key):
         from dealwire.domain.polling import canonical
         from dealwire.envelope_reads import EnvelopeReads
         from dealwire.polling.cycle import PollRules, StatusPoll
@@ -56,20 +47,10 @@ def main() -> int:  # noqa: PLR0915 - one bench, set up and run in order
         from dealwire.store.polling import PollState, PollStateStore
         from dealwire.store.tenants import TenantDirectory
         from infra.docusign_sim import SimulatorControl
-        from infra.local import moto_dynamodb
-        from infra.local.resources import create_resources, seed_tenant
-        from tests.docusign_support import USER_ID, put_app_secret, simulator
+        from tests.docusign_support import simulator
         from tests.infra.test_docusign_sim import Api
-        from tests.support import ACCOUNT_ID, HMAC_KEY, TENANT_ID, ManualClock
+        from tests.support import ACCOUNT_ID, TENANT_ID, ManualClock
 
-        moto_dynamodb.install()
-        create_resources(TEST_STACK)
-        env = TEST_STACK.function_environment("StatusPollFunction")
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        put_app_secret(env["DEALWIRE_DOCUSIGN_APP_SECRET"], key)
-        seed_tenant(
-            TEST_STACK, TENANT_ID, account_id=ACCOUNT_ID, hmac_keys=[HMAC_KEY], docusign_user_id=USER_ID
-        )
         table, bucket = env["DEALWIRE_TABLE_NAME"], env["DEALWIRE_DOCUMENTS_BUCKET"]
         aws: Counter[str] = Counter()
         clock = ManualClock()
@@ -137,7 +118,6 @@ def main() -> int:  # noqa: PLR0915 - one bench, set up and run in order
                         answer.raise_for_status()
 
                 rows.append(measured(f"naive poller, {OPEN:,} open (a GET each, every cycle)", naive_cycle))
-        moto_dynamodb.uninstall()
 
     allowed = HOURLY_BUDGET * POLLING_SHARE
     listing = rows[1][1]  # a cycle with a few changes
