@@ -41,9 +41,7 @@ class ScheduledPoll(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    tenant_ids: list[Annotated[str, Field(pattern=TENANT_ID_PATTERN)]] = Field(
-        default_factory=list, max_length=1000
-    )
+    tenant_ids: list[TenantId] = Field(default_factory=list, max_length=1000)
 
 
 @cache
