@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import random
 import socket
+import threading
+import time
 import zlib
 from collections import Counter
 from contextlib import contextmanager
@@ -41,6 +44,11 @@ class AwsStub:
 
     def __init__(self, secret_string: str) -> None:
         self.secret_string = secret_string
+        # Seconds each answer waits, drawn between the two (None: at once): a round trip
+        # to DynamoDB or S3 from Lambda in the same region takes some 5 to 10 ms.
+        self.latency: tuple[float, float] | None = None
+        self._random = random.Random(20261202)
+        self._lock = threading.Lock()  # requests may come from two threads at once
         self.calls: Counter[str] = Counter()  # before-call: one per API call
         self.sends: Counter[str] = Counter()  # before-send: one per HTTP attempt, retries included
         self.items: Counter[str] = Counter()  # DynamoDB items written, by operation
@@ -69,11 +77,16 @@ class AwsStub:
             self.items[model.name] += 1
 
     def _call(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] += 1
+        with self._lock:
+            self.calls[model.name] += 1
 
     def _send(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse:
         operation = event_name.rsplit(".", 1)[-1]
-        self.sends[operation] += 1
+        with self._lock:
+            self.sends[operation] += 1
+            delay = self._random.uniform(*self.latency) if self.latency else 0.0
+        if delay:
+            time.sleep(delay)
         status, headers, body = self._answer(operation, request)
         # botocore copies any mapping into its own HeadersDict; urllib3's type is not needed.
         return AWSResponse(request.url, status, headers, _Raw(body))  # type: ignore[arg-type]

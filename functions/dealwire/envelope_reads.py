@@ -91,7 +91,7 @@ class EnvelopeReads:
             return self._unreadable(tenant_id, envelope_id, body, source, too_large, archive=archive)
         if archive:
             self._archive.put(archive_key, body, "application/json", {"source": "api", **(metadata or {})})
-        result = self._envelopes.apply(tenant_id, event.envelope_id, writes)
+        result = self._envelopes.apply(tenant_id, event.envelope_id, writes, fits_checked=True)
         return ReadRecorded(event.envelope_id, event.envelope.status, result)
 
     def _unreadable(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from dealwire.contracts.errors import ConnectRefusal, MalformedPayload, UnreadablePayload
-from dealwire.domain.timestamps import canonical_timestamp
+from dealwire.domain.timestamps import canonical_now
 from dealwire.http import error_response, json_response, register_fallbacks
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import webhook_settings
@@ -78,12 +77,11 @@ def _utf8(text: str) -> bytes:
 
 def _receive(tenant_id: str) -> Response[str]:
     logger.append_keys(tenant_id=tenant_id)
-    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=1)
     request = WebhookRequest(
         tenant_id=tenant_id,
         body=_raw_body(),
         headers={name.lower(): value for name, value in (app.current_event.headers or {}).items()},
-        received_at=canonical_timestamp(datetime.now(UTC).isoformat()),
+        received_at=canonical_now(),
     )
     recorded = receiver().receive(request)
     logger.set_correlation_id(recorded.envelope_id)

@@ -69,13 +69,21 @@ def _child(element: Element, name: str) -> Element | None:
     Direct children only: a recipient's ``<Status>`` comes before the envelope's own in
     document order, and a descendant search would return it.
     """
-    return next((child for child in element if _local(child.tag) == name), None)
+    # ``_local(tag) == name`` without splitting every tag: XML names hold no "}", so a tag
+    # that ends in "}" + name has ``name`` after its last one.
+    qualified = "}" + name
+    for child in element:
+        tag = child.tag
+        if tag == name or tag.endswith(qualified):
+            return child
+    return None
 
 
 def _children(element: Element | None, name: str) -> list[Element]:
     if element is None:
         return []
-    return [child for child in element if _local(child.tag) == name]
+    qualified = "}" + name
+    return [child for child in element if child.tag == name or child.tag.endswith(qualified)]
 
 
 def _text(element: Element | None, name: str) -> str | None:

@@ -30,11 +30,16 @@ def canonical_timestamp(text: str, assume_zone: tzinfo = UTC) -> str:
     match = _TIMESTAMP.match(text.strip())
     if match is None:
         raise TimestampError(f"not an ISO 8601 timestamp: {text[:40]!r}")
+    date_time = f"{match['date']}T{match['time']}"
     try:
-        naive = datetime.fromisoformat(f"{match['date']}T{match['time']}")
+        naive = datetime.fromisoformat(date_time)
     except ValueError as exc:
         raise TimestampError(f"not a valid date and time: {text[:40]!r}") from exc
     offset = match["offset"]
+    fraction = (match["fraction"] or "").ljust(FRACTION_DIGITS, "0")[:FRACTION_DIGITS]
+    if offset == "Z" or (offset is None and assume_zone is UTC):
+        # Already UTC (nearly every DocuSign timestamp): valid as checked, nothing to convert.
+        return f"{date_time}.{fraction}Z"
     zone: tzinfo
     if offset is None:
         zone = assume_zone
@@ -52,11 +57,19 @@ def canonical_timestamp(text: str, assume_zone: tzinfo = UTC) -> str:
         absolute = naive.replace(tzinfo=zone).astimezone(UTC)
     except OverflowError as exc:
         raise TimestampError(f"timestamp out of range: {text[:40]!r}") from exc
-    fraction = (match["fraction"] or "").ljust(FRACTION_DIGITS, "0")[:FRACTION_DIGITS]
     # Explicit widths: strftime's %Y does not zero-pad years before 1000 on glibc.
     return (
         f"{absolute.year:04d}-{absolute.month:02d}-{absolute.day:02d}T"
         f"{absolute.hour:02d}:{absolute.minute:02d}:{absolute.second:02d}.{fraction}Z"
+    )
+
+
+def canonical_now() -> str:
+    """The current time in the canonical form (to the microsecond, the clock's precision)."""
+    now = datetime.now(UTC)
+    return (
+        f"{now.year:04d}-{now.month:02d}-{now.day:02d}T"
+        f"{now.hour:02d}:{now.minute:02d}:{now.second:02d}.{now.microsecond:06d}0Z"
     )
 
 

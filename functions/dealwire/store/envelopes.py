@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
@@ -54,41 +55,60 @@ class ApplyResult:
         return self.fresh > 0
 
 
+# One SET entry: attribute, value, and whether it only fills an absent attribute.
+_Entry = tuple[str, "AttributeValue", bool]
+
+
 class _Expression:
-    """Builds one UpdateExpression with placeholder names and values."""
+    """One UpdateExpression: SET entries in order, then REMOVEs, with placeholder names.
+
+    Entry ``i`` is written ``#n{i} = :v{i}``, so the text and the name placeholders depend
+    only on the attribute names: they are rendered once per shape (``_render``), and each
+    write builds only its values.
+    """
 
     def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
-        self.sets: list[str] = []
+        self.entries: list[_Entry] = []
         self.removes: list[str] = []
 
-    def name(self, attribute: str) -> str:
-        placeholder = f"#n{len(self.names)}"
-        self.names[placeholder] = attribute
-        return placeholder
-
-    def value(self, value: AttributeValue) -> str:
-        placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = attribute_value(value)
-        return placeholder
-
-    def set(self, attribute: str, value: AttributeValue, *, only_if_absent: bool = False) -> None:
-        name, placeholder = self.name(attribute), self.value(value)
-        self.sets.append(
-            f"{name} = if_not_exists({name}, {placeholder})" if only_if_absent else f"{name} = {placeholder}"
-        )
+    def set(self, attribute: str, value: AttributeValue, *, only_if_absent: bool = False) -> int:
+        """Add ``attribute = value``; its placeholders' index."""
+        self.entries.append((attribute, value, only_if_absent))
+        return len(self.entries) - 1
 
     def remove(self, attribute: str) -> None:
-        self.removes.append(self.name(attribute))
+        self.removes.append(attribute)
 
-    def render(self) -> str:
-        parts = []
-        if self.sets:
-            parts.append("SET " + ", ".join(self.sets))
-        if self.removes:
-            parts.append("REMOVE " + ", ".join(self.removes))
-        return " ".join(parts)
+    def __bool__(self) -> bool:
+        return bool(self.entries or self.removes)
+
+    def parameters(self) -> dict[str, Any]:
+        shape = tuple((attribute, absent) for attribute, _, absent in self.entries)
+        text, names = _render(shape, tuple(self.removes))
+        return {
+            "UpdateExpression": text,
+            "ExpressionAttributeNames": dict(names),
+            "ExpressionAttributeValues": {
+                f":v{index}": attribute_value(value) for index, (_, value, _) in enumerate(self.entries)
+            },
+        }
+
+
+@lru_cache(maxsize=512)
+def _render(shape: tuple[tuple[str, bool], ...], removes: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """The expression text and name placeholders for one shape of update."""
+    names = {f"#n{index}": attribute for index, (attribute, _) in enumerate(shape)}
+    names.update({f"#r{index}": attribute for index, attribute in enumerate(removes)})
+    sets = [
+        f"#n{index} = if_not_exists(#n{index}, :v{index})" if absent else f"#n{index} = :v{index}"
+        for index, (_, absent) in enumerate(shape)
+    ]
+    parts = []
+    if sets:
+        parts.append("SET " + ", ".join(sets))
+    if removes:
+        parts.append("REMOVE " + ", ".join(f"#r{index}" for index in range(len(removes))))
+    return " ".join(parts), names
 
 
 def item_key(tenant_id: str, envelope_id: str, write: ItemWrite) -> table.Key:
@@ -134,12 +154,11 @@ def build_update(
         fill.update(_index_attributes(tenant_id, envelope_id, {**write.ordered, **write.fill}))
     if stale_with is not None:
         fill = {name: value for name, value in fill.items() if name not in stale_with}
-    order_name = order_value = ""
+    order = -1
     if ordered_attempt:
         for attribute, value in {**write.ordered, **fill}.items():
             expression.set(attribute, value)
-        order_name, order_value = expression.name("order"), expression.value(write.order or "")
-        expression.sets.append(f"{order_name} = {order_value}")
+        order = expression.set("order", write.order or "")
         if write_id:
             expression.set("write_id", write_id)
         in_flight = write.ordered.get("in_flight")
@@ -156,17 +175,15 @@ def build_update(
             expression.set(attribute, value, only_if_absent=True)
     for attribute, value in write.always.items():
         expression.set(attribute, value)
-    if not expression.sets and not expression.removes:
+    if not expression:
         return None
     update: dict[str, Any] = {
         "TableName": table_name,
         "Key": item_key(tenant_id, envelope_id, write).item(),
-        "UpdateExpression": expression.render(),
-        "ExpressionAttributeNames": expression.names,
-        "ExpressionAttributeValues": expression.values,
+        **expression.parameters(),
     }
     if ordered_attempt:
-        update["ConditionExpression"] = f"attribute_not_exists({order_name}) OR {order_name} < {order_value}"
+        update["ConditionExpression"] = f"attribute_not_exists(#n{order}) OR #n{order} < :v{order}"
         # A stale write learns what the item holds from the refusal itself: no read.
         update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
     return update
@@ -210,13 +227,18 @@ class EnvelopeStore(TableStore):
         """Raise ``ItemTooLarge`` before anything is stored for an event that could not be."""
         check_fits(tenant_id, envelope_id, writes)
 
-    def apply(self, tenant_id: str, envelope_id: str, writes: Sequence[ItemWrite]) -> ApplyResult:
+    def apply(
+        self, tenant_id: str, envelope_id: str, writes: Sequence[ItemWrite], *, fits_checked: bool = False
+    ) -> ApplyResult:
         """Record one event: one request on the common path (UpdateItem or one transaction).
 
         A stale item cancels the transaction; the retry carries only what a stale write may
         still do (fill timestamps the item never had). No read is ever needed.
+        ``fits_checked``: the caller ran ``check_fits`` on these writes already (to refuse
+        before it archived anything), so it is not run twice.
         """
-        check_fits(tenant_id, envelope_id, writes)
+        if not fits_checked:
+            check_fits(tenant_id, envelope_id, writes)
         fresh = stale = requests = 0
         for batch in _batches(writes):
             batch_fresh, batch_stale, batch_requests = self._apply_batch(tenant_id, envelope_id, batch)

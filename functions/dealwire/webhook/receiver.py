@@ -124,7 +124,9 @@ class ConnectReceiver:
             )
         self._store_documents(tenant.tenant_id, event)
         try:
-            result = self._envelopes.apply(tenant.tenant_id, event.envelope_id, plan.writes)
+            result = self._envelopes.apply(
+                tenant.tenant_id, event.envelope_id, plan.writes, fits_checked=True
+            )
         except ItemTooLarge as exc:
             # DynamoDB said so after all: refused as if planning had found it. Anything else
             # (throttling, a timeout) is a 5xx that DocuSign retries.
