@@ -24,8 +24,8 @@ REQUIREMENTS = ROOT / "functions" / "requirements.txt"
 HANDLER_MODULE = "webhook_docusign.app"
 _ABSENT = "DEALWIRE_BENCH_ABSENT"
 # Modules named in $DEALWIRE_BENCH_ABSENT import as if not installed (None in sys.modules
-# makes `import` raise ImportError), then one import is timed inside the child so that
-# interpreter start-up, the same for every case, is left out.
+# makes `import` raise ImportError). The prelude is for `-X importtime`; bench.first_call
+# does the same itself, with nothing imported but the standard library before its clock.
 _PRELUDE = (
     "import os, sys; "
     "sys.modules.update(dict.fromkeys(filter(None, os.environ.get('{absent}', '').split(','))))"

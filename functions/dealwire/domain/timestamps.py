@@ -57,19 +57,21 @@ def canonical_timestamp(text: str, assume_zone: tzinfo = UTC) -> str:
         absolute = naive.replace(tzinfo=zone).astimezone(UTC)
     except OverflowError as exc:
         raise TimestampError(f"timestamp out of range: {text[:40]!r}") from exc
-    # Explicit widths: strftime's %Y does not zero-pad years before 1000 on glibc.
-    return (
-        f"{absolute.year:04d}-{absolute.month:02d}-{absolute.day:02d}T"
-        f"{absolute.hour:02d}:{absolute.minute:02d}:{absolute.second:02d}.{fraction}Z"
-    )
+    return _canonical(absolute, fraction)
 
 
 def canonical_now() -> str:
     """The current time in the canonical form (to the microsecond, the clock's precision)."""
     now = datetime.now(UTC)
+    return _canonical(now, f"{now.microsecond:06d}0")
+
+
+def _canonical(moment: datetime, fraction: str) -> str:
+    """``moment`` (in UTC) to the second, then ``fraction``'s seven digits."""
+    # Explicit widths: strftime's %Y does not zero-pad years before 1000 on glibc.
     return (
-        f"{now.year:04d}-{now.month:02d}-{now.day:02d}T"
-        f"{now.hour:02d}:{now.minute:02d}:{now.second:02d}.{now.microsecond:06d}0Z"
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{fraction}Z"
     )
 
 
