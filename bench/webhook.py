@@ -302,12 +302,16 @@ def _encoded(value: Any) -> Any:
 
 
 def cold_case(handler: Handler, floor: Floor, secret: str, key: str, path: Path) -> Path:
-    """Write the cold start's event and the requests the (warm) handler makes for it."""
+    """Write the cold start's event and the requests the handler makes for it, the
+    tenant's secret read among them."""
+    from dealwire.store import tenants
     from tests.support import FakeContext, encode, http_event, signer, sim_message
 
     signers = [signer("1", "sent"), signer("2", "created", routing_order=2)]
     body = encode(sim_message("envelope-sent", _sim_time(-2), status="sent", signers=signers))
     event = http_event(body)
+    # Cold, the handler reads the tenant's secret too: forget it, so that read is recorded.
+    tenants.reset()
     floor.recorder.on = True
     with quiet_stdout():
         _check(handler(event, FakeContext()), "cold-start event")
@@ -436,7 +440,7 @@ def main() -> None:
 
         first = first_invocation(app.lambda_handler, stub)
         recorder = Recorder()
-        for client in (clients.dynamodb(), clients.s3()):
+        for client in (clients.dynamodb(), clients.s3(), clients.secretsmanager()):
             recorder.attach(client)
         floor = Floor(HMAC_KEY, recorder)
         results = [

@@ -21,7 +21,9 @@ class SettingsError(RuntimeError):
 
 
 class _Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    # Each function validates one of these models; the schemas of the others are never
+    # built (building them all at import was a tenth of the webhook's cold start).
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     # Powertools reads it itself; checked here so a missing one fails the cold start by
     # name rather than every metrics flush.
