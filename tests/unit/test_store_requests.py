@@ -11,12 +11,16 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from boto3.dynamodb.types import TypeSerializer
 from botocore.session import get_session
 from botocore.validate import ParamValidator
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dealwire.contracts.connect_message import parse_connect_message
 from dealwire.domain.changes import plan_writes
 from dealwire.store.envelopes import build_update
+from dealwire.store.table import attribute_value
 from tests.support import ACCOUNT_ID, EVENTS
 
 if TYPE_CHECKING:
@@ -101,3 +105,25 @@ def test_an_unknown_status_orders_nothing_and_is_kept_raw() -> None:
     assert "status" not in envelope.ordered
     assert recipient.order is None
     assert recipient.fill["reported_status"] == "12345"
+
+
+_STORABLE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.text()
+    | st.integers(min_value=-(10**40), max_value=10**40)
+    | st.binary(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(_STORABLE)
+def test_attribute_values_are_what_boto3s_serializer_writes(value: Any) -> None:
+    try:
+        expected = TypeSerializer().serialize(value)
+    except (ValueError, ArithmeticError):  # beyond DynamoDB's 38 digits: the refusal stands
+        with pytest.raises((ValueError, ArithmeticError)):
+            attribute_value(value)
+        return
+    assert attribute_value(value) == expected

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -62,3 +62,13 @@ def test_malformed_offsets_are_refused(bad: str) -> None:
 def test_canonical_strings_sort_as_time_does(a: object, b: object) -> None:
     first, second = (canonical_timestamp(value.isoformat()) for value in (a, b))  # type: ignore[attr-defined]
     assert (first < second) == (a < b)  # type: ignore[operator]
+
+
+@given(
+    moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    digits=st.text(alphabet="0123456789", max_size=9),
+)
+def test_the_utc_shortcut_agrees_with_the_conversion_it_skips(moment: datetime, digits: str) -> None:
+    text = moment.replace(microsecond=0).isoformat() + (f".{digits}" if digits else "")
+    assert canonical_timestamp(text + "Z") == canonical_timestamp(text + "+00:00")
+    assert canonical_timestamp(text) == canonical_timestamp(text + "-00:00")
