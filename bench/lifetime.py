@@ -52,6 +52,7 @@ import sys
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest import mock
@@ -114,6 +115,8 @@ class Ledger:
 
     requests: Counter[str] = field(default_factory=Counter)
     units: Counter[str] = field(default_factory=Counter)
+    by_function: dict[str, Counter[str]] = field(default_factory=dict)  # the same requests, by function
+    function = ""  # the function whose requests are being counted
 
     def attach(self, client: Any) -> None:
         client.meta.events.register("before-parameter-build.*.*", self._record)
@@ -123,15 +126,17 @@ class Ledger:
 
     def add(self, service: str, operation: str, params: dict[str, Any] | None = None, times: int = 1) -> None:
         self.requests[f"{service} {operation}"] += times
+        self.by_function.setdefault(self.function, Counter())[f"{service} {operation}"] += times
         priced = units(service, operation, params or {})
         if priced:
             self.units[priced[0]] += priced[1] * times
 
     def take(self) -> Ledger:
         """What was counted so far, as a ledger of its own; this one starts again from nothing."""
-        taken = Ledger(self.requests.copy(), self.units.copy())
+        taken = Ledger(self.requests.copy(), self.units.copy(), self.by_function)
         self.requests.clear()
         self.units.clear()
+        self.by_function = {}
         return taken
 
     def cost(self) -> float:
@@ -152,6 +157,7 @@ class Life:
     # Per callback, in arrival order: its name, the webhook's answer ("applied", "stale") and
     # the stream records it caused (0: no item changed, no state written).
     outcomes: list[tuple[str, str, int]]
+    transactions: list[int]  # per callback, the TransactWriteItems requests it made
 
     @property
     def unchanged(self) -> list[str]:
@@ -175,28 +181,32 @@ def _callbacks(envelope_id: str) -> list[tuple[str, bytes]]:
     """The Connect callbacks in the order they arrive: (name, body)."""
     from tests.support import encode, signer, sim_message
 
-    def at(minutes: int) -> str:
-        return f"2026-12-0{1 + minutes // 1440}T{minutes % 1440 // 60:02d}:{minutes % 60:02d}:00.0000000Z"
+    # Generated after the send (whose record carries the time it was made), a second apart:
+    # only their order matters to what is written; the days they span are DAYS_OPEN's.
+    sent = datetime.now(UTC)
 
-    def message(event: str, minutes: int, status: str, signers: str, recipient: str | None = None) -> bytes:
+    def at(step: int) -> str:
+        return (sent + timedelta(seconds=step)).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+
+    def message(event: str, step: int, status: str, signers: str, recipient: str | None = None) -> bytes:
         """``signers``: the two signers' statuses, space-separated."""
         one, two = signers.split()
         return encode(
-            sim_message(event, at(minutes), status=status, signers=[signer("1", one), signer("2", two)],
+            sim_message(event, at(step), status=status, signers=[signer("1", one), signer("2", two)],
                         recipient_id=recipient, envelope_id=envelope_id)
         )  # fmt: skip
 
-    completed_1 = message("recipient-completed", 600, "sent", "completed delivered", "1")
+    completed_1 = message("recipient-completed", 4, "sent", "completed delivered", "1")
     return [
-        ("envelope sent", message("envelope-sent", 0, "sent", "sent sent")),
-        ("signer 1 delivered", message("recipient-delivered", 60, "sent", "delivered sent", "1")),
+        ("envelope sent", message("envelope-sent", 1, "sent", "sent sent")),
+        ("signer 1 delivered", message("recipient-delivered", 2, "sent", "delivered sent", "1")),
         ("signer 1 completed", completed_1),
-        # Generated at 09:00, before signer 1 completed; Connect delivered it after.
+        # Generated before signer 1 completed; Connect delivered it after.
         ("signer 2 delivered (out of order)",
-         message("recipient-delivered", 540, "sent", "delivered delivered", "2")),
+         message("recipient-delivered", 3, "sent", "delivered delivered", "2")),
         ("signer 1 completed again (duplicate)", completed_1),
-        ("signer 2 completed", message("recipient-completed", 2880, "sent", "completed completed", "2")),
-        ("envelope completed", message("envelope-completed", 2881, "completed", "completed completed")),
+        ("signer 2 completed", message("recipient-completed", 5, "sent", "completed completed", "2")),
+        ("envelope completed", message("envelope-completed", 6, "completed", "completed completed")),
     ]  # fmt: skip
 
 
@@ -261,6 +271,7 @@ def live(sim_url: str, deal: str, aws: Ledger, readers: Readers) -> Life:
     readers.new_records()  # what came before this life (the rule) is not its cost
 
     def invoke(function: str, handler: Callable[[dict[str, Any], Any], Any], event: dict[str, Any]) -> Any:
+        aws.function = function
         aws.add("Lambda", "Invoke")
         return handler(event, FakeContext(function_name=function))
 
@@ -288,9 +299,12 @@ def live(sim_url: str, deal: str, aws: Ledger, readers: Readers) -> Life:
 
     outcomes = []
     callbacks = _callbacks(envelope_id)
+    transactions = []
     for name, body in callbacks:
+        before = aws.requests["DynamoDB TransactWriteItems"]
         answer = invoke("webhook_docusign", webhook.lambda_handler, http_event(body))
         assert answer["statusCode"] == 200, (name, answer)
+        transactions.append(aws.requests["DynamoDB TransactWriteItems"] - before)
         outcomes.append((name, str(json.loads(answer["body"])["status"]), publish()))
 
     for recipient in ("1", "2"):  # DocuSign's side of the signing, so it serves the documents
@@ -298,9 +312,11 @@ def live(sim_url: str, deal: str, aws: Ledger, readers: Readers) -> Life:
     jobs = readers.drain(readers.jobs)
     assert [job["kind"] for job in jobs] == ["fetch_documents"], jobs
     # Lambda's event source receives the job and deletes it once handled.
+    aws.function = "document_fetch"
     aws.add("SQS", "ReceiveMessage")
     answer = invoke("document_fetch", document_fetch.lambda_handler, sqs_event(TEST_STACK, jobs))
     assert answer == {"batchItemFailures": []}, answer
+    aws.function = "document_fetch"
     aws.add("SQS", "DeleteMessage")
     publish()
     published = [e["detail-type"] for e in readers.drain(readers.tap)]
@@ -315,6 +331,7 @@ def live(sim_url: str, deal: str, aws: Ledger, readers: Readers) -> Life:
         documents=sum(n for kind, n in docusign.items() if kind.startswith("document ")),
         published=published,
         outcomes=outcomes,
+        transactions=transactions,
     )
 
 
@@ -417,6 +434,15 @@ def report(cold: Life, warm: Life) -> str:
         ),
         f"| **total** | **{ours}** | **{cold.aws.requests.total()}** | **{theirs}** |",
         "",
+        "dealwire's warm requests by function (the SQS pair is the event source's, for the job):",
+        "",
+        *(
+            f"- {function}: {spent.total()} ("
+            + ", ".join(f"{op.split(' ', 1)[1]} {n}" for op, n in sorted(spent.items()))
+            + ")"
+            for function, spent in warm.aws.by_function.items()
+        ),
+        "",
         "| DocuSign calls | dealwire, warm | dealwire, cold containers | naive design |",
         "|---|---|---|---|",
         *(
@@ -443,11 +469,14 @@ def report(cold: Life, warm: Life) -> str:
         )
         + ".",
         "",
-        "Callbacks as they arrived (webhook answer, stream records they caused): "
-        + "; ".join(f"{name} ({status}, {records})" for name, status, records in warm.outcomes)
+        "Callbacks as they arrived (webhook answer, stream records they caused, transactions): "
+        + "; ".join(
+            f"{name} ({status}, {records}, {sent})"
+            for (name, status, records), sent in zip(warm.outcomes, warm.transactions, strict=True)
+        )
         + f". Written nothing: {', '.join(warm.unchanged)}: the signer 1 completion had already "
-        "said signer 2 opened it. Every callback still costs its archive put and one conditional "
-        "transaction.",
+        "said signer 2 opened it. Every callback still costs its archive put and at least one "
+        "conditional transaction.",
         "",
         f"Events published: {', '.join(warm.published)}.",
         "",
