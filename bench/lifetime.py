@@ -7,7 +7,9 @@ the DocuSign simulator (loopback), with the template's resources:
 2. ``webhook_docusign`` gets the envelope's Connect callbacks, signed with the tenant's key:
    sent, delivered (signer 1), signer 1 completed, delivered (signer 2, generated before
    signer 1 completed: it arrives out of order), signer 1 completed again (a duplicate),
-   signer 2 completed, envelope completed. Seven callbacks, six of them new.
+   signer 2 completed, envelope completed. Seven callbacks, six of them new, generated a
+   second apart after the send: their order is what decides what is written, and the days
+   the envelope is open (DAYS_OPEN) matter only to the naive poller.
 3. After each handler, the table's new stream records go to ``stream_publisher`` as Lambda's
    event source mapping would deliver them (``infra.local.streams.lambda_record``).
 4. The ``fetch_documents`` job it queued goes to ``document_fetch``: the combined PDF and the
@@ -316,7 +318,6 @@ def live(sim_url: str, deal: str, aws: Ledger, readers: Readers) -> Life:
     aws.add("SQS", "ReceiveMessage")
     answer = invoke("document_fetch", document_fetch.lambda_handler, sqs_event(TEST_STACK, jobs))
     assert answer == {"batchItemFailures": []}, answer
-    aws.function = "document_fetch"
     aws.add("SQS", "DeleteMessage")
     publish()
     published = [e["detail-type"] for e in readers.drain(readers.tap)]
