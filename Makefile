@@ -66,6 +66,7 @@ bench: $(VENV)/.synced  ## per-event cost (CPU, AWS requests, cold start); docum
 	$(BIN)/python -m bench.mail
 	$(BIN)/python -m bench.automation
 	$(BIN)/python -m bench.polling
+	$(BIN)/python -m bench.lifetime
 	$(BIN)/python -m bench.local_burst --own-stack --markdown bench/results-local-burst.md
 
 openapi: $(VENV)/.synced  ## regenerate docs/openapi.json from the HTTP API's functions' routes

@@ -16,7 +16,7 @@ import boto3.session
 from botocore.awsrequest import AWSResponse
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from botocore.awsrequest import AWSPreparedRequest
 
@@ -151,20 +151,30 @@ def stubbed_aws(stub: AwsStub) -> Iterator[AwsStub]:
     The clients are wrapped at creation rather than after, so a first invocation
     builds its clients lazily, as it does in Lambda, and still reaches no network.
     """
-    original_client = boto3.session.Session.client
     original_connect, original_resolve = socket.socket.connect, socket.getaddrinfo
-
-    def client(self: boto3.session.Session, *args: Any, **kwargs: Any) -> Any:
-        made = original_client(self, *args, **kwargs)
-        stub.attach(made)
-        return made
-
-    boto3.session.Session.client = client  # type: ignore[method-assign]
     socket.socket.connect = _refuse  # type: ignore[method-assign]
     socket.getaddrinfo = _refuse  # type: ignore[assignment]
     try:
-        yield stub
+        with every_new_client(stub.attach):
+            yield stub
     finally:
-        boto3.session.Session.client = original_client  # type: ignore[method-assign]
         socket.socket.connect = original_connect  # type: ignore[method-assign]
         socket.getaddrinfo = original_resolve
+
+
+@contextmanager
+def every_new_client(attach: Callable[[Any], None]) -> Iterator[None]:
+    """``attach`` is given every boto3 client created inside, as it is created (so a client a
+    handler builds lazily on its first invocation is seen too); clients made before are not."""
+    original_client = boto3.session.Session.client
+
+    def client(self: boto3.session.Session, *args: Any, **kwargs: Any) -> Any:
+        made = original_client(self, *args, **kwargs)
+        attach(made)
+        return made
+
+    boto3.session.Session.client = client  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        boto3.session.Session.client = original_client  # type: ignore[method-assign]
