@@ -159,7 +159,7 @@ class Recorder:
 @pytest.fixture
 def recorder(aws: Stack, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     recording = Recorder(aws)
-    build = clients._client.__wrapped__
+    build = clients._build
 
     @cache
     def watched(service: str, config: Any = clients._CONFIG) -> Any:

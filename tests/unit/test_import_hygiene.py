@@ -19,7 +19,7 @@ import webhook_docusign.app
 from dealwire.store import clients
 print(json.dumps({
     "modules": sorted(m for m in ("httpx", "jwt", "cryptography", "moto") if m in sys.modules),
-    "clients_built": clients._client.cache_info().currsize,
+    "clients_built": clients.built(),
 }))
 """
 

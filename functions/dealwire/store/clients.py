@@ -44,6 +44,7 @@ _UNVALIDATED = _CONFIG.merge(Config(parameter_validation=False))
 # A session is not safe to build clients from on two threads at once (boto3's docs);
 # the clients it builds are.
 _BUILDING = threading.Lock()
+_built: dict[str, Any] = {}
 
 
 @cache
@@ -51,10 +52,24 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
-@cache
+def _build(service: str, config: Config) -> Any:  # noqa: ANN401 - typed by the wrappers below
+    return _session().client(service, config=config)  # type: ignore[call-overload]
+
+
 def _client(service: str, config: Config = _CONFIG) -> Any:  # noqa: ANN401 - typed by the wrappers below
-    with _BUILDING:
-        return _session().client(service, config=config)  # type: ignore[call-overload]
+    """The service's one client, built on first use (once, whatever the number of threads)."""
+    client = _built.get(service)
+    if client is None:
+        with _BUILDING:
+            client = _built.get(service)
+            if client is None:
+                client = _built[service] = _build(service, config)
+    return client
+
+
+def built() -> int:
+    """How many clients exist so far (none is built at import)."""
+    return len(_built)
 
 
 def dynamodb() -> DynamoDBClient:
@@ -84,5 +99,6 @@ def sqs() -> SQSClient:
 
 def reset() -> None:
     """Forget every client and the session (tests start a new moto backend per test)."""
-    _client.cache_clear()
-    _session.cache_clear()
+    with _BUILDING:
+        _built.clear()
+        _session.cache_clear()
