@@ -223,3 +223,35 @@ def test_references_keep_the_root_and_the_newest_when_trimmed() -> None:
 
 def test_html_becomes_lines() -> None:
     assert html_text("<div>From: a</div><br><p>Sent: b</p><script>x</script>") == "From: a\nSent: b"
+
+
+def test_headers_parsed_once_read_as_the_default_policy_reads_them() -> None:
+    """Every corpus message, and a header repeated in every part: the cached parse answers
+    exactly what ``policy.default`` answers, part by part."""
+    from email import message_from_bytes, policy
+    from pathlib import Path
+
+    from dealwire.mail.message import PARSE_POLICY
+
+    corpus = sorted((Path(__file__).resolve().parents[1] / "events" / "mail" / "corpus").glob("*.eml"))
+    repeated = sample(attachments=3)
+    for part in repeated.iter_attachments():
+        part.replace_header("Content-Disposition", "attachment; filename*=UTF-8''Gr%C3%BC%C3%9Fe.pdf")
+    raws = [path.read_bytes() for path in corpus] + [crlf(repeated)]
+    assert len(raws) > 10
+    for raw in raws:
+        ours, theirs = (
+            message_from_bytes(raw, policy=PARSE_POLICY),
+            message_from_bytes(raw, policy=policy.default),
+        )
+        for mine, default in zip(ours.walk(), theirs.walk(), strict=True):
+            for name in ("subject", "from", "to", "content-type", "content-disposition", "message-id"):
+                assert [str(v) for v in mine.get_all(name, [])] == [str(v) for v in default.get_all(name, [])]
+            assert mine.get_filename() == default.get_filename()
+            assert mine.get_content_type() == default.get_content_type()
+            assert mine.get_content_charset() == default.get_content_charset()
+    names = [
+        p.get_filename() for p in message_from_bytes(crlf(repeated), policy=PARSE_POLICY).iter_attachments()
+    ]
+    assert len(names) >= 3
+    assert set(names) == {"Grüße.pdf"}

@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from email import policy
 from email.feedparser import BytesFeedParser
+from email.policy import EmailPolicy
+from functools import lru_cache
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
@@ -26,6 +28,32 @@ _DECODE_CHUNK = 256 * 1024
 _BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 _NOT_BASE64 = bytes(byte for byte in range(256) if byte not in _BASE64_ALPHABET)
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]|^\.+$")
+
+
+class _HeadersParsedOnce(EmailPolicy):
+    """``policy.default``, except that a header read again is not parsed again.
+
+    The stdlib keeps each header as its raw text and parses it on every access: reading
+    one part's type, disposition, file name and charset parses its Content-Type and
+    Content-Disposition again and again (a third of the ingest of a message with many
+    small parts, make bench). The header objects are immutable, so the most recent few
+    are kept by their raw name and value; what is parsed is exactly what the default
+    policy parses.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        if hasattr(value, "name"):  # a header object set by code, as the default policy does
+            return value
+        return _parsed_header(name, value)
+
+
+@lru_cache(maxsize=64)
+def _parsed_header(name: str, value: str) -> str:
+    parsed: str = policy.default.header_fetch_parse(name, value)
+    return parsed
+
+
+PARSE_POLICY = _HeadersParsedOnce()
 
 
 class MailUnreadable(ValueError):
@@ -78,7 +106,7 @@ class ParsedMail:
 def read_mail(chunks: Iterable[bytes], limits: MailLimits | None = None) -> ParsedMail:
     """Parse a message given in chunks. Raises ``LimitExceeded`` or ``MailUnreadable``."""
     preflight = Preflight(limits or MailLimits())
-    parser = BytesFeedParser(policy=policy.default)
+    parser = BytesFeedParser(policy=PARSE_POLICY)
     digest = hashlib.sha256()
     # Only the parser's own failures are the message's fault. The chunks come from S3: a
     # read error there is raised as it is, so the delivery is retried, never refused.
@@ -142,12 +170,13 @@ def _read(root: Message) -> ParsedMail:
                 parsed.attached.append(read_headers(children[0]))
             stack.extend((child, attached or is_message) for child in reversed(children))
             continue
-        parsed.parts.append(_leaf(message, len(parsed.parts), attached, parsed.parts))
+        parsed.parts.append(_leaf(message, content_type, len(parsed.parts), attached, parsed.parts))
     return parsed
 
 
-def _leaf(message: Message, index: int, attached: bool, earlier: list[MailPart]) -> MailPart:
-    content_type = message.get_content_type()
+def _leaf(
+    message: Message, content_type: str, index: int, attached: bool, earlier: list[MailPart]
+) -> MailPart:
     disposition = (message.get_content_disposition() or "").lower()
     filename = _filename(message)
     role = "attachment" if disposition == "attachment" or filename else "inline"
