@@ -96,20 +96,26 @@ class AwsStub:
             # DynamoDB answers an UpdateItem without ReturnValues, and a committed
             # transaction, with an empty object; botocore checks x-amz-crc32 when present.
             return _json(JSON_10, {}, crc32=True)
-        if operation == "PutObject":
-            headers = {
-                "ETag": '"6805f2cfc46c0f04559748bb039d69ae"',
-                "x-amz-request-id": "0A49CE4060975EAC",
-                "x-amz-id-2": "bench",
-                "x-amz-server-side-encryption": "AES256",
-                "Content-Length": "0",
-            }
+        if operation in {"PutObject", "UploadPart"}:
+            headers = {**_S3_HEADERS, "ETag": '"6805f2cfc46c0f04559748bb039d69ae"', "Content-Length": "0"}
             checksum = request.headers.get("x-amz-checksum-sha256")
             if checksum:
                 headers["x-amz-checksum-sha256"] = (
                     str(checksum, "ascii") if isinstance(checksum, bytes) else checksum
                 )
             return 200, headers, b""
+        if operation == "CreateMultipartUpload":
+            return _xml(
+                "InitiateMultipartUploadResult",
+                "<Bucket>bench</Bucket><Key>k</Key><UploadId>bench-upload</UploadId>",
+            )
+        if operation == "CompleteMultipartUpload":
+            return _xml(
+                "CompleteMultipartUploadResult",
+                "<Bucket>bench</Bucket><Key>k</Key><ETag>&quot;3858f62230ac3c915f300c664312c11f-2&quot;</ETag>",
+            )
+        if operation == "AbortMultipartUpload":
+            return 204, dict(_S3_HEADERS), b""
         if operation == "GetSecretValue":
             sent = request.body if isinstance(request.body, bytes | str) else b"{}"
             secret_id = json.loads(sent)["SecretId"]
@@ -124,6 +130,21 @@ class AwsStub:
             }
             return _json(JSON_11, document)
         raise AssertionError(f"no canned answer for {operation}: the handler made an unexpected request")
+
+
+_S3_HEADERS = {
+    "x-amz-request-id": "0A49CE4060975EAC",
+    "x-amz-id-2": "bench",
+    "x-amz-server-side-encryption": "AES256",
+}
+
+
+def _xml(root: str, inner: str) -> tuple[int, dict[str, str], bytes]:
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<{root} xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{inner}</{root}>'
+    ).encode()
+    return 200, {**_S3_HEADERS, "Content-Type": "application/xml", "Content-Length": str(len(body))}, body
 
 
 def _json(

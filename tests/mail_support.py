@@ -88,6 +88,19 @@ def mail_bucket(stack: Stack) -> str:
     return stack.function_environment("MailIngestFunction")["DEALWIRE_MAIL_BUCKET"]
 
 
+def part_bytes(stack: Stack, part: dict[str, Any]) -> bytes:
+    """A stored part's bytes as its record places them: its own object, or its range of a pack."""
+    import boto3
+
+    request: dict[str, Any] = {"Bucket": mail_bucket(stack), "Key": part["key"]}
+    if part.get("packed"):
+        if not part["size"]:
+            return b""
+        start = int(part["offset"])
+        request["Range"] = f"bytes={start}-{start + int(part['size']) - 1}"
+    return bytes(boto3.client("s3", region_name=stack.region).get_object(**request)["Body"].read())
+
+
 def table(stack: Stack) -> str:
     return stack.function_environment("MailIngestFunction")["DEALWIRE_TABLE_NAME"]
 

@@ -9,6 +9,7 @@ validates them and writes the OpenAPI document (docs/openapi.json) from these ro
 
 from __future__ import annotations
 
+import time
 import warnings
 from datetime import UTC, datetime
 from functools import cache
@@ -19,7 +20,18 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.metrics import MetricUnit
 
 from dealwire.api.envelopes import Envelopes
-from dealwire.api.resolver import CONFLICT, ERRORS, UPSTREAM, answers, caller, crm_resolver, require_role
+from dealwire.api.errors import NotFound
+from dealwire.api.part_links import LINK_PATH, PartLink, PartLinks, secret_key
+from dealwire.api.resolver import (
+    CONFLICT,
+    ERRORS,
+    UPSTREAM,
+    answers,
+    caller,
+    crm_resolver,
+    error,
+    require_role,
+)
 from dealwire.api.rules import Rules
 from dealwire.api.sending import IdempotentSends, ManualSends
 from dealwire.api.templates import Templates
@@ -47,9 +59,10 @@ from dealwire.contracts.automation import (  # noqa: TC001 - Powertools reads th
 from dealwire.contracts.sending import ManualSend, ManualSent
 from dealwire.domain.ids import CRM_ID_PATTERN, DOCUSIGN_ID_PATTERN, RULE_ID_PATTERN, THREAD_ID_PATTERN
 from dealwire.http import json_body_refusal, json_response
+from dealwire.mail.ingest import PACKED_PART_BYTES
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import api_settings
-from dealwire.store.archive import Archive
+from dealwire.store.archive import Archive, content_disposition
 from dealwire.store.automation import AutomationStore, RuleStore
 from dealwire.store.crm import CrmProjection
 from dealwire.store.docusign_app import DocuSignAccess, spending_access
@@ -147,14 +160,35 @@ def templates() -> Templates:
 
 
 @cache
+def part_links() -> PartLinks:
+    settings = api_settings()
+    return PartLinks(secret_key(settings.part_link_secret, settings.tenant_cache_seconds))
+
+
+@cache
+def mail_parts() -> Archive:
+    return Archive(api_settings().mail_bucket)
+
+
+@cache
 def threads() -> Threads:
     settings = api_settings()
     return Threads(
         MailStore(settings.table_name),
         CrmProjection(settings.table_name),
-        Archive(settings.mail_bucket),
+        mail_parts(),
+        part_links(),
         settings.link_seconds,
     )
+
+
+def _api_base() -> str:
+    """This API's address as the caller reached it (custom domain, or the stage's own path)."""
+    event = app.current_event
+    context = event.request_context
+    scheme = (event.headers or {}).get("x-forwarded-proto", "https")
+    stage = context.stage
+    return f"{scheme}://{context.domain_name}" + ("" if stage in {None, "", "$default"} else f"/{stage}")
 
 
 def _caller() -> tuple[str, str]:
@@ -326,7 +360,50 @@ def person_threads(person_id: PersonId, cursor: Cursor = None, limit: Limit = 25
 )
 def thread(thread_id: ThreadId, cursor: Cursor = None) -> ThreadPage:
     tenant, user = _caller()
-    return threads().read(tenant, user, thread_id, cursor)
+    return threads().read(tenant, user, thread_id, api_base=_api_base(), now=time.time(), cursor=cursor)
+
+
+@app.get(
+    LINK_PATH,
+    summary="A mail part, through the link a thread gave",
+    description=(
+        "The bytes of a small attachment or body that is stored packed with the message's other "
+        "small parts. The link comes from a thread's `parts[].url` and, like a presigned URL, needs "
+        "no token: it is signed by the API and valid for as long as the thread's other links. A "
+        "changed or expired link is refused with 403; read the thread again for a new one."
+    ),
+    responses={
+        200: {
+            "description": "The part's bytes, with its type and name",
+            "content": {"application/octet-stream": {}},
+        },
+        400: ERRORS[400],
+        403: error("The link was changed or has expired (code bad_link or link_expired)"),
+        404: error("The part is no longer stored"),
+    },
+    tags=["threads"],
+    security=[{}],  # no token: the signature in the link is the authorization
+)
+def mail_part(  # type: ignore[no-untyped-def]  # noqa: ANN201 - see below
+    *,
+    key: Annotated[str, Query(max_length=1024, description="Where the part is kept")],
+    offset: Annotated[int, Query(ge=0, description="Its first byte there")],
+    size: Annotated[int, Query(ge=0, le=PACKED_PART_BYTES, description="Its length")],
+    media_type: Annotated[str, Query(alias="type", max_length=255, description="Its content type")],
+    expires: Annotated[int, Query(ge=0, description="Until when the link is valid (Unix seconds)")],
+    signature: Annotated[str, Query(max_length=128, description="The API's signature of the link")],
+    name: Annotated[str | None, Query(max_length=255, description="Its file name")] = None,
+):
+    # No return annotation on purpose: Powertools validates an annotated answer's body as JSON
+    # text, which bytes are not; unannotated, a Response is sent as it is (base64, as bytes are).
+    link = part_links().verify(PartLink(key, offset, size, media_type, name, expires), signature, time.time())
+    data = mail_parts().read_range(link.key, link.offset, link.size)
+    if data is None:
+        raise NotFound("the part is no longer stored")
+    headers = {"Cache-Control": "private, max-age=60", "X-Content-Type-Options": "nosniff"}
+    if link.filename:
+        headers["Content-Disposition"] = content_disposition(link.filename)
+    return Response(status_code=200, content_type=link.content_type, body=data, headers=headers)
 
 
 @app.post(

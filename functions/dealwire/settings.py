@@ -114,6 +114,8 @@ class ApiSettings(DocuSignCallerSettings):
     admin_role: str = Field(alias="DEALWIRE_ADMIN_ROLE", default="admin", min_length=1)
     # How long a document or attachment link the API hands out stays valid.
     link_seconds: int = Field(alias="DEALWIRE_LINK_SECONDS", default=300, ge=30, le=3600)
+    # The secret (name or ARN) holding the key that signs links to packed mail parts.
+    part_link_secret: str = Field(alias="DEALWIRE_PART_LINK_SECRET", min_length=1)
 
 
 class IntegrationsSettings(_Settings):

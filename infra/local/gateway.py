@@ -140,6 +140,9 @@ def build_event(
             cookies.extend(part.strip() for part in value.split(";") if part.strip())
             continue
         merged[lowered] = f"{merged[lowered]},{value}" if lowered in merged else value
+    # API Gateway sets these itself, whatever the client sent; the local gateway speaks plain HTTP.
+    merged["x-forwarded-for"] = source_ip
+    merged["x-forwarded-proto"] = "http"
     query: dict[str, str] = {}
     for name, value in parse_qsl(raw_query, keep_blank_values=True):
         query[name] = f"{query[name]},{value}" if name in query else value

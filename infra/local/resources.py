@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import secrets
+import string
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -40,6 +42,7 @@ def create_resources(stack: Stack, endpoint_url: str | None = None) -> dict[str,
             "AWS::S3::Bucket",
             "AWS::SQS::Queue",
             "AWS::Events::EventBus",
+            "AWS::SecretsManager::Secret",
         }
     )
     if unknown:
@@ -53,7 +56,22 @@ def create_resources(stack: Stack, endpoint_url: str | None = None) -> dict[str,
     events = _client("events", stack.region, endpoint_url)
     for logical in stack.resources("AWS::Events::EventBus"):
         events.create_event_bus(Name=stack.physical_name(logical))
+    create_secrets(stack, endpoint_url)
     return streams
+
+
+def create_secrets(stack: Stack, endpoint_url: str | None = None) -> None:
+    """The secrets the template generates, each with a value as CloudFormation would make it."""
+    client = _client("secretsmanager", stack.region, endpoint_url)
+    for logical, resource in stack.resources("AWS::SecretsManager::Secret").items():
+        generate = resource["Properties"].get("GenerateSecretString", {})
+        if set(generate) - {"PasswordLength", "ExcludePunctuation"}:
+            raise NotImplementedError(f"{logical}: only a plain generated string is emulated")
+        alphabet = string.ascii_letters + string.digits
+        if not generate.get("ExcludePunctuation", False):
+            alphabet += "!#$%&()*+,-.:;<=>?@[]^_{|}~"
+        value = "".join(secrets.choice(alphabet) for _ in range(int(generate.get("PasswordLength", 32))))
+        client.create_secret(Name=stack.physical_name(logical), SecretString=value)
 
 
 def _create_table(stack: Stack, logical: str, properties: dict[str, Any], endpoint_url: str | None) -> str:

@@ -59,7 +59,17 @@ def test_the_api_routes_are_the_openapi_documents_each_behind_the_jwt_authorizer
         (method, path) for method, path, function, _ in STACK.http_routes() if function in API_FUNCTIONS
     )
     assert routed == documented
-    assert {auth for _, _, function, auth in STACK.http_routes() if function in API_FUNCTIONS} == {"CrmJwt"}
+    # Open: what the document says takes no token (a part link's signature is its authorization).
+    tokenless = sorted(
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") == [{}]
+    )
+    assert tokenless == [("GET", "/v1/mail/parts")]
+    routes = [(m, p, auth) for m, p, function, auth in STACK.http_routes() if function in API_FUNCTIONS]
+    assert sorted((m, p) for m, p, auth in routes if auth is None) == tokenless
+    assert {auth for *_, auth in routes if auth is not None} == {"CrmJwt"}
 
 
 def test_the_integration_routes_go_to_the_integrations_function() -> None:
@@ -112,7 +122,9 @@ def test_a_key_rotation_event_is_retried_and_kept_when_it_fails() -> None:
 def test_the_crm_api_requires_the_jwt_authorizer_and_the_webhook_is_open_to_hmac() -> None:
     for function in API_FUNCTIONS:
         routes = [e for e in resource(function)["Events"].values() if e["Type"] == "HttpApi"]
-        assert {event["Properties"]["Auth"]["Authorizer"] for event in routes} == {"CrmJwt"}
+        guarded = [event for event in routes if event["Properties"]["Path"] != "/v1/mail/parts"]
+        assert {event["Properties"]["Auth"]["Authorizer"] for event in guarded} == {"CrmJwt"}
+    assert "Auth" not in resource("ApiFunction")["Events"]["GetMailPart"]["Properties"]
     webhook_events = resource("WebhookDocusignFunction")["Events"].values()
     assert all("Auth" not in event["Properties"] for event in webhook_events)
     assert "DefaultAuthorizer" not in resource("HttpApi")["Auth"]

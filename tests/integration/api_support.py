@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from tests.mail_support import CARLA, bcc_mail, ingest, put_raw, seed_crm, ses_event
 from tests.support import FakeContext
@@ -115,3 +116,19 @@ def filed(
     seed_crm(aws, sharing=sharing, deals=deals)
     put_raw(aws, "m1", bcc_mail(to=to))
     return str(ingest(ses_event("m1"))["outcomes"][0]["threadId"])
+
+
+def follow(url: str) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, bytes) of a part link a thread answered: the API's own link is
+    answered by the API function in-process (the way API Gateway would route it, with no
+    token), any other (a presigned S3 URL) is fetched from moto."""
+    link = urlsplit(url)
+    if link.hostname != "api.dealwire.example":
+        import requests
+
+        answer = requests.get(url, timeout=10)
+        return answer.status_code, dict(answer.headers), answer.content
+    whole = call("GET", link.path, query=link.query)
+    body = whole.get("body") or ""
+    data = base64.b64decode(body) if whole.get("isBase64Encoded") else body.encode()
+    return whole["statusCode"], {k.lower(): v for k, v in (whole.get("headers") or {}).items()}, data

@@ -19,7 +19,7 @@ import pytest
 from dealwire.store import clients, tenants
 from infra.local import moto_dynamodb
 from infra.local.gateway import Gateway
-from infra.local.resources import create_queues, create_resources, create_table, seed_tenant
+from infra.local.resources import create_queues, create_resources, create_secrets, create_table, seed_tenant
 from tests.conftest import TEST_STACK
 from tests.docusign_support import new_private_key, simulator
 from tests.infra.test_docusign_sim import Api
@@ -93,6 +93,7 @@ def empty(stack: Stack) -> None:
     secrets = boto3.client("secretsmanager")
     for secret in secrets.list_secrets().get("SecretList", []):
         secrets.delete_secret(SecretId=secret["ARN"], ForceDeleteWithoutRecovery=True)
+    create_secrets(stack)
 
 
 @pytest.fixture(scope="session", autouse=True)

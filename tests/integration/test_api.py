@@ -20,7 +20,7 @@ from dealwire.store.tenants import TenantDirectory
 from infra.docusign_sim import SimulatorControl
 from infra.local.resources import seed_tenant
 from tests.docusign_support import USER_ID, put_app_secret
-from tests.integration.api_support import OTHER, SAM, ULLA, api, call, filed, seed_other_tenants_user
+from tests.integration.api_support import OTHER, SAM, ULLA, api, call, filed, follow, seed_other_tenants_user
 from tests.integration.helpers import bucket, simulated_access, table
 from tests.integration.test_document_job_end_to_end import document_fetch, signed_and_queued, sqs_event
 from tests.mail_support import BOB, bcc_mail, ingest, put_raw, seed_crm, ses_event
@@ -281,7 +281,9 @@ def test_a_threads_parts_are_links_to_their_bytes(aws: Stack) -> None:
     assert status == 200
     (message,) = page["messages"]
     (text,) = [part for part in message["parts"] if part["role"] == "text"]
-    assert requests.get(text["url"], timeout=10).content.startswith(b"Hi Carla")
+    status, _, data = follow(text["url"])
+    assert status == 200
+    assert data.startswith(b"Hi Carla")
 
 
 def _api(

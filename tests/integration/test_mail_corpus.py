@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 
 from tests.mail_support import (
     CARLA,
     ingest,
-    mail_bucket,
+    part_bytes,
     put_raw,
     seed_crm,
     ses_event,
@@ -33,14 +32,6 @@ REFUSED = {"bounce-dsn.eml": "sender_not_allowed"}
 def stored(stack: Stack, thread_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     thread, [message] = thread_and_messages(stack, thread_id)
     return thread, message
-
-
-def read(stack: Stack, key: str) -> bytes:
-    return bytes(
-        boto3.client("s3", region_name=stack.region)
-        .get_object(Bucket=mail_bucket(stack), Key=key)["Body"]
-        .read()
-    )
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
@@ -78,11 +69,11 @@ def test_corpus_message(aws: Stack, name: str) -> None:
             continue
         assert part["size"] == attachment["size"]
         assert part["content_type"] == attachment["content_type"]
-        assert len(read(aws, part["key"])) == attachment["size"]
+        assert len(part_bytes(aws, part)) == attachment["size"]
         assert ".." not in part["key"]
     text = next((part for part in message["parts"] if part["role"] in {"text", "html"}), None)
     assert text is not None
-    body = read(aws, text["key"])
+    body = part_bytes(aws, text)
     phrase = (original or expected)["text_contains"]
     if not original:
         assert squeeze(phrase) in squeeze(message["snippet"]) + squeeze(body.decode("utf-8", "replace"))

@@ -17,6 +17,7 @@ from tests.mail_support import (
     bcc_mail,
     ingest,
     mail_bucket,
+    part_bytes,
     put_raw,
     s3_event,
     seed_crm,
@@ -62,10 +63,7 @@ def test_a_bcc_mail_is_stored_and_linked_to_the_contacts_one_open_deal(aws: Stac
     assert message["owner_user_id"] == "user-3"
     assert message["kind"] == "bcc"
     assert [p["role"] for p in message["parts"]] == ["text"]
-    body = boto3.client("s3", region_name=aws.region).get_object(
-        Bucket=mail_bucket(aws), Key=message["parts"][0]["key"]
-    )
-    assert b"attached is our proposal" in body["Body"].read()
+    assert b"attached is our proposal" in part_bytes(aws, message["parts"][0])
 
 
 def test_the_same_message_delivered_twice_is_stored_once(aws: Stack) -> None:

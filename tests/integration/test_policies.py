@@ -29,7 +29,7 @@ from dealwire.store.polling import PollStateStore
 from infra.docusign_sim import SimulatorControl
 from infra.local.resources import seed_tenant
 from tests.docusign_support import USER_ID
-from tests.integration.api_support import ULLA, crm
+from tests.integration.api_support import ULLA, crm, follow
 from tests.integration.api_support import api as call_api
 from tests.integration.conftest import forget_containers
 from tests.integration.helpers import table
@@ -376,7 +376,10 @@ def test_api(aws: Stack, sim: Simulator, api: Api, recorder: Recorder, document_
             == 200
         )
         assert call_api("POST", f"/v1/envelopes/{open_}/void", body={"reason": "x"}, claims=ULLA)[0] == 200
-        assert call_api("GET", f"/v1/threads/{thread}", claims=ULLA)[0] == 200
+        status, page = call_api("GET", f"/v1/threads/{thread}", claims=ULLA)
+        assert status == 200
+        # A packed part's link: the signing key's secret, then a ranged GetObject.
+        assert follow(page["messages"][0]["parts"][0]["url"])[0] == 200
         assert call_api("GET", "/v1/deals/deal-42/threads", claims=ULLA)[0] == 200
         assert call_api("GET", "/v1/persons/person-17/threads", claims=ULLA)[0] == 200
         assert (

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from dealwire.api.errors import InvalidRequest, NotFound
+from dealwire.api.part_links import PartLink
 from dealwire.api.resolver import require_active_user
 from dealwire.contracts.api import (
     DealChosen,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
+    from dealwire.api.part_links import PartLinks
     from dealwire.store.archive import Archive
     from dealwire.store.crm import CrmProjection
     from dealwire.store.mail import MailStore, ThreadState
@@ -38,20 +40,41 @@ MAX_VISIBILITY_PAGES: Final = 50
 
 
 class Threads:
-    def __init__(self, mail: MailStore, crm: CrmProjection, parts: Archive, link_seconds: int) -> None:
+    def __init__(
+        self, mail: MailStore, crm: CrmProjection, parts: Archive, links: PartLinks, link_seconds: int
+    ) -> None:
         self._mail = mail
         self._crm = crm
         self._parts = parts
+        self._links = links
         self._link_seconds = link_seconds
 
-    def read(self, tenant_id: str, user_id: str, thread_id: str, cursor: str | None = None) -> ThreadPage:
-        """The thread and the page of its messages the caller may see, oldest first."""
+    def read(
+        self,
+        tenant_id: str,
+        user_id: str,
+        thread_id: str,
+        *,
+        api_base: str,
+        now: float,
+        cursor: str | None = None,
+    ) -> ThreadPage:
+        """The thread and the page of its messages the caller may see, oldest first.
+
+        Each part has a link valid for ``link_seconds``: a presigned S3 URL for a part stored
+        on its own, a signed link to this API (``api_base``) for one packed with others.
+        """
         self.require_user(tenant_id, user_id)
         thread = self._thread(tenant_id, thread_id)
         if not self._can_see(tenant_id, user_id, thread):
             raise NotFound("no such thread")
         page = self._mail.thread_messages(tenant_id, thread.thread_id, cursor=cursor)
-        messages = [self._message(item) for item in page.items if _message_visible(user_id, thread, item)]
+        expires = int(now) + self._link_seconds
+        messages = [
+            self._message(item, api_base, expires)
+            for item in page.items
+            if _message_visible(user_id, thread, item)
+        ]
         return ThreadPage(thread=summary(thread.item), messages=messages, cursor=page.cursor)
 
     def of_deal(
@@ -125,7 +148,20 @@ class Threads:
                 return False
         return False
 
-    def _message(self, item: Mapping[str, Any]) -> MessageView:
+    def _part_url(self, part: Mapping[str, Any], api_base: str, expires: int) -> str:
+        if not part.get("packed"):
+            return self._parts.presigned_get(str(part["key"]), self._link_seconds, part.get("filename"))
+        link = PartLink(
+            key=str(part["key"]),
+            offset=int(part.get("offset", 0)),
+            size=int(part.get("size", 0)),
+            content_type=str(part.get("content_type") or "application/octet-stream"),
+            filename=part.get("filename"),
+            expires=expires,
+        )
+        return self._links.url(api_base, link)
+
+    def _message(self, item: Mapping[str, Any], api_base: str, expires: int) -> MessageView:
         return MessageView(
             message_key=str(item.get("message_key", "")),
             message_id=item.get("message_id"),
@@ -145,7 +181,7 @@ class Threads:
                     sha256=part.get("sha256", ""),
                     content_type=part.get("content_type", "application/octet-stream"),
                     filename=part.get("filename"),
-                    url=self._parts.presigned_get(str(part["key"]), self._link_seconds, part.get("filename")),
+                    url=self._part_url(part, api_base, expires),
                 )
                 for part in item.get("parts") or []
                 if part.get("key")

@@ -10,6 +10,8 @@ account may know, records a rejection that the stream publishes as ``mail.reject
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,6 +26,8 @@ from dealwire.store.archive import safe_token
 from dealwire.store.mail import Duplicate, NewMessage, ThreadChanged
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from dealwire.contracts.ses import Delivery
     from dealwire.domain.linking import ThreadLink
     from dealwire.mail.filing import Filing
@@ -189,7 +193,7 @@ class MailIngest:
                 return Outcome("duplicate", tenant, message_key=decision.message_key)
             if parts is None:
                 # After the thread is known and the message is new: a duplicate uploads nothing.
-                parts = self._store_parts(tenant, decision.message_key, parsed)
+                parts = store_parts(self._archive, tenant, decision.message_key, parsed)
             message = NewMessage(
                 tenant_id=tenant,
                 thread_id=linked.thread_id,
@@ -232,28 +236,93 @@ class MailIngest:
         )
         return _Linked(thread_id, current, decided)
 
-    def _store_parts(self, tenant: str, message_key: str, parsed: ParsedMail) -> list[dict[str, Any]]:
-        """Every leaf part to S3, streamed; returns their records."""
-        records: list[dict[str, Any]] = []
-        for part in parsed.parts:
+
+# A part of this size or less is kept with the message's other small parts in one object
+# (a byte range of it, served by the API's part links): a mail of 200 small attachments is
+# one PutObject, not 200 (make bench). Larger parts stream to an object of their own.
+PACKED_PART_BYTES = 256 * 1024
+# A pack is stored once it would pass this, so no more than this is held to be stored.
+PACK_BYTES = 8 * 1024 * 1024
+
+
+class _Pack:
+    """The message's small parts, end to end, stored as ``pack-<n>`` objects."""
+
+    def __init__(self, archive: Archive, prefix: str) -> None:
+        self._archive = archive
+        self._prefix = prefix
+        self._number = 0
+        self._buffer = bytearray()
+        self._parts = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self._prefix}pack-{self._number:03d}"
+
+    def add(self, data: bytes) -> tuple[str, int]:
+        """Where ``data`` will be: the pack's key and its offset there."""
+        if self._buffer and len(self._buffer) + len(data) > PACK_BYTES:
+            self.store()
+            self._number += 1
+        offset = len(self._buffer)
+        self._buffer += data
+        self._parts += 1
+        return self.key, offset
+
+    def store(self) -> None:
+        if self._parts:
+            # The buffer itself: a copy would be as large again.
+            self._archive.put(
+                self.key, self._buffer, "application/octet-stream", {"packed-parts": str(self._parts)}
+            )
+        self._buffer = bytearray()
+        self._parts = 0
+
+
+def _small(chunks: Iterator[bytes]) -> tuple[bytes, bool]:
+    """The part's first bytes, and whether that is all of it (no more than PACKED_PART_BYTES)."""
+    head = bytearray()
+    for chunk in chunks:
+        head += chunk
+        if len(head) > PACKED_PART_BYTES:
+            return bytes(head), False
+    return bytes(head), True
+
+
+def store_parts(archive: Archive, tenant: str, message_key: str, parsed: ParsedMail) -> list[dict[str, Any]]:
+    """Every leaf part to S3: small ones packed together, large ones streamed to their own
+    object. Returns their records for the message item; a packed part's record has the
+    pack's ``key``, its ``offset`` there and ``packed`` true."""
+    prefix = f"mail/{safe_token(tenant)}/{message_key}/parts/"
+    pack = _Pack(archive, prefix)
+    records: list[dict[str, Any]] = []
+    for part in parsed.parts:
+        chunks = part_chunks(part)
+        head, whole = _small(chunks)
+        placed: dict[str, Any]
+        if whole:
+            key, offset = pack.add(head)
+            digest = hashlib.sha256(head).hexdigest()
+            placed = {"key": key, "offset": offset, "size": len(head), "sha256": digest, "packed": True}
+        else:
             name = safe_filename(part.filename, part.role if part.role in {"text", "html"} else "part")
-            stored = self._archive.put_stream(
-                f"mail/{safe_token(tenant)}/{message_key}/parts/{part.index:03d}-{name}",
-                part_chunks(part),
+            stored = archive.put_stream(
+                f"{prefix}{part.index:03d}-{name}",
+                itertools.chain((head,), chunks),
                 part.content_type,
                 {"role": part.role, "filename": urllib.parse.quote(part.filename or "", safe=" ")},
             )
-            records.append(
-                {
-                    "index": part.index,
-                    "role": part.role,
-                    "key": stored.key,
-                    "size": stored.size,
-                    "sha256": stored.sha256,
-                    "content_type": part.content_type,
-                    "filename": part.filename,
-                    "content_id": part.content_id,
-                    "in_attached_message": part.in_attached_message,
-                }
-            )
-        return records
+            placed = {"key": stored.key, "size": stored.size, "sha256": stored.sha256}
+        records.append(
+            {
+                "index": part.index,
+                "role": part.role,
+                **placed,
+                "content_type": part.content_type,
+                "filename": part.filename,
+                "content_id": part.content_id,
+                "in_attached_message": part.in_attached_message,
+            }
+        )
+    pack.store()
+    return records

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import urllib.parse
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from botocore.exceptions import ClientError
 
@@ -112,14 +113,23 @@ class Archive:
         return self._client or clients.s3()
 
     def put(
-        self, key: str, body: bytes, content_type: str, metadata: dict[str, str] | None = None
+        self, key: str, body: bytes | bytearray, content_type: str, metadata: dict[str, str] | None = None
     ) -> StoredObject:
         """Store ``body`` with its SHA-256 checked by S3 on arrival."""
-        digest = hashlib.sha256(body).digest()
+        return self._put(key, body, content_type, metadata, hashlib.sha256(body).digest())
+
+    def _put(
+        self,
+        key: str,
+        body: bytes | bytearray,
+        content_type: str,
+        metadata: dict[str, str] | None,
+        digest: bytes,
+    ) -> StoredObject:
         self.client.put_object(
             Bucket=self._bucket,
             Key=key,
-            Body=body,
+            Body=cast("bytes", body),  # botocore sends a bytearray as it sends bytes
             ContentType=content_type,
             ChecksumSHA256=base64.b64encode(digest).decode("ascii"),
             Metadata={name: _ascii(value) for name, value in (metadata or {}).items()},
@@ -150,7 +160,7 @@ class Archive:
         """
         params: dict[str, str] = {"Bucket": self._bucket, "Key": key}
         if filename:
-            params["ResponseContentDisposition"] = f'attachment; filename="{_header_safe(filename)}"'
+            params["ResponseContentDisposition"] = content_disposition(filename)
         return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in))
 
     def tag_if_present(self, key: str, tags: dict[str, str]) -> bool:
@@ -183,6 +193,28 @@ class Archive:
         if len(data) > max_bytes:
             raise ValueError(f"{key} is over {max_bytes} bytes: not a message the webhook would have taken")
         return ArchivedObject(key, data, str(answer.get("ContentType", "")), dict(answer.get("Metadata", {})))
+
+    def read_range(self, key: str, offset: int, size: int) -> bytes | None:
+        """``size`` bytes of the object from ``offset``: one ranged GetObject, or None when
+        the object is not there (any more). Fewer bytes than that is an error, not a part."""
+        if size == 0:
+            return b""
+        try:
+            answer = self.client.get_object(
+                Bucket=self._bucket, Key=key, Range=f"bytes={offset}-{offset + size - 1}"
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise
+        body = answer["Body"]
+        try:
+            data = body.read(size + 1)
+        finally:
+            body.close()
+        if len(data) != size:
+            raise ValueError(f"{key} holds {len(data)} bytes from {offset}, not the {size} recorded")
+        return data
 
     def exists(self, key: str) -> bool:
         try:
@@ -221,8 +253,9 @@ class Archive:
                     parts.append(self._upload_part(key, upload_id, len(parts) + 1, part))
                     del part, buffer[:PART_SIZE]
             if upload_id is None:
-                self.put(key, bytes(buffer), content_type, metadata)
-                return StoredObject(key=key, sha256=digest.hexdigest(), size=size)
+                # The whole body is the one part: its digest is the one taken on the way.
+                # Sent as it is (botocore takes a bytearray): no copy of the body to send it.
+                return self._put(key, buffer, content_type, metadata, digest.digest())
             if buffer:
                 parts.append(self._upload_part(key, upload_id, len(parts) + 1, bytes(buffer)))
             self.client.complete_multipart_upload(
@@ -263,6 +296,15 @@ _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9 +\-=._:/@]+")
 def _tag_value(value: str) -> str:
     """S3 tag values allow letters, digits, spaces and ``+ - = . _ : / @``, up to 256."""
     return _TAG_UNSAFE.sub("_", value)[:256]
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with the name: printable ASCII for every client, and RFC 6266's UTF-8
+    form beside it when the name is not plain ASCII."""
+    plain = _header_safe(filename)
+    if plain == filename[:150]:
+        return f'attachment; filename="{plain}"'
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{urllib.parse.quote(filename[:150], safe='')}"
 
 
 def _header_safe(name: str) -> str:
