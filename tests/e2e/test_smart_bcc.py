@@ -7,13 +7,16 @@ import smtplib
 import time
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import httpx
 import pytest
 
 from dealwire.store.table import user_key
 from infra.local.template import Stack, load_template
+from tests.e2e.test_crm_api import get
 from tests.e2e.test_local_stack import eventually
 
 if TYPE_CHECKING:
@@ -48,6 +51,16 @@ def test_a_bcc_mail_over_smtp_becomes_a_thread_linked_to_the_contacts_deal(local
     [thread] = found
     assert thread["link_state"]["S"] == "linked"
     assert thread["deal_id"]["S"] == "deal-1"
+    # Through the API as a CRM reads it: the small attachment is packed, and its link (the
+    # gateway's own address, no token) answers its bytes as they were sent.
+    page = get(local_stack, f"/threads/{thread['thread_id']['S']}").json()
+    [stored] = [part for part in page["messages"][0]["parts"] if part["filename"] == "offer.pdf"]
+    assert stored["url"].startswith(f"http://{urlsplit(state['api_url']).netloc}/v1/mail/parts?")
+    download = httpx.get(stored["url"], timeout=10, trust_env=False)
+    assert download.status_code == 200
+    assert download.content == b"%PDF-1.4 test"
+    assert download.headers["content-type"] == "application/pdf"
+    assert download.headers["content-disposition"] == 'attachment; filename="offer.pdf"'
 
 
 def test_the_edge_refuses_recipients_that_are_not_the_smart_bcc_address(local_stack: LocalStack) -> None:
