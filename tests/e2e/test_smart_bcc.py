@@ -7,8 +7,8 @@ import smtplib
 import time
 from email.message import EmailMessage
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import boto3
 import httpx
