@@ -96,7 +96,12 @@ def run(size: int, key_pem: str) -> dict[str, Any]:
             200, json={"access_token": "t", "expires_in": 3600}
         )
         router.get("https://account-d.docusign.com/oauth/userinfo").respond(
-            200, json={"accounts": [{"account_id": ACCOUNT, "base_uri": "https://demo.docusign.net"}]}
+            200,
+            json={
+                # userinfo as DocuSign answers it: the user's id is always there.
+                "sub": "4c3b2a19-8d7e-4f60-9a1b-2c3d4e5f6a7b",
+                "accounts": [{"account_id": ACCOUNT, "base_uri": "https://demo.docusign.net"}],
+            },
         )
         documents = f"{BASE}/v2.1/accounts/{ACCOUNT}/envelopes/e/documents"
         router.get(f"{documents}/combined").mock(

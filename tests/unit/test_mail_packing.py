@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
@@ -23,11 +24,12 @@ class RecordingArchive:
         self.puts: list[str] = []
 
     def put(
-        self, key: str, body: bytes, content_type: str, metadata: dict[str, str] | None = None
+        self, key: str, body: bytes | io.BytesIO, content_type: str, metadata: dict[str, str] | None = None
     ) -> StoredObject:
+        data = body.getvalue() if isinstance(body, io.BytesIO) else body
         self.puts.append(key)
-        self.objects[key] = body
-        return StoredObject(key, hashlib.sha256(body).hexdigest(), len(body))
+        self.objects[key] = data
+        return StoredObject(key, hashlib.sha256(data).hexdigest(), len(data))
 
     def put_stream(
         self, key: str, chunks: Any, content_type: str, metadata: dict[str, str] | None = None

@@ -11,6 +11,7 @@ account may know, records a rejection that the stream publishes as ``mail.reject
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import urllib.parse
 from dataclasses import dataclass
@@ -252,7 +253,7 @@ class _Pack:
         self._archive = archive
         self._prefix = prefix
         self._number = 0
-        self._buffer = bytearray()
+        self._buffer = io.BytesIO()
         self._parts = 0
 
     @property
@@ -261,21 +262,20 @@ class _Pack:
 
     def add(self, data: bytes) -> tuple[str, int]:
         """Where ``data`` will be: the pack's key and its offset there."""
-        if self._buffer and len(self._buffer) + len(data) > PACK_BYTES:
+        if self._parts and self._buffer.tell() + len(data) > PACK_BYTES:
             self.store()
             self._number += 1
-        offset = len(self._buffer)
-        self._buffer += data
+        offset = self._buffer.tell()
+        self._buffer.write(data)
         self._parts += 1
         return self.key, offset
 
     def store(self) -> None:
         if self._parts:
-            # The buffer itself: a copy would be as large again.
-            self._archive.put(
-                self.key, self._buffer, "application/octet-stream", {"packed-parts": str(self._parts)}
-            )
-        self._buffer = bytearray()
+            # BytesIO.getvalue() hands over the buffer itself, not a copy as large again.
+            body, self._buffer = self._buffer.getvalue(), io.BytesIO()
+            self._archive.put(self.key, body, "application/octet-stream", {"packed-parts": str(self._parts)})
+        self._buffer = io.BytesIO()
         self._parts = 0
 
 

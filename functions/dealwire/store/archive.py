@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import re
 import urllib.parse
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -113,23 +114,18 @@ class Archive:
         return self._client or clients.s3()
 
     def put(
-        self, key: str, body: bytes | bytearray, content_type: str, metadata: dict[str, str] | None = None
+        self, key: str, body: bytes, content_type: str, metadata: dict[str, str] | None = None
     ) -> StoredObject:
         """Store ``body`` with its SHA-256 checked by S3 on arrival."""
         return self._put(key, body, content_type, metadata, hashlib.sha256(body).digest())
 
     def _put(
-        self,
-        key: str,
-        body: bytes | bytearray,
-        content_type: str,
-        metadata: dict[str, str] | None,
-        digest: bytes,
+        self, key: str, body: bytes, content_type: str, metadata: dict[str, str] | None, digest: bytes
     ) -> StoredObject:
         self.client.put_object(
             Bucket=self._bucket,
             Key=key,
-            Body=cast("bytes", body),  # botocore sends a bytearray as it sends bytes
+            Body=body,
             ContentType=content_type,
             ChecksumSHA256=base64.b64encode(digest).decode("ascii"),
             Metadata={name: _ascii(value) for name, value in (metadata or {}).items()},
@@ -236,28 +232,32 @@ class Archive:
         """
         digest = hashlib.sha256()
         size = 0
-        buffer = bytearray()
+        # A BytesIO, not a bytearray: its getvalue() hands over the bytes without a copy.
+        buffer = io.BytesIO()
         upload_id: str | None = None
         parts: list[CompletedPartTypeDef] = []
         try:
             for chunk in chunks:
                 digest.update(chunk)
                 size += len(chunk)
-                buffer += chunk
-                while len(buffer) >= PART_SIZE:
+                buffer.write(chunk)
+                while buffer.tell() >= PART_SIZE:
                     if upload_id is None:
                         upload_id = self._start_multipart(key, content_type, metadata)
-                    # Through a memoryview: one copy of the part, not a slice and then a copy.
-                    with memoryview(buffer) as view:
-                        part = bytes(view[:PART_SIZE])
+                    held = buffer.getvalue()
+                    buffer = io.BytesIO(held[PART_SIZE:])
+                    buffer.seek(0, io.SEEK_END)
+                    part = held[:PART_SIZE]
+                    del held
                     parts.append(self._upload_part(key, upload_id, len(parts) + 1, part))
-                    del part, buffer[:PART_SIZE]
+                    del part
+            rest = buffer.getvalue()
+            del buffer
             if upload_id is None:
                 # The whole body is the one part: its digest is the one taken on the way.
-                # Sent as it is (botocore takes a bytearray): no copy of the body to send it.
-                return self._put(key, buffer, content_type, metadata, digest.digest())
-            if buffer:
-                parts.append(self._upload_part(key, upload_id, len(parts) + 1, bytes(buffer)))
+                return self._put(key, rest, content_type, metadata, digest.digest())
+            if rest:
+                parts.append(self._upload_part(key, upload_id, len(parts) + 1, rest))
             self.client.complete_multipart_upload(
                 Bucket=self._bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
