@@ -7,6 +7,8 @@ import tracemalloc
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dealwire.store.archive import PART_SIZE, Archive
 
@@ -88,3 +90,10 @@ def test_a_failed_part_aborts_the_upload_so_no_partial_object_remains() -> None:
         Archive("b", client=s3).put_stream("k.pdf", chunks(3 * PART_SIZE), "application/pdf")  # type: ignore[arg-type]
     assert s3.calls[-1] == "AbortMultipartUpload"
     assert "CompleteMultipartUpload" not in s3.calls
+
+
+@given(st.text(max_size=1100))
+def test_metadata_values_are_printable_ascii_whatever_the_path(value: str) -> None:
+    from dealwire.store.archive import _ascii
+
+    assert _ascii(value) == "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in value)[:1024]

@@ -314,4 +314,6 @@ def _header_safe(name: str) -> str:
 
 def _ascii(value: str) -> str:
     """S3 user metadata travels in HTTP headers: printable ASCII only, bounded."""
+    if value.isascii() and value.isprintable():  # nearly always: no walk character by character
+        return value[:1024]
     return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in value)[:1024]
