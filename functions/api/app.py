@@ -370,7 +370,8 @@ def thread(thread_id: ThreadId, cursor: Cursor = None) -> ThreadPage:
         "The bytes of a small attachment or body that is stored packed with the message's other "
         "small parts. The link comes from a thread's `parts[].url` and, like a presigned URL, needs "
         "no token: it is signed by the API and valid for as long as the thread's other links. A "
-        "changed or expired link is refused with 403; read the thread again for a new one."
+        "changed or expired link is refused with 403; read the thread again for a new one. The "
+        "part is always answered as a download (Content-Disposition: attachment, sandboxed)."
     ),
     responses={
         200: {
@@ -400,9 +401,14 @@ def mail_part(  # type: ignore[no-untyped-def]  # noqa: ANN201 - see below
     data = mail_parts().read_range(link.key, link.offset, link.size)
     if data is None:
         raise NotFound("the part is no longer stored")
-    headers = {"Cache-Control": "private, max-age=60", "X-Content-Type-Options": "nosniff"}
-    if link.filename:
-        headers["Content-Disposition"] = content_disposition(link.filename)
+    # The part is what a stranger mailed: always a download, never a page of this API's
+    # origin (an HTML body would otherwise run as one), and never sniffed into something else.
+    headers = {
+        "Cache-Control": "private, max-age=60",
+        "Content-Disposition": content_disposition(link.filename) if link.filename else "attachment",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "X-Content-Type-Options": "nosniff",
+    }
     return Response(status_code=200, content_type=link.content_type, body=data, headers=headers)
 
 

@@ -81,8 +81,12 @@ def test_a_packed_attachment_downloads_through_its_link_as_it_was_sent(aws: Stac
     assert headers["content-disposition"] == (
         "attachment; filename=\"Angebot f_r Carla.pdf\"; filename*=UTF-8''Angebot%20f%C3%BCr%20Carla.pdf"
     )
-    status, _, text = follow(parts["text"]["url"])
+    status, headers, text = follow(parts["text"]["url"])
     assert (status, text) == (200, b"Hi Carla,\r\n\r\nboth attached.\r\n")
+    # What a stranger mailed is a download, never a page of the API's origin.
+    assert headers["content-disposition"] == "attachment"
+    assert headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert headers["x-content-type-options"] == "nosniff"
 
 
 def test_a_large_attachment_keeps_its_presigned_s3_link(aws: Stack) -> None:

@@ -273,9 +273,9 @@ class _Pack:
     def store(self) -> None:
         if self._parts:
             # BytesIO.getvalue() hands over the buffer itself, not a copy as large again.
-            body, self._buffer = self._buffer.getvalue(), io.BytesIO()
+            body = self._buffer.getvalue()
+            self._buffer = io.BytesIO()
             self._archive.put(self.key, body, "application/octet-stream", {"packed-parts": str(self._parts)})
-        self._buffer = io.BytesIO()
         self._parts = 0
 
 
