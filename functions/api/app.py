@@ -59,10 +59,9 @@ from dealwire.contracts.automation import (  # noqa: TC001 - Powertools reads th
 from dealwire.contracts.sending import ManualSend, ManualSent
 from dealwire.domain.ids import CRM_ID_PATTERN, DOCUSIGN_ID_PATTERN, RULE_ID_PATTERN, THREAD_ID_PATTERN
 from dealwire.http import json_body_refusal, json_response
-from dealwire.mail.ingest import PACKED_PART_BYTES
 from dealwire.observability import logger, metrics, tracer
 from dealwire.settings import api_settings
-from dealwire.store.archive import Archive, content_disposition
+from dealwire.store.archive import PACKED_PART_BYTES, Archive, content_disposition
 from dealwire.store.automation import AutomationStore, RuleStore
 from dealwire.store.crm import CrmProjection
 from dealwire.store.docusign_app import DocuSignAccess, spending_access

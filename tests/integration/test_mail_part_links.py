@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import boto3
 
 from dealwire.api.part_links import PartLink
-from dealwire.mail.ingest import PACKED_PART_BYTES
+from dealwire.store.archive import PACKED_PART_BYTES
 from tests.integration.api_support import ULLA, api, follow
 from tests.mail_support import (
     CARLA,

@@ -8,9 +8,9 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from dealwire.mail import ingest
-from dealwire.mail.ingest import PACKED_PART_BYTES, store_parts
+from dealwire.mail.ingest import store_parts
 from dealwire.mail.message import read_mail
-from dealwire.store.archive import StoredObject
+from dealwire.store.archive import PACKED_PART_BYTES, StoredObject
 
 if TYPE_CHECKING:
     import pytest

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from dealwire.api.errors import Forbidden
+from dealwire.store.archive import is_pack_key
 from dealwire.store.tenants import fetch_secret
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 LINK_PATH: Final = "/v1/mail/parts"
-# Only a pack of a message's parts is ever linked to, whatever a key in a link says.
-_PACK_KEY_SHAPE: Final = ("mail/", "/parts/pack-")
 _VERSION: Final = "v1"
 # The generated key is 64 characters; a shorter one is a misconfigured secret.
 MIN_KEY_CHARS: Final = 32
@@ -85,7 +84,8 @@ class PartLinks:
             )
         if now >= link.expires:
             raise Forbidden("the link has expired: ask the thread for a new one", code="link_expired")
-        if not (link.key.startswith(_PACK_KEY_SHAPE[0]) and _PACK_KEY_SHAPE[1] in link.key):
+        # Only a pack of a message's parts is ever linked to, whatever a key in a link says.
+        if not is_pack_key(link.key):
             raise Forbidden("the link does not name a mail part", code="bad_link")
         return link
 

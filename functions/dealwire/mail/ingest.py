@@ -23,7 +23,7 @@ from dealwire.domain.linking import Contacts, dropped_by_scan, link
 from dealwire.mail.filing import Refusal, decide, sender_rules
 from dealwire.mail.limits import LimitExceeded, MailLimits
 from dealwire.mail.message import MailUnreadable, ParsedMail, part_chunks, read_mail, safe_filename
-from dealwire.store.archive import safe_token
+from dealwire.store.archive import PACK_BYTES, PACKED_PART_BYTES, mail_parts_prefix, pack_key
 from dealwire.store.mail import Duplicate, NewMessage, ThreadChanged
 
 if TYPE_CHECKING:
@@ -238,27 +238,20 @@ class MailIngest:
         return _Linked(thread_id, current, decided)
 
 
-# A part of this size or less is kept with the message's other small parts in one object
-# (a byte range of it, served by the API's part links): a mail of 200 small attachments is
-# one PutObject, not 200 (make bench). Larger parts stream to an object of their own.
-PACKED_PART_BYTES = 256 * 1024
-# A pack is stored once it would pass this, so no more than this is held to be stored.
-PACK_BYTES = 8 * 1024 * 1024
-
-
 class _Pack:
     """The message's small parts, end to end, stored as ``pack-<n>`` objects."""
 
-    def __init__(self, archive: Archive, prefix: str) -> None:
+    def __init__(self, archive: Archive, tenant_id: str, message_key: str) -> None:
         self._archive = archive
-        self._prefix = prefix
+        self._tenant_id = tenant_id
+        self._message_key = message_key
         self._number = 0
         self._buffer = io.BytesIO()
         self._parts = 0
 
     @property
     def key(self) -> str:
-        return f"{self._prefix}pack-{self._number:03d}"
+        return pack_key(self._tenant_id, self._message_key, self._number)
 
     def add(self, data: bytes) -> tuple[str, int]:
         """Where ``data`` will be: the pack's key and its offset there."""
@@ -293,8 +286,8 @@ def store_parts(archive: Archive, tenant: str, message_key: str, parsed: ParsedM
     """Every leaf part to S3: small ones packed together, large ones streamed to their own
     object. Returns their records for the message item; a packed part's record has the
     pack's ``key``, its ``offset`` there and ``packed`` true."""
-    prefix = f"mail/{safe_token(tenant)}/{message_key}/parts/"
-    pack = _Pack(archive, prefix)
+    prefix = mail_parts_prefix(tenant, message_key)
+    pack = _Pack(archive, tenant, message_key)
     records: list[dict[str, Any]] = []
     for part in parsed.parts:
         chunks = part_chunks(part)

@@ -81,6 +81,29 @@ def original_document_key(tenant_id: str, envelope_id: str, document_id: str, si
 # the memory held to one part.
 PART_SIZE = 8 * 1024 * 1024
 
+# A mail part of this size or less is kept with the message's other small parts in one
+# pack object (a byte range of it, served by the API's part links): a mail of 200 small
+# attachments is one PutObject, not 200 (make bench). Larger parts have an object each.
+PACKED_PART_BYTES = 256 * 1024
+# A pack is stored once the next part would take it past this.
+PACK_BYTES = 8 * 1024 * 1024
+
+
+def mail_parts_prefix(tenant_id: str, message_key: str) -> str:
+    return f"mail/{safe_token(tenant_id)}/{message_key}/parts/"
+
+
+def pack_key(tenant_id: str, message_key: str, number: int) -> str:
+    """The message's ``number``-th pack of small parts."""
+    return f"{mail_parts_prefix(tenant_id, message_key)}pack-{number:03d}"
+
+
+_PACK_KEY = re.compile(r"^mail/[A-Za-z0-9._-]+/[^/]+/parts/pack-[0-9]{3,}$")
+
+
+def is_pack_key(key: str) -> bool:
+    return _PACK_KEY.match(key) is not None
+
 
 def document_key(tenant_id: str, envelope_id: str, document: ConnectDocument) -> str:
     return (
