@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from dealwire.mail import ingest
 from dealwire.mail.ingest import store_parts
 from dealwire.mail.message import read_mail
-from dealwire.store.archive import PACKED_PART_BYTES, StoredObject
+from dealwire.store.archive import PACKED_PART_BYTES, StoredObject, is_pack_key
 
 if TYPE_CHECKING:
     import pytest
@@ -78,6 +78,10 @@ def test_a_pack_is_stored_before_it_would_pass_its_bound(monkeypatch: pytest.Mon
     assert archive.puts == [f"mail/acme/m1/parts/pack-00{n}" for n in range(2)]
     assert [r["key"].rsplit("/", 1)[1] for r in records] == ["pack-000"] * 3 + ["pack-001"] * 2
     assert all(len(body) <= 25_000 for body in archive.objects.values())
+    # What the API's part links accept: the packs, and nothing else stored for the message.
+    assert all(is_pack_key(key) for key in archive.puts)
+    assert not any(is_pack_key(key + suffix) for key in archive.puts for suffix in ("/x", "-plan.png"))
+    assert not is_pack_key("inbound/mail/acme/m1/parts/pack-000")
     assert [stored(archive, r)[:1] for r in records[1:]] == [bytes([n]) for n in range(4)]
 
 
