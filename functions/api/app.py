@@ -182,7 +182,11 @@ def threads() -> Threads:
 
 
 def _api_base() -> str:
-    """This API's address as the caller reached it (custom domain, or the stage's own path)."""
+    """This API's public root: the one configured, or the one the caller reached (its domain,
+    and the stage's own path when it is not the default stage)."""
+    configured = api_settings().public_base_url
+    if configured:
+        return configured.rstrip("/")
     event = app.current_event
     context = event.request_context
     scheme = (event.headers or {}).get("x-forwarded-proto", "https")

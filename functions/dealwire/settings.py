@@ -116,6 +116,9 @@ class ApiSettings(DocuSignCallerSettings):
     link_seconds: int = Field(alias="DEALWIRE_LINK_SECONDS", default=300, ge=30, le=3600)
     # The secret (name or ARN) holding the key that signs links to packed mail parts.
     part_link_secret: str = Field(alias="DEALWIRE_PART_LINK_SECRET", min_length=1)
+    # The HTTP API's public root when it is not the domain a request names (a custom domain
+    # with a base path): where the links to packed mail parts point. Empty: the request's.
+    public_base_url: str = Field(alias="DEALWIRE_PUBLIC_BASE_URL", default="", pattern=r"^$|^https?://\S+$")
 
 
 class IntegrationsSettings(_Settings):

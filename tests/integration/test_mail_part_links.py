@@ -26,6 +26,8 @@ from tests.mail_support import (
 )
 
 if TYPE_CHECKING:
+    import pytest
+
     from infra.local.template import Stack
 
 SMALL = os.urandom(3000)
@@ -146,3 +148,18 @@ def test_a_link_to_anything_but_a_pack_is_refused_even_if_signed(aws: Stack) -> 
     status, _, body = follow(part_links().url("https://api.dealwire.example", link))
     assert status == 403
     assert b"does not name a mail part" in body
+
+
+def test_behind_a_custom_domain_with_a_base_path_the_links_use_the_configured_root(
+    aws: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dealwire.settings import api_settings
+
+    monkeypatch.setenv("DEALWIRE_PUBLIC_BASE_URL", "https://crm.example.com/dealwire/")
+    api_settings.cache_clear()
+    try:
+        _, parts = _thread(aws)
+    finally:
+        monkeypatch.undo()
+        api_settings.cache_clear()
+    assert parts["text"]["url"].startswith("https://crm.example.com/dealwire/v1/mail/parts?")
