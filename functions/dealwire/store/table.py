@@ -115,7 +115,11 @@ THREAD: Final = Layout(
     "`by_deal` (`T#<tenant>#DEAL#<deal>#THREADS` / `<started>#<thread>`)",
 )
 MESSAGE: Final = Layout(
-    ItemKind.MESSAGE, _T + "THREAD#{thread}", "MSG#{sent}#{message}", "headers, parts, owner, sharing"
+    ItemKind.MESSAGE,
+    _T + "THREAD#{thread}",
+    "MSG#{sent}#{message}",
+    "headers, parts (each with its object key, or its pack's key, `offset` and `packed`; size, "
+    "SHA-256, type, name), owner, sharing",
 )
 MESSAGE_ID: Final = Layout(
     ItemKind.MESSAGE_ID, _T + "MID#{message}", "MID", "dedup of a Message-ID; References lookup"
