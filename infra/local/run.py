@@ -83,6 +83,26 @@ def _port(variable: str, default: int) -> int:
     return port
 
 
+def running_stack(state_file: Path) -> dict[str, Any] | None:
+    """The state of a `make run` still up with this state file, or None.
+
+    The file outlives the stack that wrote it; a stack is up when the process it names
+    is alive and is a `python -m infra.local.run` (a pid reused since is not one).
+    """
+    try:
+        state: dict[str, Any] = json.loads(state_file.read_text())
+        pid = int(state["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if pid == os.getpid():
+        return None
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    return state if b"infra.local.run" in command else None
+
+
 def _require_free(port: int, variable: str) -> None:
     """Fail clearly now: moto's server thread would otherwise hang on a taken port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -528,6 +548,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
+    running = running_stack(args.state_file.resolve())
+    if running is not None:
+        sys.stderr.write(
+            f"make run: a stack is already up (pid {running['pid']}): its URLs are in {args.state_file}"
+            f" (webhook {running.get('webhook_url', '?')}). Use it, or stop it with Ctrl-C in its"
+            f" terminal or kill -INT {running['pid']}.\n"
+        )
+        return 2
     try:
         http_port = _port("DEALWIRE_HTTP_PORT", 3000)
         aws_port = _port("DEALWIRE_AWS_PORT", 5000)

@@ -1,0 +1,69 @@
+"""`make run` started twice: the second says where the first is, instead of failing on a port."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+
+from infra.local import run
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+
+@pytest.fixture
+def process() -> Iterator[subprocess.Popen[bytes]]:
+    """A process whose command line is a `python -m infra.local.run`'s, sleeping."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "-m", "infra.local.run"]
+    )
+    yield child
+    child.kill()
+    child.wait()
+
+
+def state(path: Path, pid: int) -> Path:
+    path.write_text(json.dumps({"pid": pid, "webhook_url": "http://127.0.0.1:3000/webhooks/docusign"}))
+    return path
+
+
+def test_a_live_stack_is_found_from_its_state_file(tmp_path: Path, process: subprocess.Popen[bytes]) -> None:
+    found = run.running_stack(state(tmp_path / "local.json", process.pid))
+    assert found is not None
+    assert found["pid"] == process.pid
+
+
+def test_a_stale_state_file_names_no_stack(tmp_path: Path) -> None:
+    sleeper = subprocess.Popen(["sleep", "60"])  # noqa: S607 - alive, but not a stack
+    try:
+        assert run.running_stack(state(tmp_path / "a.json", sleeper.pid)) is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert run.running_stack(state(tmp_path / "b.json", sleeper.pid)) is None  # gone
+    assert run.running_stack(state(tmp_path / "c.json", os.getpid())) is None  # this very process
+    assert run.running_stack(tmp_path / "missing.json") is None
+    (tmp_path / "bad.json").write_text("{not json")
+    assert run.running_stack(tmp_path / "bad.json") is None
+
+
+def test_a_second_make_run_says_where_the_first_is_and_starts_nothing(
+    tmp_path: Path, process: subprocess.Popen[bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = run.main(["--state-file", str(state(tmp_path / "local.json", process.pid))])
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    assert code == 2
+    message = capsys.readouterr().err
+    assert f"a stack is already up (pid {process.pid})" in message
+    assert f"kill -INT {process.pid}" in message
