@@ -21,9 +21,7 @@ if TYPE_CHECKING:
 @pytest.fixture
 def process() -> Iterator[subprocess.Popen[bytes]]:
     """A process whose command line is a `python -m infra.local.run`'s, sleeping."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)", "-m", "infra.local.run"]
-    )
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m", "infra.local.run"])
     yield child
     child.kill()
     child.wait()
