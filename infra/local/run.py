@@ -518,7 +518,10 @@ def _banner(state: dict[str, Any]) -> Iterator[str]:
     yield f"  AWS (moto)   {state['aws_endpoint_url']}   region {state['region']}"
     yield f"  DocuSign sim {state['docusign_url']}   (control API under /_sim/)"
     yield f"  DocuSign     account {state['docusign_account_id']}, HMAC key {state['docusign_hmac_keys'][0]}"
-    yield f"  CRM API      {state['api_url']}   docs {state['api_docs_url']}   (dev token: api_token)"
+    yield f"  CRM API      {state['api_url']}   docs {state['api_docs_url']}"
+    token = f"import json; print(json.load(open('{state['state_file']}'))['api_token'])"
+    yield f'               dev token: python3 -c "{token}"'
+    yield f"  Smart BCC    {state['bcc_address']}   over SMTP {state['smtp_host']}:{state['smtp_port']}"
     yield "  state        " + str(state["state_file"])
     yield "Sign a body with the key and POST it: see the README's curl example."
     yield "Then: python -m infra.local.show envelope <envelopeId>   |   python -m infra.local.show events"

@@ -65,3 +65,30 @@ def test_a_second_make_run_says_where_the_first_is_and_starts_nothing(
     message = capsys.readouterr().err
     assert f"a stack is already up (pid {process.pid})" in message
     assert f"kill -INT {process.pid}" in message
+
+
+def test_the_banner_says_where_everything_is_and_its_token_command_prints_the_token(tmp_path: Path) -> None:
+    path = tmp_path / "local.json"
+    fields = {
+        "webhook_url": "http://127.0.0.1:3000/webhooks/docusign",
+        "tenant_id": "default",
+        "aws_endpoint_url": "http://127.0.0.1:5000",
+        "region": "us-east-1",
+        "docusign_url": "http://127.0.0.1:8080",
+        "docusign_account_id": "acct",
+        "docusign_hmac_keys": ["k="],
+        "api_url": "http://127.0.0.1:3000/v1",
+        "api_docs_url": "http://127.0.0.1:3000/docs",
+        "api_token": "the-dev-token",
+        "bcc_address": "default@bcc.dealwire.localhost",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": 2525,
+        "state_file": str(path),
+    }
+    path.write_text(json.dumps(fields))
+    lines = list(run._banner(fields))
+    assert "  Smart BCC    default@bcc.dealwire.localhost   over SMTP 127.0.0.1:2525" in lines
+    (token_line,) = [line for line in lines if "dev token:" in line]
+    command = token_line.split('python3 -c "', 1)[1].rstrip('"')
+    printed = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, check=True)  # noqa: S603
+    assert printed.stdout.strip() == "the-dev-token"
