@@ -40,10 +40,10 @@ class Launched:
     process: subprocess.Popen[bytes]
 
 
-def stop(process: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
-    """Ctrl-C's signal, then a kill if it has not gone within ``seconds``."""
+def stop(process: subprocess.Popen[bytes], seconds: float = 30.0, how: int = signal.SIGINT) -> None:
+    """Ctrl-C's signal (or ``how``), then a kill if it has not gone within ``seconds``."""
     if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(how)
         try:
             process.wait(seconds)
         except subprocess.TimeoutExpired:
@@ -53,9 +53,10 @@ def stop(process: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
 
 @contextlib.contextmanager
 def launched(
-    directory: Path, *, start_seconds: float = 120.0, stop_seconds: float = 30.0
+    directory: Path, *, start_seconds: float = 120.0, stop_seconds: float = 30.0, how: int = signal.SIGINT
 ) -> Iterator[Launched]:
-    """A whole local stack whose state file and log are in ``directory``; stopped on exit."""
+    """A whole local stack whose state file and log are in ``directory``; stopped on exit
+    with ``how`` (Ctrl-C's SIGINT unless told), killed if it outlives ``stop_seconds``."""
     state_file, log = directory / "local.json", directory / "stack.log"
     # The caller's own settings (a test session's, say) are not the stack's business.
     env = {
@@ -80,4 +81,4 @@ def launched(
             time.sleep(0.1)
         yield Launched(json.loads(state_file.read_text()), log, process)
     finally:
-        stop(process, stop_seconds)
+        stop(process, stop_seconds, how)
