@@ -53,18 +53,25 @@ def test_a_stale_state_file_names_no_stack(tmp_path: Path) -> None:
 
 
 def test_a_second_make_run_says_where_the_first_is_and_starts_nothing(
-    tmp_path: Path, process: subprocess.Popen[bytes], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    path = state(tmp_path / "local.json", 4242)
+    monkeypatch.setattr(run, "running_stack", lambda _: json.loads(path.read_text()))
+
+    def no_stack(*_: object) -> None:
+        raise AssertionError("a second make run started a stack")
+
+    monkeypatch.setattr(run, "LocalStack", no_stack)
     handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        code = run.main(["--state-file", str(state(tmp_path / "local.json", process.pid))])
+        code = run.main(["--state-file", str(path)])
     finally:
         for number, handler in handlers.items():
             signal.signal(number, handler)
     assert code == 2
     message = capsys.readouterr().err
-    assert f"a stack is already up (pid {process.pid})" in message
-    assert f"kill -INT {process.pid}" in message
+    assert "a stack is already up (pid 4242)" in message
+    assert "kill -INT 4242" in message
 
 
 def test_the_banner_says_where_everything_is_and_its_token_command_prints_the_token(tmp_path: Path) -> None:
