@@ -14,6 +14,8 @@ from tests.support import FakeContext
 if TYPE_CHECKING:
     from infra.local.template import Stack
 
+# The domain every event here says the API was reached at (the root of its part links).
+API_DOMAIN = "api.dealwire.example"
 ULLA = {"dealwire:tenant": "default", "sub": "user-3"}
 SAM = {"dealwire:tenant": "default", "sub": "user-4"}
 # Another tenant's active user with the same user id as Ulla: only the tenant tells them apart.
@@ -65,7 +67,7 @@ def http_api_event(
             "authorizer": {"jwt": {"claims": claims or {}, "scopes": None}},
             "requestId": "r1",
             "stage": "$default",
-            "domainName": "api.dealwire.example",
+            "domainName": API_DOMAIN,
             "domainPrefix": "api",
         },
         "body": json.dumps(body) if body is not None else None,
@@ -123,7 +125,7 @@ def follow(url: str) -> tuple[int, dict[str, str], bytes]:
     answered by the API function in-process (the way API Gateway would route it, with no
     token), any other (a presigned S3 URL) is fetched from moto."""
     link = urlsplit(url)
-    if link.hostname != "api.dealwire.example":
+    if link.hostname != API_DOMAIN:
         import requests
 
         answer = requests.get(url, timeout=10)

@@ -13,7 +13,7 @@ import boto3
 
 from dealwire.api.part_links import PartLink
 from dealwire.store.archive import PACKED_PART_BYTES
-from tests.integration.api_support import ULLA, api, follow
+from tests.integration.api_support import API_DOMAIN, ULLA, api, follow
 from tests.mail_support import (
     CARLA,
     USER_EMAIL,
@@ -74,7 +74,7 @@ def test_small_parts_share_one_object_and_a_large_one_has_its_own(aws: Stack) ->
 def test_a_packed_attachment_downloads_through_its_link_as_it_was_sent(aws: Stack) -> None:
     _, parts = _thread(aws)
     small = parts["Angebot für Carla.pdf"]
-    assert small["url"].startswith("https://api.dealwire.example/v1/mail/parts?")
+    assert small["url"].startswith(f"https://{API_DOMAIN}/v1/mail/parts?")
     status, headers, data = follow(small["url"])
     assert status == 200
     assert data == SMALL
@@ -131,7 +131,7 @@ def test_an_expired_link_is_refused_and_a_missing_part_is_404(aws: Stack) -> Non
     link = PartLink(
         query["key"], int(query["offset"]), int(query["size"]), query["type"], None, int(time.time()) - 1
     )
-    status, _, body = follow(part_links().url("https://api.dealwire.example", link))
+    status, _, body = follow(part_links().url(f"https://{API_DOMAIN}", link))
     assert status == 403
     assert b'"link_expired"' in body
     boto3.client("s3").delete_object(Bucket=mail_bucket(aws), Key=query["key"])
@@ -145,7 +145,7 @@ def test_a_link_to_anything_but_a_pack_is_refused_even_if_signed(aws: Stack) -> 
 
     _thread(aws)
     link = PartLink("inbound/m1", 0, 10, "text/plain", None, int(time.time()) + 60)
-    status, _, body = follow(part_links().url("https://api.dealwire.example", link))
+    status, _, body = follow(part_links().url(f"https://{API_DOMAIN}", link))
     assert status == 403
     assert b"does not name a mail part" in body
 
