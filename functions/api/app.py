@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
+from dealwire.api.deals import Deals
 from dealwire.api.envelopes import Envelopes
 from dealwire.api.errors import NotFound
 from dealwire.api.part_links import LINK_PATH, PartLink, PartLinks, secret_key
@@ -40,6 +41,8 @@ from dealwire.automation.rules import RuleDefinition  # noqa: TC001 - Powertools
 from dealwire.contracts.api import (
     DealChoice,
     DealChosen,
+    DealPage,
+    DealView,
     DocumentLink,
     EnvelopePage,
     EnvelopeView,
@@ -118,6 +121,11 @@ def docusign_access() -> DocuSignAccess:
 
 def docusign() -> Callable[[TenantConfig], DocuSignClient]:
     return docusign_access().for_tenant
+
+
+@cache
+def deals() -> Deals:
+    return Deals(CrmProjection(api_settings().table_name))
 
 
 @cache
@@ -213,6 +221,33 @@ def _admin() -> tuple[str, str]:
     threads().require_user(tenant, user)
     logger.append_keys(tenant_id=tenant, user_id=user)
     return tenant, user
+
+
+@app.get(
+    "/v1/deals",
+    summary="The deals",
+    description="The tenant's deals as the CRM last published them, last updated first.",
+    responses=answers("The deals"),
+    tags=["deals"],
+)
+def list_deals(cursor: Cursor = None, limit: Limit = 25) -> DealPage:
+    tenant, _ = _active_caller()
+    return deals().page(tenant, limit=limit, cursor=cursor)
+
+
+@app.get(
+    "/v1/deals/<deal_id>",
+    summary="A deal",
+    description=(
+        "The deal, its contacts, the last stage change applied, and what each automation rule did "
+        "for it: sent (with its envelope), failed (with the reason), a repeat skipped."
+    ),
+    responses=answers("The deal"),
+    tags=["deals"],
+)
+def deal(deal_id: DealId) -> DealView:
+    tenant, _ = _active_caller()
+    return deals().view(tenant, deal_id)
 
 
 @app.get(

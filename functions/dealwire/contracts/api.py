@@ -30,6 +30,69 @@ class GatewayMessage(Body):
     message: str
 
 
+# -- deals ----------------------------------------------------------------------------------
+
+
+class DealSummary(Body):
+    """A deal in the tenant's list, as the CRM last published it."""
+
+    deal_id: str
+    title: str | None = None
+    status: str | None = Field(default=None, description="open, won or lost")
+    person_ids: list[str]
+    owner_user_id: str | None = None
+    updated_at: str | None = None
+
+
+class DealPage(Body):
+    deals: list[DealSummary]
+    cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last"
+    )
+
+
+class DealContact(Body):
+    person_id: str
+    name: str | None = Field(default=None, description="null when the CRM has not published the person")
+    emails: list[str]
+
+
+class DealStage(Body):
+    """The last stage change dealwire applied (an older one delivered late changes nothing)."""
+
+    pipeline_id: str | None = None
+    stage_id: str | None = None
+    changed_at: str | None = None
+
+
+class AutomationView(Body):
+    """One automation rule's signing process for the deal."""
+
+    rule_id: str
+    state: Literal["claimed", "sent", "failed"] = Field(
+        description="claimed: sending now (or a send interrupted, retried on redelivery); sent; failed"
+    )
+    envelope_id: str | None = None
+    reason: str | None = Field(default=None, description="Why it failed: a stable code")
+    reason_detail: str | None = Field(default=None, description="Why it failed, for a person")
+    claimed_at: str | None = None
+    sent_at: str | None = None
+    failed_at: str | None = None
+    skipped_at: str | None = Field(
+        default=None,
+        description="When a later stage event found this process still active and sent nothing",
+    )
+    warnings: list[str] = Field(default_factory=list, description="What the send left out, e.g. a tab")
+
+
+class DealView(DealSummary):
+    """A deal with its contacts, its stage and what its automation rules did."""
+
+    contacts: list[DealContact]
+    stage: DealStage | None = None
+    automations: list[AutomationView]
+
+
 # -- envelopes ------------------------------------------------------------------------------
 
 DocumentKind = Literal["combined", "certificate", "original"]

@@ -19,7 +19,15 @@ from botocore.exceptions import ClientError
 
 from dealwire.domain.linking import User
 from dealwire.store import table
-from dealwire.store.table import TableStore, WriteConflict, cancellation_codes, error_code, serialize
+from dealwire.store.table import (
+    BY_DEAL,
+    Page,
+    TableStore,
+    WriteConflict,
+    cancellation_codes,
+    error_code,
+    serialize,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -78,6 +86,21 @@ class CrmProjection(TableStore):
         items = self._batch_get([table.person_deals_key(tenant_id, person) for person in people])
         found = {str(item.get("person_id")): tuple(sorted(item.get("open_deal_ids") or ())) for item in items}
         return {person: found.get(person, ()) for person in people}
+
+    def deals(self, tenant_id: str, *, limit: int, cursor: str | None) -> Page:
+        """The tenant's deals, last updated first: one Query on ``by_deal``."""
+        return self._query_page(
+            table.deal_list(tenant_id), index=BY_DEAL, limit=limit, cursor=cursor, newest=True
+        )
+
+    def deal_partition(self, tenant_id: str, deal_id: str) -> list[dict[str, Any]]:
+        """The deal, its last stage change and its rules' signing processes: one Query."""
+        return self._query_all(table.deal_partition(tenant_id, deal_id))
+
+    def persons(self, tenant_id: str, person_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The persons that exist of ``person_ids``: one BatchGetItem."""
+        people = list(dict.fromkeys(person_ids))[:MAX_CONTACTS]
+        return self._batch_get([table.person_key(tenant_id, person) for person in people])
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -245,27 +268,23 @@ class CrmProjection(TableStore):
         tenant = event.tenant_id
         people = [] if event.status == "deleted" else list(dict.fromkeys(event.person_ids))
         head = table.deal_key(tenant, event.deal_id)
+        item: dict[str, Any] = {
+            "pk": head.pk,
+            "sk": head.sk,
+            "tenant_id": tenant,
+            "deal_id": event.deal_id,
+            "title": event.title,
+            "status": event.status,
+            "person_ids": people,
+            "owner_user_id": event.owner_user_id,
+            "updated_at": event.updated_at,
+        }
+        if event.status != "deleted":
+            # The tenant's list of deals: a deleted deal leaves it (the index is sparse).
+            item[BY_DEAL.pk] = table.deal_list(tenant)
+            item[BY_DEAL.sk] = table.deal_list_sort(event.updated_at, event.deal_id)
         writes = _Writes()
-        writes.add(
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": serialize(
-                        {
-                            "pk": head.pk,
-                            "sk": head.sk,
-                            "tenant_id": tenant,
-                            "deal_id": event.deal_id,
-                            "title": event.title,
-                            "status": event.status,
-                            "person_ids": people,
-                            "owner_user_id": event.owner_user_id,
-                            "updated_at": event.updated_at,
-                        }
-                    ),
-                }
-            }
-        )
+        writes.add({"Put": {"TableName": self._table, "Item": serialize(item)}})
         dropped = sorted(set((old or {}).get("person_ids") or []) - set(people))
         open_ = event.status == "open"
         for person in [*people, *dropped]:

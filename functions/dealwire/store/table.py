@@ -146,7 +146,13 @@ PERSON: Final = Layout(ItemKind.PERSON, _T + "PERSON#{person}", "PERSON", "a CRM
 PERSON_DEALS: Final = Layout(
     ItemKind.PERSON_DEALS, _T + "PERSON#{person}", "DEALS", "the person's open deal ids (a string set)"
 )
-DEAL: Final = Layout(ItemKind.DEAL, _T + "DEAL#{deal}", "DEAL", "a CRM deal: title, status, contacts")
+DEAL: Final = Layout(
+    ItemKind.DEAL,
+    _T + "DEAL#{deal}",
+    "DEAL",
+    "a CRM deal: title, status, contacts",
+    "`by_deal` (`T#<tenant>#DEALS` / `<updated>#<deal>`, only while not deleted)",
+)
 INTEGRATION: Final = Layout(
     ItemKind.INTEGRATION,
     _T + "INTEGRATION",
@@ -285,6 +291,20 @@ def contact_thread_key(tenant_id: str, person_id: str, started: str, thread_id: 
 
 def contact_thread_prefix() -> str:
     return CONTACT_THREAD.sk.split("{", 1)[0]
+
+
+def deal_list(tenant_id: str) -> str:
+    """``by_deal`` partition of a tenant's deals (the deleted ones are not in it)."""
+    return f"T#{tenant_id}#DEALS"
+
+
+def deal_list_sort(updated: str, deal_id: str) -> str:
+    return f"{updated}#{deal_id}"
+
+
+def deal_partition(tenant_id: str, deal_id: str) -> str:
+    """The table partition of a deal: the deal, its stage, its rules' signing processes."""
+    return DEAL.pk.format(tenant=tenant_id, deal=deal_id)
 
 
 def deal_threads(tenant_id: str, deal_id: str) -> str:
