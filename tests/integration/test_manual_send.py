@@ -72,6 +72,7 @@ def test_a_user_sends_from_a_template_to_the_recipients_they_chose(
     # The tracker knows it at once, and who sent it.
     status, tracker = api("GET", f"/v1/envelopes/{sent['envelopeId']}", claims=ULLA)
     assert (status, tracker["dealId"]) == (200, "deal-42")
+    assert tracker["sentBy"] == {"ruleId": None, "userId": ULLA["sub"]}
 
 
 def test_one_active_process_per_deal_and_template_unless_replaced(control: SimulatorControl) -> None:

@@ -223,6 +223,16 @@ def _availability(envelope: Mapping[str, Any]) -> list[DocumentAvailability]:
     return found
 
 
+def _sent_by(envelope: Mapping[str, Any]) -> SentBy:
+    """Who sent it, from the ``rule:<id>`` or ``user:<id>`` its send recorded; neither when
+    dealwire learnt of the envelope only from DocuSign (sent from DocuSign itself)."""
+    kind, _, who = str(envelope.get("sent_by") or "").partition(":")
+    return SentBy(
+        rule_id=envelope.get("rule_id") or (who if kind == "rule" else None),
+        user_id=who if kind == "user" and who else None,
+    )
+
+
 def _view(tracker: Tracker) -> EnvelopeView:
     envelope = tracker.envelope
     requested = None
@@ -234,7 +244,7 @@ def _view(tracker: Tracker) -> EnvelopeView:
         )
     return EnvelopeView(
         **_summary(envelope).model_dump(),
-        sent_by=SentBy(rule_id=envelope.get("rule_id"), user_id=envelope.get("sent_by_user_id")),
+        sent_by=_sent_by(envelope),
         delivered_at=envelope.get("delivered_at"),
         declined_at=envelope.get("declined_at"),
         voided_at=envelope.get("voided_at"),
