@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from infra.local.aws_requests import function_access_key
 from infra.local.offline import OFFLINE_AWS_ENV
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ def lambda_environment(stack: Stack, logical: str, endpoint_url: str) -> dict[st
             "AWS_DEFAULT_REGION": stack.region,
             # Fake credentials, and no profile files: a client that escaped moto reaches nothing.
             **OFFLINE_AWS_ENV,
+            # Its own key, so the local moto server counts what each function asked of AWS.
+            "AWS_ACCESS_KEY_ID": function_access_key(logical),
             "AWS_LAMBDA_FUNCTION_NAME": name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(timeout),
