@@ -63,7 +63,8 @@ class Route:
         return (int(greedy), self.template.count("{"), int(self.method == "ANY"))
 
 
-Page = Callable[[], tuple[int, str, bytes]]
+# A page's answer: status, content type, body, and any headers of its own (a CSP, say).
+Page = Callable[[], tuple[int, str, bytes, tuple[tuple[str, str], ...]]]
 
 
 class Gateway:
@@ -219,8 +220,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         page = self.gateway.pages.get(parts.path) if self.command in {"GET", "HEAD"} else None
         if found is None and page is not None:
-            status, content_type, content = page()
-            self._send(status, [("Content-Type", content_type)], content)
+            status, content_type, content, headers = page()
+            self._send(status, [("Content-Type", content_type), *headers], content)
             return
         if found is None:
             self._json(404, {"message": "Not Found"})

@@ -81,7 +81,7 @@ class QueuePoller:
         # EventBridge invokes a Lambda target, one event at a time.
         self._unwrap = one_event_per_message
         self._worker = worker
-        self._queue_url = queue_url
+        self.queue_url = queue_url
         self._queue_arn = queue_arn
         self._batch_size = 1 if one_event_per_message else max(1, min(batch_size, 10))
         self._region = region
@@ -102,14 +102,14 @@ class QueuePoller:
             except (BotoCoreError, ClientError):
                 if self._stop.is_set():
                     return
-                log.exception("polling %s failed; retrying", self._queue_url)
+                log.exception("polling %s failed; retrying", self.queue_url)
                 delivered = False
             if not delivered:
                 self._stop.wait(POLL_SECONDS)
 
     def _poll_once(self) -> bool:
         answer = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
+            QueueUrl=self.queue_url,
             MaxNumberOfMessages=self._batch_size,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
@@ -135,12 +135,12 @@ class QueuePoller:
             if message["MessageId"] in failed:
                 # Back on the queue soon; past maxReceiveCount moto's redrive moves it to the DLQ.
                 self._sqs.change_message_visibility(
-                    QueueUrl=self._queue_url,
+                    QueueUrl=self.queue_url,
                     ReceiptHandle=message["ReceiptHandle"],
                     VisibilityTimeout=RETRY_VISIBILITY_SECONDS,
                 )
             else:
-                self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+                self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return True
 
 

@@ -21,6 +21,8 @@ import yaml
 
 from infra.local import moto_dynamodb
 from infra.local.api_docs import OPENAPI, swagger_page
+from infra.local.aws_requests import AWS_REQUESTS_PATH, CountingMotoServer
+from infra.local.console_files import CONSOLE_HEADERS, CONSOLE_PATH, console_files
 from infra.local.gateway import Gateway
 from infra.local.jwt_issuer import JWKS_PATH, Issuer, JwtAuthorizer, load_or_create_key
 from infra.local.offline import go_offline
@@ -66,6 +68,7 @@ DEV_CONTACT_EMAIL = "carla@customer.localhost"
 ISSUER_KEY_FILE = "jwt-issuer.pem"
 # The automation rule seeded for the default pipeline (a POST /v1/automation-rules body).
 SEEDED_RULE_FILE = Path(__file__).with_name("rules.yaml")
+NO_STORE = (("Cache-Control", "no-store"),)
 
 
 class StartupError(RuntimeError):
@@ -203,6 +206,8 @@ class LocalStack:
         self.issuer: Issuer | None = None
         self.simulator: Any = None
         self.queue_pollers: list[QueuePoller] = []
+        # The queues standing in for EventBridge's delivery to each rule's function.
+        self.rule_routes: list[QueuePoller] = []
         self.scheduler: Scheduler | None = None
         self.stop = threading.Event()
         self.workers: dict[str, FunctionWorker] = {}
@@ -210,19 +215,16 @@ class LocalStack:
         # What every stream poller has consumed is dropped from moto's stream shard.
         self.checkpoints = moto_dynamodb.StreamCheckpoints()
         self.gateway: Gateway | None = None
-        self._moto: Any = None
+        self._moto: CountingMotoServer | None = None
 
     def start(self) -> dict[str, Any]:
         _require_free(self.aws_port, "DEALWIRE_AWS_PORT")
         _require_free(self.http_port, "DEALWIRE_HTTP_PORT")
         _require_free(self.docusign_port, "DEALWIRE_DOCUSIGN_PORT")
         _require_free(self.smtp_port, "DEALWIRE_SMTP_PORT")
-        # Imported here: moto is a dev dependency and slow to import; --help should not wait.
-        from moto.server import ThreadedMotoServer  # noqa: PLC0415
-
         # Before the server starts: moto's DynamoDB as it is degrades with every write (see the module).
         moto_dynamodb.install()
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
+        self._moto = CountingMotoServer("127.0.0.1", self.aws_port)
         self._moto.start()
         log.info("moto server on %s", self.endpoint_url)
 
@@ -264,7 +266,8 @@ class LocalStack:
             stack, invokers, stream_arns, self.endpoint_url, self.stop, checkpoints=self.checkpoints
         )
         self.queue_pollers = start_queue_pollers(stack, invokers, self.endpoint_url, self.stop)
-        self.queue_pollers += start_rule_routes(stack, invokers, self.endpoint_url, bus_name, self.stop)
+        self.rule_routes = start_rule_routes(stack, invokers, self.endpoint_url, bus_name, self.stop)
+        self.queue_pollers += self.rule_routes
         self.scheduler = Scheduler(stack, invokers, self.stop)
         self.scheduler.start()
         self._seed_crm(tenant_id)
@@ -301,16 +304,30 @@ class LocalStack:
         return JwtAuthorizer(issuer.url, (issuer.audience,), issuer.jwks())
 
     def _pages(self) -> dict[str, Any]:
-        """What the gateway serves itself: the issuer's JWKS, the API's OpenAPI document and its docs."""
+        """What the gateway serves itself: the issuer's JWKS, the API's OpenAPI document and its
+        docs, and the console (its files read once, at start)."""
         document = json.loads(OPENAPI.read_text())
         jwks = json.dumps(self.issuer.jwks() if self.issuer else {"keys": []}).encode()
         spec = json.dumps(document).encode()
         page = swagger_page(document)
-        return {
-            JWKS_PATH: lambda: (200, "application/json", jwks),
-            "/openapi.json": lambda: (200, "application/json", spec),
-            "/docs": lambda: (200, "text/html; charset=utf-8", page),
+        pages: dict[str, Any] = {
+            JWKS_PATH: lambda: (200, "application/json", jwks, ()),
+            "/openapi.json": lambda: (200, "application/json", spec, ()),
+            "/docs": lambda: (200, "text/html; charset=utf-8", page, ()),
         }
+        pages[AWS_REQUESTS_PATH] = lambda: (200, "application/json", self._aws_requests(), NO_STORE)
+        for path, (content_type, content) in console_files().items():
+            pages[path] = lambda content_type=content_type, content=content: (
+                200,
+                content_type,
+                content,
+                CONSOLE_HEADERS,
+            )
+        return pages
+
+    def _aws_requests(self) -> bytes:
+        counter = self._moto.counter if self._moto is not None else None
+        return json.dumps(counter.snapshot() if counter is not None else {}).encode()
 
     def _seed_crm(self, tenant_id: str) -> None:
         """One user who may file mail, and a contact with one open deal, through crm_projection."""
@@ -464,6 +481,7 @@ class LocalStack:
                 self.issuer.token(user=DEV_CRM_USER, tenant=tenant_id, role="admin") if self.issuer else None
             ),
             "api_docs_url": f"{gateway.url}/docs",
+            "console_url": f"{gateway.url}{CONSOLE_PATH}",
             "jwt_issuer": self.issuer.url if self.issuer else None,
             "jwt_audience": self.issuer.audience if self.issuer else None,
             "jwt_key_file": str(self.state_file.parent / ISSUER_KEY_FILE),
@@ -479,6 +497,12 @@ class LocalStack:
             "crm_event_source": str(stack.parameter("CrmEventSource")),
             "document_queue_url": queue_url(settings["DEALWIRE_DOCUMENT_QUEUE_URL"]),
             "bus_tap_queue_url": tap_url,
+            # Where the bus delivers each EventBridge-triggered function's events: a message
+            # sent here again is EventBridge delivering the same event again.
+            "rule_queue_urls": {
+                function: [route.queue_url for route in self.rule_routes if route.function == function]
+                for function in sorted({route.function for route in self.rule_routes})
+            },
             "stream_failure_queue_url": failure_queues[0] if failure_queues else None,
             "docusign_url": self.docusign_url,
             "docusign_integration_key": DEV_INTEGRATION_KEY,
@@ -513,19 +537,26 @@ class LocalStack:
 
 
 def _banner(state: dict[str, Any]) -> Iterator[str]:
-    yield "dealwire local stack is up"
-    yield f"  webhook      POST {state['webhook_url']}   (tenant {state['tenant_id']!r})"
-    yield f"  AWS (moto)   {state['aws_endpoint_url']}   region {state['region']}"
-    yield f"  DocuSign sim {state['docusign_url']}   (control API under /_sim/)"
-    yield f"  DocuSign     account {state['docusign_account_id']}, HMAC key {state['docusign_hmac_keys'][0]}"
-    yield f"  CRM API      {state['api_url']}   docs {state['api_docs_url']}"
+    """What a newcomer needs once the stack is up, one aligned row per thing to reach."""
     token = f"import json; print(json.load(open('{state['state_file']}'))['api_token'])"
-    yield f'               dev token: python3 -c "{token}"'
-    yield f"  Smart BCC    {state['bcc_address']}   over SMTP {state['smtp_host']}:{state['smtp_port']}"
-    yield "  state        " + str(state["state_file"])
-    yield "Sign a body with the key and POST it: see the README's curl example."
-    yield "Then: python -m infra.local.show envelope <envelopeId>   |   python -m infra.local.show events"
-    yield "Reconcile now (the poller runs every 15 minutes by itself): python -m infra.local.tick status_poll"
+    rows = [
+        ("CRM API", f"{state['api_url']}   docs {state['api_docs_url']}"),
+        ("dev token", f'python3 -c "{token}"   (or python -m infra.local.token --help)'),
+        ("webhook", f"POST {state['webhook_url']}"),
+        ("Smart BCC", f"{state['bcc_address']}   over SMTP {state['smtp_host']}:{state['smtp_port']}"),
+        ("DocuSign sim", f"{state['docusign_url']}   (control API under /_sim/)"),
+        ("DocuSign", f"account {state['docusign_account_id']}, HMAC key {state['docusign_hmac_keys'][0]}"),
+        ("AWS (moto)", f"{state['aws_endpoint_url']}   region {state['region']}"),
+        ("state", str(state["state_file"])),
+    ]
+    width = max(len(name) for name, _ in rows)
+    yield f"dealwire local stack is up, tenant {state['tenant_id']!r}"
+    yield from (f"  {name:<{width}}  {value}" for name, value in rows)
+    yield "The console (the deals, their envelopes, trackers and threads; the token is in the link):"
+    yield f"  {state['console_url']}#token={state['api_token']}"
+    yield "Next: `make demo` in a second terminal tells dealwire's whole story while the console watches;"
+    yield "      python -m infra.local.show envelope <envelopeId>  |  python -m infra.local.show events"
+    yield "      python -m infra.local.tick status_poll  (reconcile now; the poller runs every 15 minutes)"
     yield "Ctrl-C stops everything."
 
 

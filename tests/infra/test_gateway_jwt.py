@@ -54,7 +54,7 @@ def gateway(issuer: Issuer, function: Recording) -> Iterator[Gateway]:
         {"ApiFunction": function, "Hook": function},
         0,
         authorizer=JwtAuthorizer(ISSUER, (AUDIENCE,), issuer.jwks()),
-        pages={JWKS_PATH: lambda: (200, "application/json", json.dumps(issuer.jwks()).encode())},
+        pages={JWKS_PATH: lambda: (200, "application/json", json.dumps(issuer.jwks()).encode(), ())},
     )
     served.start()
     yield served

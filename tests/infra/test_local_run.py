@@ -86,6 +86,7 @@ def test_the_banner_says_where_everything_is_and_its_token_command_prints_the_to
         "docusign_hmac_keys": ["k="],
         "api_url": "http://127.0.0.1:3000/v1",
         "api_docs_url": "http://127.0.0.1:3000/docs",
+        "console_url": "http://127.0.0.1:3000/console",
         "api_token": "the-dev-token",
         "bcc_address": "default@bcc.dealwire.localhost",
         "smtp_host": "127.0.0.1",
@@ -94,8 +95,12 @@ def test_the_banner_says_where_everything_is_and_its_token_command_prints_the_to
     }
     path.write_text(json.dumps(fields))
     lines = list(run._banner(fields))
-    assert "  Smart BCC    default@bcc.dealwire.localhost   over SMTP 127.0.0.1:2525" in lines
-    (token_line,) = [line for line in lines if "dev token:" in line]
-    command = token_line.split('python3 -c "', 1)[1].rstrip('"')
+    assert "  Smart BCC     default@bcc.dealwire.localhost   over SMTP 127.0.0.1:2525" in lines
+    assert "  http://127.0.0.1:3000/console#token=the-dev-token" in lines
+    # Aligned: every row's value starts in the same column.
+    rows = lines[1 : lines.index(next(x for x in lines if x.startswith("The console")))]
+    assert len({len(line) - len(line[2:].split("  ", 1)[1].lstrip()) for line in rows}) == 1, rows
+    (token_line,) = [line for line in lines if line.startswith("  dev token")]
+    command = token_line.split('python3 -c "', 1)[1].split('"', 1)[0]
     printed = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, check=True)  # noqa: S603
     assert printed.stdout.strip() == "the-dev-token"
