@@ -15,7 +15,7 @@ export UV_PYTHON := $(PYTHON)
 # SAM CLI must not phone home: there is no network here, and CI should not wait on one.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install test lint typecheck template requirements pytest unit run bench lock openapi clean
+.PHONY: help install test lint typecheck template requirements pytest unit run demo bench lock openapi clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -59,6 +59,9 @@ unit: $(VENV)/.synced  ## unit tests only (no AWS, no sockets)
 
 run: $(VENV)/.synced  ## the whole system locally: moto server, HTTP gateway, stream routing
 	$(BIN)/python -m infra.local.run
+
+demo: $(VENV)/.synced  ## the whole story, each step verified, over the running `make run` (or one of its own); PAUSE=3 to watch it in the console
+	$(BIN)/python -m infra.local.demo $(if $(PAUSE),--pause $(PAUSE))
 
 bench: $(VENV)/.synced  ## per-event cost (CPU, AWS requests, cold start); document job and mail memory; poll cycles; a local burst
 	$(BIN)/python -m bench.webhook

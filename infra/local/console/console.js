@@ -68,6 +68,9 @@
     return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
   }
 
+  // A user's sends from one template share a process named template-<hash> (api/sending.py).
+  const processName = (id) => (id.startsWith('template-') ? 'sent by hand from a template' : `rule ${id}`);
+
   const person = (p) => (p.name ? `${p.name} <${p.email}>` : p.email);
   const enc = encodeURIComponent;
 
@@ -317,7 +320,7 @@
 
   function renderAutomation(a) {
     return el('article', { class: 'card', 'data-testid': 'automation', 'data-rule-id': a.ruleId, 'data-state': a.state },
-      el('div', { class: 'card-head' }, el('strong', { text: a.ruleId }), ' ', badge(a.state)),
+      el('div', { class: 'card-head' }, el('strong', { text: processName(a.ruleId) }), ' ', badge(a.state)),
       field('envelope', a.envelopeId ? el('code', { text: a.envelopeId }) : '—'),
       field('claimed', when(a.claimedAt)),
       a.sentAt ? field('sent', when(a.sentAt)) : null,
