@@ -11,7 +11,6 @@ import argparse
 import json
 import secrets
 import smtplib
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ from infra.local.launch import LaunchFailed, launched
 from infra.local.run import DEFAULT_STATE_FILE, running_stack
 from infra.local.show import point_at_stack
 from infra.local.stage import stage_changed
-from infra.local.template import ROOT
+from infra.local.tick import TickFailed, tick_command
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -478,43 +477,34 @@ class Story:
     def mail(self) -> None:
         _, user_name, user_email = self.user
         _, ada_name, ada_email = self.persons[0]
-        first = EmailMessage()
-        first["From"] = f"{user_name} <{user_email}>"
-        first["To"] = f"{ada_name} <{ada_email}>"
-        first["Subject"] = f"Renewal terms for {self.title}"
-        first["Date"] = format_datetime(datetime.now(UTC))
-        first["Message-ID"] = make_msgid(domain="dealwire.localhost")
-        first.set_content(f"Hello {ada_name.split()[0]},\n\nthe renewal terms are attached.\n\nSam")
+        ada = f"{ada_name} <{ada_email}>"
+        first = self._message(
+            ada,
+            f"Renewal terms for {self.title}",
+            f"Hello {ada_name.split()[0]},\n\nthe renewal terms are attached.\n\nSam",
+        )
         first.add_attachment(
             b"%PDF-1.4 renewal terms\n", maintype="application", subtype="pdf", filename="terms.pdf"
         )
         self._smtp(first, user_email)
-
-        forwarded = EmailMessage()
-        forwarded["From"] = f"{user_name} <{user_email}>"
-        forwarded["To"] = self.state["bcc_address"]
-        forwarded["Subject"] = f"Fwd: Question about {self.title}"
-        forwarded["Date"] = format_datetime(datetime.now(UTC))
-        forwarded["Message-ID"] = make_msgid(domain="dealwire.localhost")
-        forwarded.set_content(
+        # Forwarded as Gmail writes it: the original's header block in the body.
+        forwarded = self._message(
+            self.state["bcc_address"],
+            f"Fwd: Question about {self.title}",
             "FYI\n\n---------- Forwarded message ---------\n"
-            f"From: {ada_name} <{ada_email}>\n"
+            f"From: {ada}\n"
             f"Date: {format_datetime(datetime.now(UTC))}\n"
             f"Subject: Question about {self.title}\n"
             f"To: {user_name} <{user_email}>\n\n"
-            "Does the renewal include support?\n"
+            "Does the renewal include support?\n",
         )
         self._smtp(forwarded, user_email)
-
-        reply = EmailMessage()
-        reply["From"] = f"{user_name} <{user_email}>"
-        reply["To"] = f"{ada_name} <{ada_email}>"
-        reply["Subject"] = f"Re: Renewal terms for {self.title}"
-        reply["Date"] = format_datetime(datetime.now(UTC))
-        reply["Message-ID"] = make_msgid(domain="dealwire.localhost")
-        reply["In-Reply-To"] = first["Message-ID"]
-        reply["References"] = first["Message-ID"]
-        reply.set_content("One more thing: the prices hold until the end of the year.")
+        reply = self._message(
+            ada,
+            f"Re: Renewal terms for {self.title}",
+            "One more thing: the prices hold until the end of the year.",
+        )
+        reply["In-Reply-To"] = reply["References"] = first["Message-ID"]
         self._smtp(reply, user_email)
 
         threads = self.until(
@@ -541,6 +531,18 @@ class Story:
             },
             lambda found: found >= {t["threadId"] for t in threads},
         )
+
+    def _message(self, to: str, subject: str, body: str) -> EmailMessage:
+        """A mail from the demo's user, as their mail client writes it."""
+        _, user_name, user_email = self.user
+        message = EmailMessage()
+        message["From"] = f"{user_name} <{user_email}>"
+        message["To"] = to
+        message["Subject"] = subject
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Message-ID"] = make_msgid(domain="dealwire.localhost")
+        message.set_content(body)
+        return message
 
     def _smtp(self, message: EmailMessage, sender: str) -> None:
         with smtplib.SMTP(self.state["smtp_host"], self.state["smtp_port"], timeout=30) as smtp:
@@ -601,23 +603,10 @@ class Story:
 
     def _tick(self) -> dict[str, Any]:
         """The README's `python -m infra.local.tick status_poll`, against this stack."""
-        done = subprocess.run(  # noqa: S603 - our own interpreter and module
-            [
-                sys.executable,
-                "-m",
-                "infra.local.tick",
-                "status_poll",
-                "--state-file",
-                self.state["state_file"],
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            timeout=180,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise NotVerified("the poll cycle to run", done.stderr.decode(errors="replace")[-1500:])
-        lines = [json.loads(line) for line in done.stdout.decode().splitlines() if line.startswith("{")]
+        try:
+            lines = tick_command(self.state["state_file"])
+        except TickFailed as exc:
+            raise NotVerified("the poll cycle to run", str(exc)) from None
         cycle: dict[str, Any] = lines[-1].get("cycle") or {}
         if cycle.get("outcome") != "done":
             raise NotVerified("a finished poll cycle", lines)

@@ -20,11 +20,32 @@ from typing import TYPE_CHECKING, Any
 
 from infra.local.schedules import Schedule, fire, schedules
 from infra.local.show import DEFAULT_STATE_FILE, ShowError, load_state, point_at_stack
-from infra.local.template import Stack, load_template
+from infra.local.template import ROOT, Stack, load_template
 from infra.local.worker import FunctionWorker, InvocationError, function_settings, lambda_environment
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+
+class TickFailed(RuntimeError):
+    """The command exited with an error; its message is the end of what it wrote to stderr."""
+
+
+def tick_command(
+    state_file: str | Path, function: str = "status_poll", timeout: float = 180.0
+) -> list[dict[str, Any]]:
+    """This module's command as a newcomer runs it, in a process of its own: its JSON lines
+    (what it fired, then each tenant's cycle)."""
+    done = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "infra.local.tick", function, "--state-file", str(state_file)],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise TickFailed(done.stderr.decode(errors="replace")[-3000:])
+    return [json.loads(line) for line in done.stdout.decode().splitlines() if line.startswith("{")]
 
 
 def stack_of(state: dict[str, Any]) -> Stack:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from infra.docusign_sim import SimulatorControl
 from infra.local.stage import DEFAULT_CONTACTS, stage_changed
-from infra.local.template import ROOT
+from infra.local.tick import TickFailed, tick_command
 from tests.docusign_support import envelopes_of_deal
 from tests.e2e.test_crm_api import get
 from tests.e2e.test_local_stack import eventually
@@ -25,22 +22,10 @@ pytestmark = pytest.mark.e2e
 
 def tick(stack: LocalStack) -> list[dict[str, Any]]:
     """The README's command, as a newcomer runs it against the stack."""
-    done = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "infra.local.tick",
-            "status_poll",
-            "--state-file",
-            str(stack.log.with_name("local.json")),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
-    return [json.loads(line) for line in done.stdout.decode().splitlines() if line.startswith("{")]
+    try:
+        return tick_command(stack.log.with_name("local.json"))
+    except TickFailed as exc:
+        pytest.fail(f"tick failed: {exc}")
 
 
 def test_one_tick_reconciles_an_envelope_signed_while_connect_was_off(local_stack: LocalStack) -> None:
