@@ -119,6 +119,34 @@ def test_a_key_rotation_event_is_retried_and_kept_when_it_fails() -> None:
     assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["IntegrationEventFailureQueue", "QueueName"]}
 
 
+def test_every_eventbridge_rule_retries_and_keeps_what_it_cannot_deliver() -> None:
+    """A rule's target that stays throttled or missing past the retries goes to a dead-letter
+    queue EventBridge may write to, never nowhere."""
+    rules = [
+        (logical, name, event["Properties"])
+        for logical, function in STACK.resources("AWS::Serverless::Function").items()
+        for name, event in function["Properties"].get("Events", {}).items()
+        if event["Type"] == "EventBridgeRule"
+    ]
+    assert len(rules) >= 3
+    policies = {
+        STACK.resolve(queue): document["PolicyDocument"]["Statement"]
+        for document in (resource(logical) for logical in STACK.resources("AWS::SQS::QueuePolicy"))
+        for queue in document["Queues"]
+    }
+    for logical, name, rule in rules:
+        where = f"{logical}.{name}"
+        assert rule["RetryPolicy"]["MaximumRetryAttempts"] > 0, where
+        queue = rule["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+        allowed = [
+            statement
+            for statement in policies.get(STACK.resolve({"Ref": queue}), [])
+            if statement["Principal"] == {"Service": "events.amazonaws.com"}
+            and statement["Action"] == "sqs:SendMessage"
+        ]
+        assert allowed, f"{where}: EventBridge may not write to its dead-letter queue {queue}"
+
+
 def test_the_crm_api_requires_the_jwt_authorizer_and_the_webhook_is_open_to_hmac() -> None:
     for function in API_FUNCTIONS:
         routes = [e for e in resource(function)["Events"].values() if e["Type"] == "HttpApi"]
