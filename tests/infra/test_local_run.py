@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -15,13 +17,17 @@ from infra.local import run
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 
 @pytest.fixture
 def process() -> Iterator[subprocess.Popen[bytes]]:
     """A process whose command line is a `python -m infra.local.run`'s, sleeping."""
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m", "infra.local.run"])
+    # Until the child has exec'd, /proc shows the command line it was forked from (pytest's).
+    deadline = time.monotonic() + 10
+    while b"infra.local.run" not in Path(f"/proc/{child.pid}/cmdline").read_bytes():
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.01)
     yield child
     child.kill()
     child.wait()
