@@ -94,15 +94,13 @@ class Delivery:
 _FOR = re.compile(r"\bfor\s+<?([^\s<>;]+@[^\s<>;]+?)>?\s*;", re.IGNORECASE)
 _RESULT = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
 # Authentication-Results (RFC 8601) results in the terms of the SES event's verdicts.
-_AUTH_RESULT_VERDICT = {
-    "pass": "PASS",
-    "fail": "FAIL",
-    "permerror": "FAIL",
-    "none": "GRAY",
-    "neutral": "GRAY",
-    "softfail": "GRAY",
-    "temperror": "PROCESSING_FAILED",
+_VERDICT_RESULTS = {
+    "PASS": ("pass",),
+    "FAIL": ("fail", "permerror"),
+    "GRAY": ("none", "neutral", "softfail"),
+    "PROCESSING_FAILED": ("temperror",),
 }
+_AUTH_RESULT_VERDICT = {result: verdict for verdict, group in _VERDICT_RESULTS.items() for result in group}
 _SES_VERDICTS = {"x-ses-spam-verdict": "spam", "x-ses-virus-verdict": "virus"}
 # The SES stamp ends with these; what follows is the sender's own, and may be forged.
 _STAMP_END = {"x-ses-receipt", "x-ses-dkim-signature"}
