@@ -127,6 +127,9 @@ def test_a_draft_answers_the_sender_view_and_sends_from_there(control: Simulator
                           "type": "carbon_copy"}]}, 400, "role_type_differs"),
         ({"recipients": [{"roleName": "Signer 1", "name": "C", "delivery": "sms"}]}, 400, "invalid_request"),
         ({"draft": True}, 400, "invalid_request"),
+        # Found by the API's contract test: it became part of DocuSign's URL and failed as a 500.
+        ({"templateId": "tpl\x06"}, 400, "invalid_request"),
+        ({"templateId": "../accounts"}, 400, "invalid_request"),
     ],
 )  # fmt: skip
 def test_what_cannot_be_sent_is_refused_before_docusign_is_asked_to(

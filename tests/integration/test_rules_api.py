@@ -161,6 +161,8 @@ def test_another_tenants_rule_is_not_found() -> None:
         ({"expiration": {"afterDays": 5, "warnDays": 5}}, "warnDays"),
         ({"pipelineId": "no spaces"}, "pipelineId"),
         ({"templateId": ""}, "templateId"),
+        ({"templateId": "tpl\x06"}, "templateId"),
+        ({"templateId": "../accounts"}, "templateId"),
         ({"senderUserId": "not-a-guid"}, "senderUserId"),
         ({"whenActive": "always"}, "whenActive"),
         ({"stageID": "contract"}, "stageID"),

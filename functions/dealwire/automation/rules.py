@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from dealwire.contracts.bodies import Request
 from dealwire.contracts.crm import Email  # noqa: TC001 - pydantic needs it at run time
-from dealwire.domain.ids import CRM_ID_PATTERN
+from dealwire.domain.ids import CRM_ID_PATTERN, DOCUSIGN_ID_PATTERN
 
 # {{deal.title}}, {{person.name}}, {{user.name}}, and any {{deal.properties.X}} / {{person.properties.X}}.
 MERGE_FIELD: Final = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
@@ -96,7 +96,8 @@ class RuleDefinition(Request):
     document_type: str = Field(
         min_length=1, max_length=100, description="One rule sends one document type (an NDA, a quote)"
     )
-    template_id: str = Field(min_length=1, max_length=100)
+    # DocuSign's id shape: it becomes part of a request URL, so nothing else may pass.
+    template_id: str = Field(pattern=DOCUSIGN_ID_PATTERN)
     contact_roles: list[RoleName] = Field(
         default_factory=list,
         max_length=20,

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from dealwire.automation.rules import Expiration, Reminders  # noqa: TC001 - pydantic needs them at run time
 from dealwire.contracts.bodies import Body, Request
 from dealwire.contracts.crm import Email, Phone  # noqa: TC001 - pydantic needs them at run time
+from dealwire.domain.ids import DOCUSIGN_ID_PATTERN
 
 
 class ManualRecipient(Request):
@@ -38,7 +39,8 @@ class ManualRecipient(Request):
 
 
 class ManualSend(Request):
-    template_id: str = Field(min_length=1, max_length=100)
+    # DocuSign's id shape: it becomes part of a request URL, so nothing else may pass.
+    template_id: str = Field(pattern=DOCUSIGN_ID_PATTERN)
     recipients: list[ManualRecipient] = Field(min_length=1, max_length=50)
     email_subject: str = Field(min_length=1, max_length=100)
     email_message: str = Field(default="", max_length=10_000)
