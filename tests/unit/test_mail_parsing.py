@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from dealwire.mail.headers import clean, message_ids, parse_addresses
 from dealwire.mail.limits import LimitExceeded, MailLimits, Preflight
 from dealwire.mail.message import MailUnreadable, html_text, part_chunks, read_mail, safe_filename
+from dealwire.store.archive import content_disposition
 
 
 def crlf(message: EmailMessage) -> bytes:
@@ -255,3 +256,31 @@ def test_headers_parsed_once_read_as_the_default_policy_reads_them() -> None:
     ]
     assert len(names) >= 3
     assert set(names) == {"Grüße.pdf"}
+
+
+@pytest.mark.parametrize(
+    ("name", "key_segment"),
+    [("CON", "_CON"), ("nul.txt", "_nul.txt"), ("Com1.tar.gz", "_Com1.tar.gz"), ("lpt9", "_lpt9"),
+     ("CONTRACT.pdf", "CONTRACT.pdf"), ("aux-notes.txt", "aux-notes.txt"), ("..\\..\\PRN", "_PRN")],
+)  # fmt: skip
+def test_windows_device_names_are_never_a_key_segment_as_they_are(name: str, key_segment: str) -> None:
+    assert safe_filename(name, "part") == key_segment
+
+
+@pytest.mark.parametrize(
+    ("name", "header"),
+    [
+        ("../../x", 'attachment; filename="x"'),
+        ("..\\..\\boot.ini", 'attachment; filename="boot.ini"'),
+        ("CON", 'attachment; filename="_CON"'),
+        ("nul.pdf", 'attachment; filename="_nul.pdf"'),
+        ("a\x00b\r\nSet-Cookie: x.pdf", 'attachment; filename="a_b__Set-Cookie: x.pdf"'),
+        ("../", 'attachment; filename="download"'),
+        (
+            "Vertrag für Acme.pdf",
+            "attachment; filename=\"Vertrag f_r Acme.pdf\"; filename*=UTF-8''Vertrag%20f%C3%BCr%20Acme.pdf",
+        ),
+    ],
+)
+def test_a_download_name_is_one_file_name_whatever_the_sender_called_it(name: str, header: str) -> None:
+    assert content_disposition(name) == header

@@ -13,6 +13,7 @@ from functools import lru_cache
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from dealwire.domain.filenames import last_segment, not_a_device
 from dealwire.mail import headers
 from dealwire.mail.limits import MailLimits, Preflight
 
@@ -214,13 +215,12 @@ def _filename(message: Message) -> str | None:
 
 
 def safe_filename(name: str | None, fallback: str) -> str:
-    """A name fit for an S3 key segment: no path, no control characters, bounded."""
+    """A name fit for an S3 key segment: no path, no control characters, no device, bounded."""
     if not name:
         return fallback
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = re.sub(r"[^A-Za-z0-9._ -]+", "_", base).strip(" .")
+    base = re.sub(r"[^A-Za-z0-9._ -]+", "_", last_segment(name)).strip(" .")
     base = re.sub(r"\s+", "_", base)[:100]
-    return base if re.search(r"[A-Za-z0-9]", base) else fallback
+    return not_a_device(base) if re.search(r"[A-Za-z0-9]", base) else fallback
 
 
 def part_chunks(part: MailPart) -> Iterator[bytes]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from dealwire.domain.filenames import last_segment, not_a_device
 from dealwire.domain.timestamps import compact
 from dealwire.store import clients
 
@@ -321,9 +322,14 @@ def _tag_value(value: str) -> str:
     return _TAG_UNSAFE.sub("_", value)[:256]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def content_disposition(filename: str) -> str:
     """``attachment`` with the name: printable ASCII for every client, and RFC 6266's UTF-8
-    form beside it when the name is not plain ASCII."""
+    form beside it when the name is not plain ASCII. Never a path (``../../x`` is ``x``),
+    never a device name Windows would open instead of saving (``CON`` is ``_CON``)."""
+    filename = _CONTROL.sub("_", not_a_device(last_segment(filename).strip(" ."))) or "download"
     plain = _header_safe(filename)
     if plain == filename[:150]:
         return f'attachment; filename="{plain}"'
