@@ -14,6 +14,7 @@ from tests.mail_support import (
     BCC,
     BOB,
     CARLA,
+    USER_EMAIL,
     bcc_mail,
     ingest,
     mail_bucket,
@@ -138,6 +139,22 @@ def test_an_unknown_sender_is_refused_kept_with_its_reason_and_announced(aws: St
     assert (outcome["status"], outcome["reason"]) == ("rejected", "sender_not_allowed")
     assert tags(aws, key) == {"dealwire-outcome": "rejected", "dealwire-reason": "sender_not_allowed"}
     assert [item["reason"] for item in rejections(aws)] == ["sender_not_allowed"]
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        f"Ulla User <{USER_EMAIL}>, Mallory <mallory@evil.example>",
+        f"Mallory <mallory@evil.example>, Ulla User <{USER_EMAIL}>",
+    ],
+)
+def test_a_from_naming_two_addresses_is_refused_whichever_comes_first(aws: Stack, sender: str) -> None:
+    seed_crm(aws)
+    key = put_raw(aws, "m1", bcc_mail(sender=sender))
+    outcome = ingest(ses_event("m1"))["outcomes"][0]
+    assert (outcome["status"], outcome["reason"]) == ("rejected", "ambiguous_sender")
+    assert tags(aws, key) == {"dealwire-outcome": "rejected", "dealwire-reason": "ambiguous_sender"}
+    assert [item["reason"] for item in rejections(aws)] == ["ambiguous_sender"]
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,7 @@ class MailRejected(_Contract):
     event_id: str
     tenant_id: str
     ses_message_id: str
-    # sender_not_allowed, sender_not_trusted, no_sender, message_too_large, too_many_parts,
+    # sender_not_allowed, sender_not_trusted, no_sender, ambiguous_sender, message_too_large, too_many_parts,
     # too_deep, too_many_headers, header_too_long, headers_too_large, unparseable, empty
     reason: str
     detail: str

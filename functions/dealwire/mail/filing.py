@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from dealwire.mail.message import MailHeaders, ParsedMail
 
 SNIPPET_CHARS = 280
-RefusalReason = Literal["no_sender", "sender_not_allowed", "sender_not_trusted"]
+RefusalReason = Literal["no_sender", "ambiguous_sender", "sender_not_allowed", "sender_not_trusted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +89,13 @@ def decide(
     sender = parsed.headers.from_[0].email if parsed.headers.from_ else None
     if sender is None:
         return Refusal("no_sender", "the message has no readable From address")
+    if len(parsed.headers.from_) > 1:
+        # RFC 5322 allows several authors; which one sent it is then anyone's guess, and a
+        # user's address beside a stranger's must not make the stranger's mail theirs.
+        named = ", ".join(a.email for a in parsed.headers.from_)
+        return Refusal(
+            "ambiguous_sender", f"the From names {len(parsed.headers.from_)} addresses ({named})", sender
+        )
     user = find_user(users, sender, rules)
     if user is None:
         return Refusal("sender_not_allowed", f"{sender} is not a user of the account", sender)
