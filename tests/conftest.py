@@ -43,6 +43,21 @@ for _function in (
     os.environ.update(TEST_STACK.function_environment(_function))
 os.environ["POWERTOOLS_SERVICE_NAME"] = "dealwire-tests"
 
+# Every log record is searched for the secrets the suite plants; these hooks fail the test
+# during which one leaked.
+from tests.log_secrets import (  # noqa: E402 - after the environment the functions read
+    install,
+    pytest_runtest_call,
+    pytest_runtest_setup,
+    pytest_runtest_teardown,
+)
+
+__all__ = ["pytest_runtest_call", "pytest_runtest_setup", "pytest_runtest_teardown"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    install()
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """With ``-n`` (pytest-xdist, as ``make test`` runs all but e2e): a test file stays on one
