@@ -7,6 +7,7 @@ UV_VERSION := 0.13.9
 TOOLS := .dealwire/tools
 UV := $(TOOLS)/bin/uv
 SAM_ENV := $(CURDIR)/.dealwire/sam
+SECURITY_ENV := $(CURDIR)/.dealwire/security
 VENV := .venv
 BIN := $(VENV)/bin
 # uv must never download an interpreter: it uses the one found above.
@@ -15,7 +16,7 @@ export UV_PYTHON := $(PYTHON)
 # SAM CLI must not phone home: there is no network here, and CI should not wait on one.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install test lint typecheck template requirements pytest unit run demo bench lock openapi clean
+.PHONY: help install test lint typecheck template security requirements pytest unit run demo bench lock openapi clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -33,11 +34,15 @@ $(SAM_ENV)/.synced: $(UV) tools/sam/uv.lock tools/sam/pyproject.toml
 	cd tools/sam && UV_PROJECT_ENVIRONMENT=$(SAM_ENV) $(CURDIR)/$(UV) sync --frozen
 	@touch $@
 
-install: $(VENV)/.synced $(SAM_ENV)/.synced  ## create the virtual environments from the lock files
+$(SECURITY_ENV)/.synced: $(UV) tools/security/uv.lock tools/security/pyproject.toml
+	cd tools/security && UV_PROJECT_ENVIRONMENT=$(SECURITY_ENV) $(CURDIR)/$(UV) sync --frozen
+	@touch $@
+
+install: $(VENV)/.synced $(SAM_ENV)/.synced $(SECURITY_ENV)/.synced  ## create the virtual environments from the lock files
 
 test: install lint typecheck  ## everything CI checks
 	@# sam build mostly waits on the package registry: it runs beside the tests, not before them.
-	$(MAKE) --no-print-directory -j2 --output-sync=target template pytest
+	$(MAKE) --no-print-directory -j2 --output-sync=target template security pytest
 
 lint: $(VENV)/.synced  ## ruff (lint and format check)
 	$(BIN)/ruff check .
@@ -49,6 +54,13 @@ typecheck: $(VENV)/.synced  ## mypy --strict on the shipped package
 template: $(VENV)/.synced $(SAM_ENV)/.synced  ## sam validate --lint and sam build (no Docker)
 	$(SAM_ENV)/bin/sam validate --lint --template template.yaml
 	PATH="$(dir $(PYTHON)):$$PATH" $(SAM_ENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build
+
+security: $(SAM_ENV)/.synced $(SECURITY_ENV)/.synced  ## cfn-lint and checkov on the SAM-transformed template, bandit on functions/, pip-audit when it can
+	$(SAM_ENV)/bin/python tools/sam/transform.py template.yaml .aws-sam/transformed.json
+	$(SAM_ENV)/bin/cfn-lint .aws-sam/transformed.json
+	$(SECURITY_ENV)/bin/checkov --config-file tools/security/checkov.yaml --file .aws-sam/transformed.json
+	$(SECURITY_ENV)/bin/bandit --quiet --recursive functions
+	$(SECURITY_ENV)/bin/python tools/security/audit.py functions/requirements.txt
 
 pytest: $(VENV)/.synced  ## the whole pytest suite (unit, infra, integration on 2 workers, then e2e), with the coverage floor
 	$(BIN)/pytest -n 2 --dist loadgroup --cov --cov-report=term tests/unit tests/infra tests/integration
@@ -78,6 +90,7 @@ openapi: $(VENV)/.synced  ## regenerate docs/openapi.json from the HTTP API's fu
 lock: $(UV)  ## re-resolve the lock files and re-export functions/requirements.txt
 	$(UV) lock
 	cd tools/sam && $(CURDIR)/$(UV) lock
+	cd tools/security && $(CURDIR)/$(UV) lock
 	$(MAKE) requirements
 
 requirements: $(UV)  ## functions/requirements.txt from uv.lock (what sam build ships)

@@ -140,6 +140,8 @@ class IntegrationsSettings(_Settings):
     )
     # The public root of the webhook (``https://api.example.com``); empty: the API's own domain.
     webhook_base_url: str = Field(alias="DEALWIRE_WEBHOOK_BASE_URL", default="", pattern=r"^$|^https?://\S+$")
+    # The stack's customer-managed key for the tenants' secrets it creates; "" is Secrets Manager's own.
+    secrets_kms_key_id: str = Field(alias="DEALWIRE_SECRETS_KMS_KEY_ID", default="")
 
 
 class StageTriggerSettings(DocuSignCallerSettings):

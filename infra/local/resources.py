@@ -24,6 +24,13 @@ NOT_EMULATED = frozenset(
         "AWS::Lambda::Permission",
         # SES receiving is played by the local SMTP edge (infra/local/smtp.py).
         "AWS::SES::ReceiptRule",
+        # Alarms are not emulated, so neither is the topic they notify; the gateway stands in for
+        # the HTTP API and writes its own access log.
+        "AWS::SNS::Topic",
+        "AWS::SNS::Subscription",
+        "AWS::Logs::LogGroup",
+        # Only with a customer-managed key (KmsKeyArn), which the local stack has not.
+        "AWS::IAM::ManagedPolicy",
     }
 )
 
@@ -100,6 +107,7 @@ def _create_table(stack: Stack, logical: str, properties: dict[str, Any], endpoi
 
 def _create_bucket(stack: Stack, logical: str, properties: dict[str, Any], endpoint_url: str | None) -> None:
     s3 = _client("s3", stack.region, endpoint_url)
+    properties = stack.resolve(properties)
     name = stack.physical_name(logical)
     if stack.region == "us-east-1":
         s3.create_bucket(Bucket=name)
@@ -125,12 +133,15 @@ def _create_queues(stack: Stack, endpoint_url: str | None) -> None:
     queues = stack.resources("AWS::SQS::Queue")
     # Dead-letter queues first: a redrive policy names an existing queue.
     for logical, resource in queues.items():
-        properties = resource.get("Properties", {})
+        properties = stack.resolve(resource.get("Properties", {}))
         attributes = {
-            key: str(stack.resolve(properties[key])).lower()
-            if isinstance(properties[key], bool)
-            else str(stack.resolve(properties[key]))
-            for key in ("VisibilityTimeout", "MessageRetentionPeriod", "SqsManagedSseEnabled")
+            key: str(properties[key]).lower() if isinstance(properties[key], bool) else str(properties[key])
+            for key in (
+                "VisibilityTimeout",
+                "MessageRetentionPeriod",
+                "SqsManagedSseEnabled",
+                "KmsMasterKeyId",
+            )
             if key in properties
         }
         sqs.create_queue(QueueName=stack.physical_name(logical), Attributes=attributes)

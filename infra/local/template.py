@@ -16,6 +16,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 ACCOUNT_ID = "123456789012"
+# The property that names a resource, where it is not ``Name``.
+_NAME_PROPERTY = {"AWS::S3::Bucket": "BucketName", "AWS::SNS::Topic": "TopicName"}
+# What ``!Ref AWS::NoValue`` resolves to: the key or item that holds it is left out.
+NO_VALUE: Any = object()
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -31,7 +35,8 @@ def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[st
         value = loader.construct_sequence(node, deep=True)
     else:
         value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
+    # ``!Ref`` and ``!Condition`` are the only short forms whose long form has no ``Fn::``.
+    return {suffix if suffix in {"Ref", "Condition"} else f"Fn::{suffix}": value}
 
 
 _CfnLoader.add_multi_constructor("!", _intrinsic)
@@ -52,8 +57,14 @@ class Stack:
     parameters: dict[str, str] = field(default_factory=dict)
 
     def resources(self, kind: str | None = None) -> dict[str, dict[str, Any]]:
+        """The resources this stack's parameters create (a false Condition leaves one out)."""
         found = self.template.get("Resources", {})
-        return {k: v for k, v in found.items() if kind is None or v["Type"] == kind}
+        return {
+            k: v
+            for k, v in found.items()
+            if (kind is None or v["Type"] == kind)
+            and ("Condition" not in v or self.condition(v["Condition"]))
+        }
 
     def parameter(self, name: str) -> str:
         if name in self.parameters:
@@ -62,7 +73,8 @@ class Stack:
 
     def physical_name(self, logical: str) -> str:
         resource = self.template["Resources"][logical]
-        explicit = resource.get("Properties", {}).get("Name")
+        properties = resource.get("Properties", {})
+        explicit = properties.get(_NAME_PROPERTY.get(resource["Type"], "Name"))
         if explicit is not None:
             return str(self.resolve(explicit))
         name = f"{self.name}-{logical}"
@@ -84,6 +96,8 @@ class Stack:
         name = self.physical_name(logical)
         if kind == "AWS::SQS::Queue":
             return self.queue_url(name)
+        if kind == "AWS::SNS::Topic":
+            return f"arn:aws:sns:{self.region}:{ACCOUNT_ID}:{name}"
         return name
 
     def queue_url(self, name: str) -> str:
@@ -97,6 +111,7 @@ class Stack:
             "AWS::S3::Bucket": f"arn:aws:s3:::{name}",
             "AWS::SQS::Queue": f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{name}",
             "AWS::Events::EventBus": f"arn:aws:events:{self.region}:{ACCOUNT_ID}:event-bus/{name}",
+            "AWS::Serverless::Function": f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}",
         }
         if attribute == "Arn":
             return arns[kind]
@@ -107,20 +122,45 @@ class Stack:
             return f"{arns[kind]}/stream/*"
         raise KeyError(f"{logical}.{attribute} is not emulated")
 
-    def resolve(self, value: Any) -> Any:  # noqa: ANN401 - template values are untyped
+    def resolve(self, value: Any) -> Any:  # noqa: ANN401, PLR0911 - untyped values; a return per intrinsic
+        """A template value with its intrinsics worked out; ``!Ref AWS::NoValue`` leaves its key
+        or list item out, as CloudFormation does."""
         if isinstance(value, dict) and len(value) == 1:
             ((function, argument),) = value.items()
             if function == "Ref":
-                return self.ref(argument)
+                return NO_VALUE if argument == "AWS::NoValue" else self.ref(argument)
             if function == "Fn::GetAtt":
                 return self.get_att(*argument)
             if function == "Fn::Sub":
                 return self._sub(argument)
+            if function == "Fn::If":
+                condition, when_true, when_false = argument
+                return self.resolve(when_true if self.condition(condition) else when_false)
         if isinstance(value, dict):
-            return {k: self.resolve(v) for k, v in value.items()}
+            resolved = {k: self.resolve(v) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [v for v in (self.resolve(v) for v in value) if v is not NO_VALUE]
         return value
+
+    def condition(self, name: str) -> bool:
+        """One of the template's Conditions, for this stack's parameters."""
+        return self._truth(self.template.get("Conditions", {})[name])
+
+    def _truth(self, expression: Any) -> bool:  # noqa: ANN401 - template values are untyped
+        ((function, argument),) = expression.items()
+        if function == "Condition":
+            return self.condition(argument)
+        if function == "Fn::Equals":
+            left, right = (self.resolve(side) for side in argument)
+            return bool(left == right)
+        if function == "Fn::Not":
+            return not self._truth(argument[0])
+        if function == "Fn::And":
+            return all(self._truth(part) for part in argument)
+        if function == "Fn::Or":
+            return any(self._truth(part) for part in argument)
+        raise NotImplementedError(f"condition function {function} is not emulated")
 
     def _sub(self, argument: str | list[Any]) -> str:
         text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from pathlib import Path
 from typing import Any
@@ -180,16 +181,32 @@ def test_failed_mail_and_crm_events_end_in_alarmed_queues() -> None:
     assert {"MailFailureQueue", "CrmEventFailureQueue"} <= alarmed_queues()
 
 
+def alarms() -> dict[str, dict[str, Any]]:
+    return {logical: r["Properties"] for logical, r in STACK.resources("AWS::CloudWatch::Alarm").items()}
+
+
+def watched(alarm: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """(namespace, metric, dimension value) of each metric an alarm reads, math or not."""
+    if "Metrics" not in alarm:
+        return [(alarm["Namespace"], alarm["MetricName"], d["Value"]) for d in alarm.get("Dimensions", [])]
+    found = []
+    for query in alarm["Metrics"]:
+        if "MetricStat" in query:
+            metric = query["MetricStat"]["Metric"]
+            found.extend(
+                (metric["Namespace"], metric["MetricName"], d["Value"]) for d in metric["Dimensions"]
+            )
+    return found
+
+
 def alarmed_queues() -> set[str]:
     """The queues an alarm watches (alarms on a function's own metrics name no queue)."""
-    found = set()
-    for r in TEMPLATE["Resources"].values():
-        if r["Type"] != "AWS::CloudWatch::Alarm":
-            continue
-        value = r["Properties"]["Dimensions"][0]["Value"]
-        if isinstance(value, dict) and "Fn::GetAtt" in value:
-            found.add(value["Fn::GetAtt"][0])
-    return found
+    return {
+        value["Fn::GetAtt"][0]
+        for alarm in alarms().values()
+        for namespace, _, value in watched(alarm)
+        if namespace == "AWS/SQS"
+    }
 
 
 def test_the_webhook_may_only_write_state_put_archives_and_read_tenant_secrets() -> None:
@@ -276,3 +293,163 @@ def test_the_poller_runs_on_a_schedule_one_cycle_per_tenant_and_what_fails_is_ke
     )
     assert alarm["Dimensions"] == [{"Name": "service", "Value": "status_poll"}]
     assert STACK.function_environment("StatusPollFunction")["POWERTOOLS_SERVICE_NAME"] == "status_poll"
+
+
+def test_every_alarm_notifies_the_alarm_topic_when_it_fires_and_when_it_clears() -> None:
+    """The topic the stack creates by default, or the operator's (AlarmTopicArn) instead."""
+    on_call = "arn:aws:sns:us-east-1:123456789012:on-call"
+    given = Stack(STACK.name, STACK.region, TEMPLATE, {"Stage": "test", "AlarmTopicArn": on_call})
+    assert len(alarms()) >= 20
+    for logical, alarm in alarms().items():
+        for actions in ("AlarmActions", "OKActions"):
+            assert STACK.resolve(alarm[actions]) == [
+                "arn:aws:sns:us-east-1:123456789012:dealwire-test-alarms"
+            ], (logical, actions)
+            assert given.resolve(alarm[actions]) == [on_call], (logical, actions)
+    assert "AlarmTopic" in STACK.resources("AWS::SNS::Topic")
+    assert not given.resources("AWS::SNS::Topic")
+    assert not STACK.resources("AWS::SNS::Subscription"), "no address given, none subscribed"
+    mailed = Stack(STACK.name, STACK.region, TEMPLATE, {"Stage": "test", "AlarmEmail": "ops@example.com"})
+    (subscription,) = mailed.resources("AWS::SNS::Subscription").values()
+    assert mailed.resolve(subscription["Properties"])["Endpoint"] == "ops@example.com"
+
+
+def test_every_function_alarms_on_its_errors_and_throttles() -> None:
+    functions = set(STACK.resources("AWS::Serverless::Function"))
+    covered: dict[str, set[str]] = {}
+    for alarm in alarms().values():
+        for namespace, metric, value in watched(alarm):
+            if namespace == "AWS/Lambda" and metric in {"Errors", "Throttles"}:
+                covered.setdefault(value["Ref"], set()).add(metric)
+        if "Metrics" in alarm:
+            (expression,) = [q["Expression"] for q in alarm["Metrics"] if "Expression" in q]
+            assert expression == "errors + throttles"
+    assert covered == {function: {"Errors", "Throttles"} for function in functions}
+
+
+def test_the_stream_every_queue_and_the_api_are_alarmed() -> None:
+    watches = {
+        (namespace, metric, str(value)) for a in alarms().values() for namespace, metric, value in watched(a)
+    }
+    assert ("AWS/Lambda", "IteratorAge", str({"Ref": "StreamPublisherFunction"})) in watches
+    assert ("AWS/ApiGateway", "5xx", str({"Ref": "HttpApi"})) in watches
+    # A work queue alarms on its oldest message; a failure queue on its first.
+    for queue in STACK.resources("AWS::SQS::Queue"):
+        metrics = {
+            metric for namespace, metric, value in watches if namespace == "AWS/SQS" and queue in value
+        }
+        expected = (
+            "ApproximateAgeOfOldestMessage"
+            if queue in {"DocumentJobQueue", "StatusPollQueue"}
+            else ("ApproximateNumberOfMessagesVisible")
+        )
+        assert metrics == {expected}, queue
+    assert ("dealwire", "ChangesSeenOnlyByPolling", "status_poll") in watches
+
+
+def test_ses_requires_tls_and_only_dealwires_rule_may_invoke_the_function_or_write_raw_mail() -> None:
+    mail = Stack(
+        STACK.name,
+        STACK.region,
+        TEMPLATE,
+        {"Stage": "test", "MailDomain": "bcc.example", "MailReceiptRuleSetName": "x"},
+    )
+    assert not STACK.resources("AWS::Lambda::Permission"), "no rule set given: SES invokes nothing"
+    rule = mail.resolve(mail.resources("AWS::SES::ReceiptRule")["MailReceiptRule"]["Properties"])
+    assert rule["Rule"]["TlsPolicy"] == "Require"
+    rule_arn = f"arn:aws:ses:us-east-1:123456789012:receipt-rule-set/x:receipt-rule/{rule['Rule']['Name']}"
+    permission = mail.resolve(
+        mail.resources("AWS::Lambda::Permission")["MailIngestSesPermission"]["Properties"]
+    )
+    assert (permission["Principal"], permission["SourceArn"]) == ("ses.amazonaws.com", rule_arn)
+    statements = mail.resolve(resource("MailBucketPolicy"))["PolicyDocument"]["Statement"]
+    (ses,) = [s for s in statements if s.get("Principal") == {"Service": "ses.amazonaws.com"}]
+    assert ses["Condition"]["StringEquals"]["aws:SourceArn"] == rule_arn
+    assert ses["Resource"].endswith("/inbound/*")
+
+
+def test_raw_mail_is_versioned_and_mail_ingest_cannot_write_or_delete_it() -> None:
+    bucket = resource("MailBucket")
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    (old_versions,) = [
+        r for r in bucket["LifecycleConfiguration"]["Rules"] if "NoncurrentVersionExpiration" in r
+    ]
+    assert old_versions["NoncurrentVersionExpiration"]["NoncurrentDays"] >= 30
+    raw = f"arn:aws:s3:::{STACK.physical_name('MailBucket')}/inbound/some-message-id"
+    for statement in statements("MailIngestFunction"):
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        resources = STACK.resolve(statement["Resource"])
+        resources = [resources] if isinstance(resources, str) else resources
+        if any(fnmatch.fnmatchcase(raw, pattern) for pattern in resources):
+            assert set(actions) == {"s3:GetObject", "s3:PutObjectTagging"}, statement["Sid"]
+
+
+def test_mail_ingest_names_the_bucket_that_notifies_it_without_a_reference_back() -> None:
+    """A !Ref to MailBucket from the function or its role would close a dependency circle
+    (bucket -> notification permission -> function -> role -> bucket) CloudFormation refuses."""
+    properties = dict(resource("MailIngestFunction"))
+    properties.pop("Events")
+    assert "MailBucket" not in json.dumps(properties)
+    env = STACK.function_environment("MailIngestFunction")
+    assert (
+        env["DEALWIRE_MAIL_BUCKET"]
+        == STACK.physical_name("MailBucket")
+        == "dealwire-test-mail-123456789012-us-east-1"
+    )
+    assert STACK.function_environment("ApiFunction")["DEALWIRE_MAIL_BUCKET"] == env["DEALWIRE_MAIL_BUCKET"]
+
+
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_a_customer_managed_key_encrypts_everything_at_rest_and_by_default_aws_keys_do() -> None:
+    keyed = Stack(STACK.name, STACK.region, TEMPLATE, {"Stage": "test", "KmsKeyArn": KEY})
+    for stack, bucket_sse, queue_sse in (
+        (STACK, "AES256", {"SqsManagedSseEnabled": True}),
+        (keyed, "aws:kms", {"KmsMasterKeyId": KEY}),
+    ):
+        for logical in stack.resources("AWS::S3::Bucket"):
+            (rule,) = stack.resolve(resource(logical))["BucketEncryption"][
+                "ServerSideEncryptionConfiguration"
+            ]
+            assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == bucket_sse, logical
+        for logical in stack.resources("AWS::SQS::Queue"):
+            properties = stack.resolve(resource(logical))
+            assert {
+                k: properties[k] for k in ("SqsManagedSseEnabled", "KmsMasterKeyId") if k in properties
+            } == (queue_sse), logical
+    assert keyed.resolve(resource("DealwireTable"))["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": KEY,
+    }
+    assert STACK.resolve(resource("DealwireTable"))["SSESpecification"] == {"SSEEnabled": True}
+    for logical, kind, key in (
+        ("PartLinkKey", "AWS::SecretsManager::Secret", "KmsKeyId"),
+        ("AlarmTopic", "AWS::SNS::Topic", "KmsMasterKeyId"),
+        ("ApiAccessLogs", "AWS::Logs::LogGroup", "KmsKeyId"),
+    ):
+        assert TEMPLATE["Resources"][logical]["Type"] == kind
+        assert keyed.resolve(resource(logical))[key] == KEY
+        assert key not in STACK.resolve(resource(logical))
+    assert keyed.resolve(TEMPLATE["Globals"]["Function"])["KmsKeyArn"] == KEY
+    assert keyed.function_environment("IntegrationsFunction")["DEALWIRE_SECRETS_KMS_KEY_ID"] == KEY
+    assert STACK.function_environment("IntegrationsFunction")["DEALWIRE_SECRETS_KMS_KEY_ID"] == ""
+    (use,) = keyed.resources("AWS::IAM::ManagedPolicy").values()
+    roles = {role["Ref"] for role in use["Properties"]["Roles"]}
+    schedule_role = "StatusPollScheduleFunctionEveryRole"  # SAM's, for the schedule's dead letters
+    assert roles == {f"{function}Role" for function in STACK.resources("AWS::Serverless::Function")} | {
+        schedule_role
+    }
+    assert not STACK.resources("AWS::IAM::ManagedPolicy")
+
+
+def test_the_api_access_log_names_routes_not_query_strings() -> None:
+    """A part link carries its signature in the query string: it must not be in the log."""
+    settings = resource("HttpApi")["AccessLogSettings"]
+    assert settings["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]}
+    fields = json.loads(settings["Format"])
+    assert fields["route"] == "$context.routeKey"
+    assert not [
+        value for value in fields.values() if "path" in value.lower() or "querystring" in value.lower()
+    ]

@@ -432,3 +432,25 @@ def test_disconnecting_removes_the_configuration_and_the_keys_and_keeps_the_data
     assert integrations("GET")[1]["state"] == "not_connected"
     status, refused = integrations("DELETE")
     assert (status, refused["error"]["code"]) == (409, "not_connected")
+
+
+def test_a_tenants_new_secret_is_encrypted_with_the_stacks_customer_key(
+    aws: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With KmsKeyArn, the secret connecting creates is under that key; without, under AWS's."""
+    key = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+    env = aws.function_environment("IntegrationsFunction")
+    for name, value in {**env, "DEALWIRE_SECRETS_KMS_KEY_ID": key}.items():
+        monkeypatch.setenv(name, value)
+    integrations_settings.cache_clear()
+    try:
+        writer = DocuSignConnection.from_settings(integrations_settings())._secrets
+    finally:
+        integrations_settings.cache_clear()
+    client = boto3.client("secretsmanager")
+    for tenant, expected in (("tenant-keyed", key), ("tenant-plain", None)):
+        store = writer if expected else TenantSecrets(env["DEALWIRE_TENANT_SECRET_PREFIX"])
+        store.write(tenant, {"docusignAccountId": ACCOUNT_ID})
+        described = client.describe_secret(SecretId=env["DEALWIRE_TENANT_SECRET_PREFIX"] + tenant)
+        assert described.get("KmsKeyId") == expected
+        client.delete_secret(SecretId=described["ARN"], ForceDeleteWithoutRecovery=True)

@@ -95,7 +95,9 @@ class DocuSignConnection:
             access=DocuSignAccess(
                 settings.docusign_app_secret, settings.docusign_auth_host, settings.docusign_base_uri or None
             ),
-            secrets_store=TenantSecrets(settings.tenant_secret_prefix),
+            secrets_store=TenantSecrets(
+                settings.tenant_secret_prefix, kms_key_id=settings.secrets_kms_key_id
+            ),
             store=IntegrationStore(settings.table_name),
             redirect_uri=settings.consent_redirect_uri,
             polls=PollStateStore(settings.table_name),

@@ -21,9 +21,13 @@ if TYPE_CHECKING:
 
 
 class TenantSecrets:
-    def __init__(self, prefix: str, client: SecretsManagerClient | None = None) -> None:
+    def __init__(
+        self, prefix: str, client: SecretsManagerClient | None = None, *, kms_key_id: str = ""
+    ) -> None:
         self._prefix = prefix
         self._client = client
+        # A new secret is encrypted with this key (the stack's KmsKeyArn); "" is aws/secretsmanager.
+        self._kms_key_id = kms_key_id
 
     @property
     def client(self) -> SecretsManagerClient:
@@ -56,8 +60,15 @@ class TenantSecrets:
         except ClientError as exc:
             if error_code(exc) != "ResourceNotFoundException":
                 raise
-            self.client.create_secret(
-                Name=self.name(tenant_id),
-                SecretString=value,
-                Description=f"dealwire: tenant {tenant_id}'s DocuSign account, keys and settings",
-            )
+            description = f"dealwire: tenant {tenant_id}'s DocuSign account, keys and settings"
+            if self._kms_key_id:
+                self.client.create_secret(
+                    Name=self.name(tenant_id),
+                    SecretString=value,
+                    Description=description,
+                    KmsKeyId=self._kms_key_id,
+                )
+            else:
+                self.client.create_secret(
+                    Name=self.name(tenant_id), SecretString=value, Description=description
+                )
