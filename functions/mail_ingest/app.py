@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from dealwire.mail.deliveries import delivery_of_record
+from dealwire.mail.deliveries import delivery_of_record, records_of
 from dealwire.mail.ingest import MailIngest
 from dealwire.mail.limits import MailLimits
 from dealwire.observability import logger, metrics, tracer
@@ -82,7 +82,7 @@ def _report(outcome: Outcome) -> None:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Invoked asynchronously: an exception is retried by Lambda, then sent to the failure queue."""
-    outcomes = [outcome for record in event.get("Records", []) for outcome in file_record(record)]
+    outcomes = [outcome for record in records_of(event) for outcome in file_record(record)]
     for outcome in outcomes:
         _report(outcome)
     return {

@@ -26,6 +26,14 @@ class FoundDelivery:
     received_at: str
 
 
+def records_of(event: object) -> list[dict[str, Any]]:
+    """The event's records; an event that is not ``{"Records": [{...}, ...]}`` is refused."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
+        raise UnsupportedRecord("the event is not a list of Records, each an object")
+    return records
+
+
 def delivery_of_record(record: dict[str, Any], *, raw_prefix: str, mail_bucket: str) -> FoundDelivery:
     source = record.get("eventSource")
     if source == "aws:ses":
@@ -38,11 +46,12 @@ def delivery_of_record(record: dict[str, Any], *, raw_prefix: str, mail_bucket: 
             received_at=ses.ses.receipt.timestamp or ses.ses.mail.timestamp,
         )
     if source == "aws:s3" and str(record.get("eventName", "")).startswith("ObjectCreated"):
-        bucket = record.get("s3", {}).get("bucket", {}).get("name")
+        s3 = _object(record.get("s3"))
+        bucket = _object(s3.get("bucket")).get("name")
         if bucket != mail_bucket:
             raise UnsupportedRecord(f"object in bucket {bucket!r}, not the mail bucket")
         # S3 event keys are URL-encoded, spaces as '+'.
-        key = urllib.parse.unquote_plus(str(record.get("s3", {}).get("object", {}).get("key", "")))
+        key = urllib.parse.unquote_plus(str(_object(s3.get("object")).get("key", "")))
         if not key:
             raise UnsupportedRecord("S3 record names no object key")
         return FoundDelivery(
@@ -52,3 +61,8 @@ def delivery_of_record(record: dict[str, Any], *, raw_prefix: str, mail_bucket: 
             received_at=str(record.get("eventTime", "")),
         )
     raise UnsupportedRecord(f"unsupported record from {source!r}")
+
+
+def _object(value: object) -> dict[str, Any]:
+    """A part of the S3 record that must be an object; anything else reads as empty."""
+    return value if isinstance(value, dict) else {}
